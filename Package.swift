@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+// XenScope: diagnostics and tracing for the Xen hypervisor.
+// Data path: bytes (BinaryIO) → records (XenTrace) → events/analyses → output (CLI).
+import PackageDescription
+
+let package = Package(
+    name: "XenScope",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "xenscope", targets: ["XenScopeCLI"]),
+        .library(name: "BinaryIO", targets: ["BinaryIO"]),
+        .library(name: "XenTrace", targets: ["XenTrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // MARK: bytes
+        .target(name: "BinaryIO", dependencies: [
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+
+        // MARK: trace records
+        .target(name: "XenTrace", dependencies: ["BinaryIO"]),
+
+        // MARK: command line
+        .executableTarget(name: "XenScopeCLI", dependencies: [
+            "BinaryIO", "XenTrace",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: tests
+        .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
+        .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

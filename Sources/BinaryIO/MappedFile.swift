@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole regular file.
+///
+/// The mapping is private and read-only, so nothing we do can change the file.
+/// Large inputs should be read through ``MappedWindows`` instead, which keeps
+/// resident memory bounded; this type suits files that are read at random
+/// (dumps, ELF images), where the kernel's page cache does the bounding.
+public final class MappedFile: @unchecked Sendable {
+    /// Path as given by the caller; used in error messages.
+    public let path: String
+    /// Size of the file in bytes.
+    public let count: Int
+    private let base: UnsafeRawPointer?
+
+    /// Maps `path`. Throws an ``InputError`` naming the file when it cannot be
+    /// opened, is not a regular file, or cannot be mapped.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw InputError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw InputError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw InputError(file: path, (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")
+        }
+        count = Int(st.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw InputError(file: path, "cannot map \(count) bytes: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+
+    /// Calls `body` with the whole file's bytes. The buffer must not escape.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Tells the kernel the given range will not be needed again soon, so its
+    /// pages can leave our resident set (used by sequential scanners).
+    public func dropPages(offset: Int, count: Int) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset & ~(page - 1)
+        let end = min(self.count, offset + count)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+}

@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A buffered writer to a file descriptor. Swift 6 refuses the C `stdout`
+/// global (it is mutable shared state), and buffering matters for output of
+/// millions of lines.
+final class FDWriter {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private let capacity: Int
+
+    init(fd: Int32, capacity: Int = 1 << 16) {
+        self.fd = fd
+        self.capacity = capacity
+        buffer.reserveCapacity(capacity)
+    }
+
+    deinit { flush() }
+
+    func write(_ s: String) {
+        var s = s
+        s.withUTF8 { buffer.append(contentsOf: $0) }
+        if buffer.count >= capacity { flush() }
+    }
+
+    func line(_ s: String) { write(s); write("\n") }
+
+    func flush() {
+        var start = 0
+        while start < buffer.count {
+            let n = buffer[start...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                break   // EPIPE and friends: the reader went away; drop the rest.
+            }
+            start += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func stderrLine(_ s: String) {
+        let w = FDWriter(fd: 2)
+        w.line(s)
+    }
+}

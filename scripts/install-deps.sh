@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages XenScope's build, tests and demo need.
+# Idempotent: only calls apt-get when something is missing.
+set -euo pipefail
+pkgs=(
+  # build: DWARF layer, compressed traces and dumps
+  libdw-dev libelf-dev zlib1g-dev liblzma-dev libzstd-dev
+  # tests: peers we compare against, and their helpers
+  elfutils gdb python3 python3-lib2to3 xz-utils zstd gzip
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "xenscope", targets: ["XenScopeCLI"]),
         .library(name: "BinaryIO", targets: ["BinaryIO"]),
         .library(name: "XenTrace", targets: ["XenTrace"]),
+        .library(name: "ELF", targets: ["ELF"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,9 @@ let package = Package(
         .target(name: "BinaryIO", dependencies: [
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+
+        // MARK: ELF files (headers, notes, build-ids, cores)
+        .target(name: "ELF", dependencies: ["BinaryIO"]),
 
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
@@ -34,6 +38,7 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
     ],
     swiftLanguageModes: [.v6]

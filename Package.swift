@@ -19,7 +19,12 @@ let package = Package(
     ],
     targets: [
         // MARK: bytes
+        // System compression libraries (apt: zlib1g-dev liblzma-dev libzstd-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "BinaryIO", dependencies: [
+            "CZlib", "CLZMA", "CZstd",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 

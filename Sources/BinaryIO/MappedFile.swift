@@ -19,8 +19,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`. Throws an ``InputError`` naming the file when it cannot be
     /// opened, is not a regular file, or cannot be mapped.
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw InputError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -31,7 +30,14 @@ public final class MappedFile: @unchecked Sendable {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw InputError(file: path, (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")
         }
-        count = Int(st.st_size)
+        try self.init(fd: fd, path: path, size: Int(st.st_size))
+    }
+
+    /// Maps `size` bytes of the open regular file `fd` (the caller keeps
+    /// ownership of `fd`; the mapping stays valid after it is closed).
+    public init(fd: Int32, path: String, size: Int) throws {
+        self.path = path
+        count = size
         if count == 0 {
             base = nil
             return
@@ -50,6 +56,12 @@ public final class MappedFile: @unchecked Sendable {
     /// Calls `body` with the whole file's bytes. The buffer must not escape.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Tells the kernel the bytes will be read front to back (more read-ahead).
+    public func adviseSequential() {
+        guard let base else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_SEQUENTIAL)
     }
 
     /// Tells the kernel the given range will not be needed again soon, so its

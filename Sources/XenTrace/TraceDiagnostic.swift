@@ -10,7 +10,8 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
         case implausibleCPU         // a CPU number too large to be real
         case tscBackwards           // a CPU's TSC decreased
         case garbage                // bytes skipped while resynchronising
-        case ioError                // the input could not be read
+        case ioError                // the input could not be read (or decompressed)
+        case emptyInput             // the input has no bytes at all
     }
     public var kind: Kind
     /// Byte offset in the input where the problem starts.
@@ -18,16 +19,21 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
     /// CPU the bytes belong to, when known.
     public var cpu: UInt32?
     public var message: String
+    /// The input the problem is in (set by ``TraceInput``; empty when the
+    /// scanner was handed bare bytes).
+    public var file: String
 
-    public init(_ kind: Kind, offset: Int, cpu: UInt32? = nil, _ message: String) {
+    public init(_ kind: Kind, offset: Int, cpu: UInt32? = nil, _ message: String, file: String = "") {
         self.kind = kind
+        self.file = file
         self.offset = offset
         self.cpu = cpu
         self.message = message
     }
 
     public var description: String {
-        var s = "at byte \(offset) (0x\(String(offset, radix: 16)))"
+        var s = file.isEmpty ? "" : file + ": "
+        s += "at byte \(offset) (0x\(String(offset, radix: 16)))"
         if let cpu { s += ", cpu \(cpu)" }
         return s + ": " + message
     }

@@ -1,6 +1,7 @@
 import BinaryIO
 
-/// A xentrace file on disk, memory-mapped.
+/// A xentrace file on disk, memory-mapped (see ``TraceInput`` for pipes,
+/// standard input, compressed files and TSC order).
 public final class TraceFile: Sendable {
     /// The mapped bytes.
     public let mapping: MappedFile
@@ -12,15 +13,10 @@ public final class TraceFile: Sendable {
     }
 
     /// Calls `body` for every record in file order. `body` returns false to stop
-    /// early. Returns what the scanner noticed about damaged input.
+    /// early. Returns what the scanner noticed about damaged input. Pages
+    /// already read are dropped, so resident memory stays bounded.
     @discardableResult
     public func forEachRecord(_ body: (TraceRecord) throws -> Bool) rethrows -> [TraceDiagnostic] {
-        try mapping.withBytes { bytes in
-            var scanner = RecordScanner(bytes)
-            while let r = scanner.next() {
-                if try !body(r) { break }
-            }
-            return scanner.diagnostics
-        }
+        try TraceInput.scanMapped(mapping, body)
     }
 }

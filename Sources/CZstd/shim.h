@@ -1,0 +1,2 @@
+/* libzstd for Swift: streaming decompression. */
+#include <zstd.h>

@@ -1,0 +1,355 @@
+/// What one step of the scanner produced.
+enum ScanStep {
+    /// A record (its bytes have been consumed).
+    case record(TraceRecord)
+    /// The bytes in the buffer end inside a record or header: supply more
+    /// (keeping the bytes from `pos` on), or call again with `eof: true`.
+    case needMore
+    /// Nothing more to read.
+    case end
+}
+
+/// The record-level state machine behind every reader (whole mapped file,
+/// chunked stream, per-CPU cursor, window index).
+///
+/// It is fed a byte buffer, a position in it, the absolute offset of the
+/// buffer's first byte and whether the buffer ends at the end of the input,
+/// so the same logic serves memory-mapped files and fixed-size stream buffers.
+/// It never allocates per record; diagnostics are capped per kind.
+///
+/// Layout rules it enforces (docs/trace-format.md §2): the input is a sequence
+/// of windows, each a CPU-change record `0x2001f003 {cpu, size}` and `size`
+/// bytes of records that must end exactly at the window end. Anything else
+/// where a CPU-change record is expected is garbage: the scanner skips to the
+/// next *plausible* CPU-change record (header 0x2001f003, CPU ≤ 4095, size a
+/// multiple of 4, ≤ the largest ring xentrace can have and ≤ the rest of the
+/// input when its size is known). Only at the very start of the input are
+/// records without a window accepted (read as CPU 0), as xentrace_format does.
+struct ScanCore {
+    static let cpuChangeHeader: UInt32 = 0x2001_f003
+    /// Largest window xentrace can write: a ring of 65535 pages (t_info's
+    /// u16 size field) minus its 8-byte header.
+    static let maxWindowBytes = 65535 * 4096
+    /// Diagnostics of one kind kept in full; the rest are counted.
+    static let diagnosticsPerKind = 100
+
+    /// Current physical CPU.
+    private(set) var cpu: UInt32 = 0
+    /// Last TSC seen on `cpu`.
+    private(set) var curTSC: UInt64 = 0
+    /// Last TSC of the other CPUs, saved at window switches only.
+    private var tscByCPU: [UInt64] = []
+    /// Inside a window, with `windowLeft` bytes to go.
+    private(set) var inWindow = false
+    private var windowLeft = 0
+    /// Absolute offset of the current window's CPU-change record, its data
+    /// size and its end (nil once the window is complete).
+    private var windowOffset = 0
+    private var windowSize = 0
+    private var windowEnd: Int? = nil
+    /// Bytes to skip (rest of a window after a damaged record, or a whole
+    /// window in index mode).
+    private(set) var skipLeft = 0
+    private var started = false
+    private(set) var windowless = false
+    /// Set when the last record returned was a window's CPU-change record.
+    private(set) var lastWasWindowHeader = false
+    /// Where unparseable bytes began (resynchronising when set).
+    private var garbageStart: Int? = nil
+    private var garbageKind = TraceDiagnostic.Kind.garbage
+    private var garbageWhy = ""
+    /// Index mode: skip window contents instead of parsing them.
+    var skipWindowContents = false
+    /// Whether a window running past the end is reported (cursors leave that
+    /// to the index walk, which sees every window).
+    var reportWindowPastEnd = true
+    /// No diagnostics at all (re-reading a region already reported).
+    var quiet = false
+    /// Size of the whole input when known (mapped files).
+    let inputSize: Int?
+    /// Garbage regions: absolute start → absolute offset where scanning
+    /// resumed (a plausible CPU-change record or the end of the input).
+    var resyncPoints: [Int: Int] = [:]
+    var recordResyncPoints = false
+
+    private(set) var diagnostics: [TraceDiagnostic] = []
+    private var kindCounts: [TraceDiagnostic.Kind: Int] = [:]
+    private var suppressed: [TraceDiagnostic.Kind: (first: Int, count: Int)] = [:]
+
+    init(inputSize: Int?) {
+        self.inputSize = inputSize
+    }
+
+    /// A core that reads only the windows of `cpu` (a per-CPU cursor).
+    init(cursorFor cpu: UInt32, inputSize: Int) {
+        self.inputSize = inputSize
+        self.cpu = cpu
+        started = true
+        reportWindowPastEnd = false
+    }
+
+    // MARK: diagnostics
+
+    mutating func note(_ kind: TraceDiagnostic.Kind, _ offset: Int, cpu: UInt32?, _ message: String) {
+        if quiet { return }
+        let n = kindCounts[kind, default: 0]
+        kindCounts[kind] = n + 1
+        if n < ScanCore.diagnosticsPerKind {
+            diagnostics.append(TraceDiagnostic(kind, offset: offset, cpu: cpu, message))
+        } else {
+            let s = suppressed[kind] ?? (offset, 0)
+            suppressed[kind] = (s.first, s.count + 1)
+        }
+    }
+
+    /// Diagnostics plus one summary line per kind that hit the cap.
+    func finalDiagnostics() -> [TraceDiagnostic] {
+        var out = diagnostics
+        for (kind, s) in suppressed.sorted(by: { $0.value.first < $1.value.first }) {
+            out.append(TraceDiagnostic(kind, offset: s.first, cpu: nil,
+                "\(s.count) more problem(s) of this kind from here on, not listed"))
+        }
+        return out
+    }
+
+    // MARK: reading
+
+    @inline(__always) static func load32(_ b: UnsafeRawBufferPointer, _ p: Int) -> UInt32 {
+        UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+    }
+
+    @inline(__always) static func load64(_ b: UnsafeRawBufferPointer, _ p: Int) -> UInt64 {
+        UInt64(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+    }
+
+    private mutating func switchCPU(to c: UInt32) {
+        if c == cpu { return }
+        let old = Int(cpu), new = Int(c)
+        let need = max(old, new) + 1
+        if tscByCPU.count < need { tscByCPU.append(contentsOf: repeatElement(0, count: need - tscByCPU.count)) }
+        tscByCPU[old] = curTSC
+        cpu = c
+        curTSC = tscByCPU[new]
+    }
+
+    /// Builds the record whose (complete) bytes start at `p`.
+    @inline(__always)
+    private mutating func makeRecord(_ b: UnsafeRawBufferPointer, _ p: Int, base: Int, header: UInt32) -> TraceRecord {
+        var q = p + 4
+        if header & 0x8000_0000 != 0 {
+            let t = ScanCore.load64(b, q)
+            q += 8
+            if t < curTSC {
+                let prev = curTSC
+                note(.tscBackwards, base + p, cpu: cpu, "TSC went backwards by \(prev - t) cycles (from \(prev) to \(t))")
+            }
+            curTSC = t
+        }
+        var extra = ExtraWords()
+        let n = Int((header >> 28) & 7)
+        if n > 0 {
+            withUnsafeMutableBytes(of: &extra) { dst in
+                dst.baseAddress!.copyMemory(from: b.baseAddress! + q, byteCount: 4 * n)
+            }
+            #if _endian(big)
+            for i in 0..<n { extra[i] = UInt32(littleEndian: extra[i]) }
+            #endif
+        }
+        return TraceRecord(cpu: cpu, header: header, tsc: curTSC, extra: extra, offset: base + p)
+    }
+
+    /// Starts a window whose CPU-change record (already validated) is at
+    /// absolute `offset` (cursors call this directly).
+    mutating func enterWindow(cpu c: UInt32, size: Int, offset: Int) {
+        started = true
+        windowless = false
+        switchCPU(to: c)
+        windowOffset = offset
+        windowSize = size
+        windowEnd = offset + 12 + size
+        if skipWindowContents {
+            skipLeft = size
+            inWindow = false
+            if size == 0 { windowEnd = nil }
+        } else {
+            inWindow = true
+            windowLeft = size
+        }
+    }
+
+    /// Treats the next `size` bytes as records of the current CPU with no
+    /// CPU-change record (a cursor replaying the header-less start of a file).
+    mutating func enterHeaderlessRegion(size: Int) {
+        inWindow = true
+        windowLeft = size
+        windowEnd = nil
+    }
+
+    /// Whether a CPU-change record `{c, size}` at absolute `offset` is
+    /// believable when resynchronising.
+    func plausible(cpu c: UInt32, size: UInt32, at offset: Int) -> Bool {
+        guard c <= RecordScanner.maxCPU, size % 4 == 0, Int(size) <= ScanCore.maxWindowBytes else { return false }
+        if let inputSize, offset + 12 + Int(size) > inputSize { return false }
+        return true
+    }
+
+    private mutating func startGarbage(at offset: Int, _ kind: TraceDiagnostic.Kind, _ why: String) {
+        garbageStart = offset
+        garbageKind = kind
+        garbageWhy = why
+    }
+
+    private mutating func endGarbage(at offset: Int, eof: Bool) {
+        guard let start = garbageStart else { return }
+        garbageStart = nil
+        if recordResyncPoints { resyncPoints[start] = offset }
+        let n = offset - start
+        let how = eof ? "no plausible CPU-change record follows; \(n) byte(s) to the end of the input skipped"
+                      : "\(n) byte(s) skipped up to the next plausible CPU-change record at byte \(offset)"
+        note(garbageKind, start, cpu: nil, "\(garbageWhy); \(how)")
+    }
+
+    /// Reports what is left at the end of the input and stops.
+    private mutating func atEnd(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int) -> ScanStep {
+        let end = base + b.count
+        let avail = b.count - pos
+        if end == 0 {
+            note(.emptyInput, 0, cpu: nil, "the input is empty: no trace records")
+        }
+        if garbageStart != nil {
+            endGarbage(at: end, eof: true)
+        } else if avail > 0 && skipLeft == 0 {
+            if avail < 4 {
+                note(.truncatedRecord, base + pos, cpu: cpu, "\(avail) trailing byte(s), too short for a record header")
+            } else {
+                let header = ScanCore.load32(b, pos)
+                let size = (inWindow || windowless) ? TraceRecord.size(header: header) : 12
+                let what = (inWindow || windowless) ? "record of \(size) bytes (event 0x\(hex8(header & TraceRecord.eventMask)))"
+                                                    : "CPU-change record"
+                note(.truncatedRecord, base + pos, cpu: cpu, "\(what) cut by the end of the input after \(avail) bytes")
+            }
+        }
+        if let we = windowEnd, we > end, reportWindowPastEnd {
+            note(.windowPastEnd, windowOffset, cpu: cpu,
+                 "window of \(windowSize) bytes ends \(we - end) byte(s) past the end of the input")
+        }
+        windowEnd = nil
+        inWindow = false
+        skipLeft = 0
+        pos = b.count
+        return .end
+    }
+
+    /// Reads within the current window only: returns `.end` when the window
+    /// is complete (or the input ends inside it).
+    mutating func stepInWindow(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int, eof: Bool) -> ScanStep {
+        lastWasWindowHeader = false
+        while true {
+            if skipLeft > 0 {
+                let n = min(skipLeft, b.count - pos)
+                pos += n
+                skipLeft -= n
+                if skipLeft > 0 { return eof ? atEnd(b, &pos, base: base) : .needMore }
+                windowEnd = nil
+                return .end
+            }
+            guard inWindow else { return .end }
+            if windowLeft == 0 {
+                inWindow = false
+                windowEnd = nil
+                return .end
+            }
+            let avail = b.count - pos
+            if avail < 4 { return eof ? atEnd(b, &pos, base: base) : .needMore }
+            let header = ScanCore.load32(b, pos)
+            let size = TraceRecord.size(header: header)
+            if size > windowLeft {
+                let left = windowLeft
+                note(.recordCrossesWindow, base + pos, cpu: cpu,
+                     "record of \(size) bytes (event 0x\(hex8(header & TraceRecord.eventMask))) crosses the end of its CPU window at byte \(base + pos + left); skipping \(left) byte(s)")
+                skipLeft = left
+                windowLeft = 0
+                inWindow = false
+                continue
+            }
+            if size > avail { return eof ? atEnd(b, &pos, base: base) : .needMore }
+            let r = makeRecord(b, pos, base: base, header: header)
+            pos += size
+            windowLeft -= size
+            return .record(r)
+        }
+    }
+
+    /// The next record in file order.
+    mutating func step(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int, eof: Bool) -> ScanStep {
+        while true {
+            if inWindow || skipLeft > 0 {
+                let s = stepInWindow(b, &pos, base: base, eof: eof)
+                if case .end = s, pos < b.count || !eof { continue }
+                return s
+            }
+            lastWasWindowHeader = false
+            let avail = b.count - pos
+            if garbageStart != nil {
+                var i = pos
+                let limit = b.count - 12
+                var found = -1
+                while i <= limit {
+                    if b[i] == 0x03, ScanCore.load32(b, i) == ScanCore.cpuChangeHeader,
+                       plausible(cpu: ScanCore.load32(b, i + 4), size: ScanCore.load32(b, i + 8), at: base + i) {
+                        found = i
+                        break
+                    }
+                    i += 1
+                }
+                if found >= 0 {
+                    endGarbage(at: base + found, eof: false)
+                    pos = found
+                    continue
+                }
+                if eof { return atEnd(b, &pos, base: base) }
+                pos = max(pos, b.count - 11)
+                return .needMore
+            }
+            if avail < 4 { return eof ? atEnd(b, &pos, base: base) : .needMore }
+            let header = ScanCore.load32(b, pos)
+            if header == ScanCore.cpuChangeHeader {
+                if avail < 12 { return eof ? atEnd(b, &pos, base: base) : .needMore }
+                let c = ScanCore.load32(b, pos + 4)
+                let size = ScanCore.load32(b, pos + 8)
+                if c > RecordScanner.maxCPU {
+                    startGarbage(at: base + pos, .implausibleCPU, "CPU-change record names CPU \(c), more than Xen supports")
+                    pos += 1
+                    continue
+                }
+                if size % 4 != 0 {
+                    startGarbage(at: base + pos, .garbage, "CPU-change record for CPU \(c) has a window size of \(size) bytes, not a multiple of 4")
+                    pos += 1
+                    continue
+                }
+                let offset = base + pos
+                enterWindow(cpu: c, size: Int(size), offset: offset)
+                pos += 12
+                var extra = ExtraWords()
+                extra.w0 = c
+                extra.w1 = size
+                lastWasWindowHeader = true
+                return .record(TraceRecord(cpu: c, header: header, tsc: curTSC, extra: extra, offset: offset))
+            }
+            if !started {
+                started = true
+                windowless = true
+                note(.noCPUChange, base + pos, cpu: 0, "input does not start with a CPU-change record; reading records as CPU 0 until one appears")
+            }
+            if windowless {
+                let size = TraceRecord.size(header: header)
+                if size > avail { return eof ? atEnd(b, &pos, base: base) : .needMore }
+                let r = makeRecord(b, pos, base: base, header: header)
+                pos += size
+                return .record(r)
+            }
+            startGarbage(at: base + pos, .garbage, "expected a CPU-change record (header 0x2001f003), found 0x\(hex8(header))")
+            pos += 1
+        }
+    }
+}

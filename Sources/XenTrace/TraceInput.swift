@@ -1,0 +1,184 @@
+import BinaryIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The order in which ``TraceInput/forEachRecord(order:_:)`` delivers records.
+public enum RecordOrder: String, Sendable, CaseIterable {
+    /// As stored: window after window, CPU after CPU.
+    case file
+    /// One time line: the per-CPU streams merged by TSC (records without a
+    /// TSC use their CPU's last one); ties keep file order.
+    case tsc
+}
+
+/// A trace to read: a regular file (memory-mapped, pages dropped behind the
+/// reader so resident memory stays bounded), `-` for standard input, a pipe
+/// or FIFO (read through a fixed buffer), or a gzip/xz/zstd-compressed trace
+/// (detected by magic bytes, decompressed as a stream).
+///
+/// Damage never stops reading: every valid record is delivered and the
+/// problems come back as ``TraceDiagnostic``s naming file, byte offset and
+/// CPU. Offsets in a compressed input count decompressed bytes.
+public final class TraceInput {
+    /// The path as given (`-` for standard input).
+    public let name: String
+    /// How the input is compressed.
+    public let compression: Compression
+    private var mapping: MappedFile?
+    private var stream: ByteStream?
+    /// Problems met while copying a stream to a temporary file for TSC order.
+    private var spillDiagnostics: [TraceDiagnostic] = []
+
+    /// Bytes in one stream read; also the most a stream reader keeps.
+    static let streamBuffer = 1 << 20
+    /// Bytes a sequential reader consumes before dropping them from memory.
+    static let dropChunk = 8 << 20
+
+    /// Opens `path` (`-` = standard input). Throws ``BinaryIO/InputError``
+    /// naming the file when it is missing, unreadable or a directory.
+    public static func open(_ path: String) throws -> TraceInput {
+        switch try InputSource.open(path) {
+        case .mapped(let m): return TraceInput(name: path, mapping: m)
+        case .stream(let s, let c): return TraceInput(name: path, stream: s, compression: c)
+        }
+    }
+
+    /// Reads an already mapped file.
+    public init(name: String, mapping: MappedFile) {
+        self.name = name
+        self.mapping = mapping
+        compression = .none
+    }
+
+    /// Reads a stream (it can be read once in file order; TSC order copies it
+    /// to a temporary file first).
+    public init(name: String, stream: ByteStream, compression: Compression = .none) {
+        self.name = name
+        self.stream = stream
+        self.compression = compression
+    }
+
+    /// Whether the input is a mapped file (random access, re-readable).
+    public var isMapped: Bool { mapping != nil }
+    /// Size in bytes when known (mapped files, and streams once spilled).
+    public var size: Int? { mapping?.count }
+
+    /// Calls `body` for each record in `order`; `body` returns false to stop.
+    /// Returns the problems found (damage, with byte offsets and CPU), sorted
+    /// by offset. Throws only if `body` throws or a stream was already read.
+    @discardableResult
+    public func forEachRecord(order: RecordOrder, _ body: (TraceRecord) throws -> Bool) throws -> [TraceDiagnostic] {
+        var diags: [TraceDiagnostic]
+        switch order {
+        case .file:
+            if let mapping {
+                diags = try TraceInput.scanMapped(mapping, body)
+            } else if let s = stream {
+                stream = nil
+                diags = try TraceInput.scanStream(s, body)
+            } else {
+                throw InputError(file: name, "the input stream has already been read")
+            }
+        case .tsc:
+            if mapping == nil { try spill() }
+            diags = spillDiagnostics + (try TSCMerge.run(mapping!, body))
+        }
+        return diags.enumerated()
+            .sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }
+            .map { var d = $0.element; d.file = name; return d }
+    }
+
+    // MARK: file order
+
+    static func scanMapped(_ m: MappedFile, _ body: (TraceRecord) throws -> Bool) rethrows -> [TraceDiagnostic] {
+        m.adviseSequential()
+        return try m.withBytes { b in
+            var core = ScanCore(inputSize: b.count)
+            var pos = 0
+            var dropped = 0
+            while case .record(let r) = core.step(b, &pos, base: 0, eof: true) {
+                if try !body(r) { break }
+                if pos - dropped >= dropChunk {
+                    m.dropPages(offset: dropped, count: pos - dropped)
+                    dropped = pos
+                }
+            }
+            m.dropPages(offset: dropped, count: pos - dropped)
+            return core.finalDiagnostics()
+        }
+    }
+
+    static func scanStream(_ s: ByteStream, _ body: (TraceRecord) throws -> Bool) throws -> [TraceDiagnostic] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBuffer, alignment: 16)
+        defer { buffer.deallocate() }
+        var core = ScanCore(inputSize: nil)
+        var extra: [TraceDiagnostic] = []
+        var filled = 0, pos = 0, base = 0
+        var eof = false
+        loop: while true {
+            let view = UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
+            switch core.step(view, &pos, base: base, eof: eof) {
+            case .record(let r):
+                if try !body(r) { break loop }
+            case .end:
+                break loop
+            case .needMore:
+                let rest = filled - pos
+                if pos > 0 {
+                    if rest > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + pos, byteCount: rest) }
+                    base += pos
+                    pos = 0
+                    filled = rest
+                }
+                do {
+                    let n = try s.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                    if n == 0 { eof = true } else { filled += n }
+                } catch let e as InputError {
+                    extra.append(TraceDiagnostic(.ioError, offset: base + filled, cpu: nil, e.description))
+                    eof = true
+                }
+            }
+        }
+        return core.finalDiagnostics() + extra
+    }
+
+    // MARK: TSC order on a stream
+
+    /// Copies the stream into an unlinked temporary file and maps it, so the
+    /// per-CPU cursors can seek. Needs disk space for the decompressed trace.
+    private func spill() throws {
+        guard let s = stream else { throw InputError(file: name, "the input stream has already been read") }
+        stream = nil
+        let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(dir)/xenscope-spill-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd < 0 { throw InputError(file: name, "cannot create a temporary file in \(dir) for TSC order: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TraceInput.streamBuffer, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let n: Int
+            do {
+                n = try s.read(into: buffer)
+            } catch let e as InputError {
+                spillDiagnostics.append(TraceDiagnostic(.ioError, offset: total, cpu: nil, e.description))
+                break
+            }
+            if n == 0 { break }
+            var done = 0
+            while done < n {
+                let w = write(fd, buffer.baseAddress! + done, n - done)
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw InputError(file: name, offset: total + done, "cannot write the temporary copy for TSC order: \(String(cString: strerror(errno)))")
+                }
+                done += w
+            }
+            total += n
+        }
+        mapping = try MappedFile(fd: fd, path: name, size: total)
+    }
+}

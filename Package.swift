@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "BinaryIO", targets: ["BinaryIO"]),
         .library(name: "XenTrace", targets: ["XenTrace"]),
         .library(name: "ELF", targets: ["ELF"]),
+        .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,9 +35,12 @@ let package = Package(
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
 
+        // MARK: analyses and their outputs
+        .target(name: "XenTraceAnalysis", dependencies: ["XenTrace", "BinaryIO"]),
+
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,6 +49,7 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
+        .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

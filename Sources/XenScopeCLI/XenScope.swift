@@ -20,6 +20,7 @@ struct TraceCommand: ParsableCommand {
         abstract: "Decode, analyse and record Xen trace files (xentrace format).",
         subcommands: [
             TraceInfoCommand.self,
+            TraceSummaryCommand.self,
         ]
     )
 }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import XenTraceAnalysis
+
+/// Options shared by the analysis commands: time base and window.
+struct TimeBaseOptions: ParsableArguments {
+    @Option(name: .customLong("cpu-hz"), help: "TSC frequency in Hz (suffixes k, M, G allowed, e.g. 2.4G).")
+    var cpuHz: String?
+
+    @Option(name: .customLong("xl-info"), help: "A saved `xl info` output; its cpu_mhz sets the TSC frequency.")
+    var xlInfo: String?
+
+    @Option(help: "Analyse records from this TSC on (or seconds from the trace start with an 's' suffix, e.g. 1.5s).")
+    var from: String?
+
+    @Option(help: "Analyse records up to this TSC (or seconds from the trace start with an 's' suffix).")
+    var to: String?
+
+    func summaryOptions(file: String) throws -> SummaryOptions {
+        var o = SummaryOptions()
+        if let h = cpuHz {
+            guard let v = TimeBase.parseHz(h) else { throw ValidationError("--cpu-hz: cannot read '\(h)' as a frequency") }
+            o.cpuHz = v; o.cpuHzSource = "--cpu-hz"
+        } else if let x = xlInfo {
+            let text: String
+            do { text = try String(contentsOfFile: x, encoding: .utf8) } catch {
+                throw ValidationError("--xl-info: cannot read \(x)")
+            }
+            guard let mhz = TimeBase.cpuMHz(xlInfo: text) else { throw ValidationError("--xl-info: \(x) has no cpu_mhz line") }
+            o.cpuHz = mhz * 1e6; o.cpuHzSource = "xl-info"
+        }
+        if from != nil || to != nil {
+            let first = try TimeBase.firstTSC(path: file)
+            if let f = from { o.fromTSC = try TimeBase.tsc(f, first: first, hz: o.cpuHz, option: "--from") }
+            if let t = to { o.toTSC = try TimeBase.tsc(t, first: first, hz: o.cpuHz, option: "--to") }
+        }
+        return o
+    }
+}
+
+extension TimeBase {
+    static func tsc(_ s: String, first: UInt64, hz: Double, option: String) throws -> UInt64 {
+        if s.hasSuffix("s"), let sec = Double(s.dropLast()), sec >= 0 { return first + UInt64(sec * hz) }
+        if let v = UInt64(s) { return v }
+        if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
+        throw ValidationError("\(option): '\(s)' is neither a TSC nor seconds like 1.5s")
+    }
+}
+
+/// `xenscope trace summary FILE`: xenalyze-class figures for a trace.
+struct TraceSummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "Per-CPU, per-domain and per-vCPU figures: runstates, wake latency, HVM exits, PV hypercalls, IRQs, power, lost records.",
+        discussion: "Figures match `xenalyze --summary` where both print them; see docs/xenalyze-parity.md. --json output is described in docs/summary-json.md."
+    )
+
+    @Argument(help: "Trace file written by xentrace.")
+    var file: String
+
+    @OptionGroup var time: TimeBaseOptions
+
+    @Flag(help: "Print the summary as JSON (schema xenscope.trace-summary/1).")
+    var json = false
+
+    func run() throws {
+        let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file))
+        let out = FDWriter(fd: 1)
+        if json {
+            out.line(try SummaryJSON.encode(s))
+        } else {
+            out.write(SummaryText.render(s))
+        }
+        out.flush()
+        for d in s.diagnostics.prefix(20) { FDWriter.stderrLine("xenscope: \(d)") }
+        if !s.diagnostics.isEmpty { throw ExitCode(2) }
+    }
+}

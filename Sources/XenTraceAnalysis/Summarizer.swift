@@ -1,0 +1,153 @@
+import BinaryIO
+import XenTrace
+
+/// Options of a summary run.
+public struct SummaryOptions: Sendable {
+    /// Cycles per second (TSC frequency).
+    public var cpuHz: Double = Summarizer.defaultCPUHz
+    /// "--cpu-hz", "xl-info" or "default".
+    public var cpuHzSource = "default"
+    /// Only records whose (order) TSC lies in [fromTSC, toTSC] are analysed.
+    public var fromTSC: UInt64? = nil
+    public var toTSC: UInt64? = nil
+    public init() {}
+}
+
+/// Runs the analysis passes over a trace in TSC order and assembles a
+/// ``TraceSummary``. Each pass keeps its own state; the scheduler pass also
+/// tells the others which vCPU is current on each pCPU (HVM and PV records
+/// carry no vCPU of their own).
+public struct Summarizer {
+    /// xenalyze's default TSC frequency when none is given (2.4 GHz).
+    public static let defaultCPUHz = 2.4e9
+
+    struct CPUVolume {
+        var records = 0, bytes = 0
+        var firstTSC: UInt64 = 0, lastTSC: UInt64 = 0
+        var classBytes = [Int](repeating: 0, count: 8)
+        var lostEvents = 0
+        var lost: UInt64 = 0
+    }
+
+    /// Summarises the trace file at `path`.
+    public static func summarize(path: String, options: SummaryOptions = SummaryOptions()) throws -> TraceSummary {
+        let trace = try TraceFile(path: path)
+        return trace.mapping.withBytes { summarize(bytes: $0, file: path, options: options) }
+    }
+
+    /// Summarises a whole trace held in memory.
+    public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions()) -> TraceSummary {
+        var merge = TSCMerge(bytes)
+        let maxCPU = Int(merge.cpus.last ?? 0)
+        var sched = SchedulerAnalysis(maxCPU: maxCPU)
+        var hvm = HVMExitAnalysis()
+        var pv = PVAnalysis()
+        var irq = IRQAnalysis()
+        var power = PowerAnalysis()
+        var vol = [CPUVolume](repeating: CPUVolume(), count: maxCPU + 1)
+        var misc = AnomalyLog()
+        var firstOrder: UInt64 = 0, lastOrder: UInt64 = 0
+        var records = 0
+        let from = options.fromTSC ?? 0, to = options.toTSC ?? UInt64.max
+        // CPU-change records are not visited by the merge; count them here.
+        for (cpu, n) in merge.windowsPerCPU {
+            vol[Int(cpu)].records += n
+            vol[Int(cpu)].bytes += 12 * n
+            records += n
+        }
+
+        merge.run { item in
+            switch item {
+            case .record(let r, let order):
+                let p = Int(r.cpu)
+                if order < from || order > to {
+                    return
+                }
+                records += 1
+                vol[p].records += 1
+                vol[p].bytes += r.size
+                let event = r.event
+                if event == Ev.cpuChange { return }
+                if r.hasTSC {
+                    if vol[p].firstTSC == 0 { vol[p].firstTSC = r.tsc }
+                    vol[p].lastTSC = r.tsc
+                    if sched.pcpus[p].firstTSC == 0 { sched.pcpus[p].firstTSC = r.tsc }
+                }
+                if r.tsc != 0 && order >= firstOrder {
+                    if firstOrder == 0 { firstOrder = order }
+                    lastOrder = order
+                }
+                sched.activate(p)
+                sched.offset = r.offset
+                guard let cls = TraceClass.of(event) else { return }
+                vol[p].classBytes[cls.rawValue] += r.size
+                switch cls {
+                case .gen:
+                    if event == Ev.lostRecords {
+                        vol[p].lostEvents += 1
+                        vol[p].lost += UInt64(r.extra.w0)
+                        misc.note("lost-records", offset: r.offset,
+                                  "CPU \(p) lost \(r.extra.w0) record(s); scheduler state is unknown until the vCPUs are seen running again")
+                        sched.lostRecords(r, p: p)
+                    }
+                case .sched:
+                    // Runstate records drive the model; the verbose SWITCH
+                    // records repeat what they say (xenalyze ignores them too).
+                    if (event >> 12) & 0xf == 1 { sched.runstate(r, p: p) }
+                case .hvm:
+                    switch event {
+                    case Ev.vmxExit, Ev.vmxExit64, Ev.svmExit, Ev.svmExit64:
+                        if let v = hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) { hvm.exit(r, vcpu: v) }
+                    case Ev.vmentry:
+                        if let v = hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) { hvm.entry(r, vcpu: v) }
+                    default: irq.record(r)
+                    }
+                case .pv:
+                    guard let v = hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .pv) else { break }
+                    pv.record(r, vcpu: v)
+                case .hw:
+                    if event == Ev.irqHandled { irq.record(r) } else { power.record(r, cpuFirstTSC: vol[p].firstTSC) }
+                default: break
+                }
+                for (v, t) in sched.closeExits { hvm.close(v, t, quietly: true) }
+                sched.closeExits.removeAll(keepingCapacity: true)
+                for v in sched.lostVCPUs { hvm.forget(v) }
+                sched.lostVCPUs.removeAll(keepingCapacity: true)
+            case .lostEnd(let r):
+                if r.tsc < from || r.tsc > to { return }
+                sched.offset = r.offset
+                sched.lostEnd(r, p: Int(r.cpu))
+            case .cpuEnd(let cpu, let lastTSC):
+                let p = Int(cpu)
+                guard sched.pcpus[p].active else { return }
+                sched.deactivate(p, lastTSC: min(lastTSC, max(vol[p].lastTSC, 0)))
+                for v in sched.lostVCPUs { hvm.forget(v) }
+                sched.lostVCPUs.removeAll(keepingCapacity: true)
+            }
+        }
+        power.finish { c in c < vol.count ? vol[c].lastTSC : 0 }
+
+        return assemble(file: file, options: options, merge: merge, sched: sched, hvm: hvm, pv: pv, irq: irq,
+                        power: power, vol: vol, misc: misc, firstOrder: firstOrder, lastOrder: lastOrder, records: records)
+    }
+
+    /// The current vCPU of pCPU `p` for an HVM or PV record, following
+    /// xenalyze's checks (a known vCPU, not idle, of the right kind).
+    static func hvmVCPU(_ sched: inout SchedulerAnalysis, p: Int, r: TraceRecord, misc: inout AnomalyLog,
+                        want: SchedulerAnalysis.DataType) -> Int? {
+        guard let v = sched.pcpus[p].current else {
+            misc.note("no-current-vcpu", offset: r.offset, "\(want == .hvm ? "HVM" : "PV") record on pCPU \(p) while no vCPU is known to run there; not attributed")
+            return nil
+        }
+        if sched.vcpus[v].dom == SchedulerAnalysis.idleDomain {
+            misc.note("record-on-idle", offset: r.offset, "\(want == .hvm ? "HVM" : "PV") record on pCPU \(p) while its idle vCPU runs; not attributed")
+            return nil
+        }
+        let t = sched.vcpus[v].dataType
+        if t == .none { sched.vcpus[v].dataType = want } else if t != want {
+            misc.note("mixed-vcpu-kind", offset: r.offset, "\(want == .hvm ? "HVM" : "PV") record for a vCPU seen as the other kind; not attributed")
+            return nil
+        }
+        return v
+    }
+}

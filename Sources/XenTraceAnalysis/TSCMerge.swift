@@ -1,0 +1,235 @@
+import BinaryIO
+import XenTrace
+
+/// One step of a time-ordered walk over a trace.
+public enum MergedItem {
+    /// A record, in the order of `orderTSC` across CPUs. For a lost-records
+    /// record `orderTSC` is the TSC of the first lost record (the moment losing
+    /// started), as in xenalyze; all others use their own (inherited) TSC.
+    case record(TraceRecord, orderTSC: UInt64)
+    /// The second visit of a lost-records record, at its own TSC: losing ended.
+    case lostEnd(TraceRecord)
+    /// The CPU's stream has no more records; `lastTSC` is its last TSC.
+    case cpuEnd(cpu: UInt32, lastTSC: UInt64)
+}
+
+/// Walks a memory-mapped xentrace file in global TSC order: an index of the
+/// per-CPU windows (one pass over the CPU-change headers, skipping window
+/// bodies), one cursor per CPU, and a k-way merge on the smallest TSC
+/// (ties go to the lower CPU number). Records without a TSC inherit the last
+/// TSC of their CPU. Damage is reported as diagnostics and skipped.
+///
+/// Temporary home: replaced by XenTrace's `TraceInput.forEachRecord(order: .tsc)`
+/// once that lands.
+public struct TSCMerge {
+    struct Window { var start: Int; var end: Int }
+    struct Stream {
+        var cpu: UInt32
+        var windows: [Window] = []
+        var index = 0
+        var pos = 0
+        var lastTSC: UInt64 = 0
+        var current: TraceRecord? = nil
+        var orderTSC: UInt64 = 0
+        var pendingLostEnd = false
+        var lostEndDue = false
+    }
+
+    /// Problems found while indexing or reading (at most `maxDiagnostics`).
+    public private(set) var diagnostics: [TraceDiagnostic] = []
+    /// Number of CPU-change windows found.
+    public private(set) var windowCount = 0
+    static let maxDiagnostics = 1000
+
+    private var streams: [Stream] = []
+    private let bytes: UnsafeRawBufferPointer
+
+    /// Indexes `bytes` (the whole file) by CPU window.
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        var byCPU: [UInt32: Int] = [:]
+        let c = ByteCursor(bytes)
+        var o = 0
+        let n = bytes.count
+        while o + 4 <= n {
+            guard o + 12 <= n else {
+                note(.truncatedRecord, o, nil, "\(n - o) trailing byte(s) too short for a CPU-change record")
+                break
+            }
+            let h = c.peekUInt32(at: o)!
+            if h != 0x2001_f003 {
+                // Resynchronise at the next plausible CPU-change record.
+                let from = o
+                var p = o + 4
+                var found = -1
+                while p + 12 <= n {
+                    if c.peekUInt32(at: p)! == 0x2001_f003, c.peekUInt32(at: p + 4)! <= RecordScanner.maxCPU,
+                       c.peekUInt32(at: p + 8)! % 4 == 0 { found = p; break }
+                    p += 4
+                }
+                note(.garbage, from, nil, found < 0
+                     ? "expected a CPU-change record; no further one found, ignoring the last \(n - from) byte(s)"
+                     : "expected a CPU-change record; skipped \(found - from) byte(s) to the next one")
+                if found < 0 { break }
+                o = found
+                continue
+            }
+            var cpu = c.peekUInt32(at: o + 4)!
+            let size = Int(c.peekUInt32(at: o + 8)!)
+            if cpu > RecordScanner.maxCPU {
+                note(.implausibleCPU, o, nil, "CPU-change record names CPU \(cpu); window ignored")
+                cpu = UInt32.max
+            }
+            var end = o + 12 + size
+            if end > n {
+                note(.windowPastEnd, o, cpu, "window of \(size) bytes ends \(end - n) byte(s) past the end of the file")
+                end = n
+            }
+            if cpu != UInt32.max {
+                let i: Int
+                if let j = byCPU[cpu] { i = j } else {
+                    i = streams.count
+                    byCPU[cpu] = i
+                    streams.append(Stream(cpu: cpu))
+                }
+                streams[i].windows.append(Window(start: o + 12, end: end))
+                windowCount += 1
+            }
+            o = end
+        }
+        streams.sort { $0.cpu < $1.cpu }
+        for i in streams.indices where !streams[i].windows.isEmpty {
+            streams[i].pos = streams[i].windows[0].start
+        }
+    }
+
+    private mutating func note(_ k: TraceDiagnostic.Kind, _ offset: Int, _ cpu: UInt32?, _ msg: String) {
+        if diagnostics.count < TSCMerge.maxDiagnostics { diagnostics.append(TraceDiagnostic(k, offset: offset, cpu: cpu, msg)) }
+    }
+
+    /// Number of CPU-change windows (records) per CPU.
+    public var windowsPerCPU: [UInt32: Int] {
+        var d: [UInt32: Int] = [:]
+        for s in streams { d[s.cpu] = s.windows.count }
+        return d
+    }
+
+    /// CPUs that have at least one window, ascending.
+    public var cpus: [UInt32] { streams.map(\.cpu) }
+
+    /// Reads the next record of stream `s` into `streams[s].current`.
+    private mutating func advance(_ s: Int) {
+        let c = ByteCursor(bytes)
+        while true {
+            var st = streams[s]
+            if st.index >= st.windows.count { streams[s].current = nil; return }
+            let w = st.windows[st.index]
+            if st.pos >= w.end {
+                st.index += 1
+                if st.index < st.windows.count { st.pos = st.windows[st.index].start }
+                streams[s] = st
+                continue
+            }
+            let header = c.peekUInt32(at: st.pos)!
+            let size = TraceRecord.size(header: header)
+            if st.pos + size > w.end {
+                streams[s].pos = w.end
+                note(.recordCrossesWindow, st.pos, st.cpu,
+                     "record of \(size) bytes crosses the end of its CPU window at byte \(w.end); skipping \(w.end - st.pos) byte(s)")
+                continue
+            }
+            let count = Int((header >> 28) & 7)
+            var p = st.pos + 4
+            var tsc = st.lastTSC
+            if header & 0x8000_0000 != 0 {
+                tsc = c.peekUInt64(at: p)!
+                p += 8
+                if tsc < st.lastTSC {
+                    note(.tscBackwards, st.pos, st.cpu, "TSC went backwards by \(st.lastTSC - tsc) cycles")
+                }
+                st.lastTSC = tsc
+            }
+            var extra = ExtraWords()
+            if count > 0 { extra.w0 = c.peekUInt32(at: p)! }
+            if count > 1 { extra.w1 = c.peekUInt32(at: p + 4)! }
+            if count > 2 { extra.w2 = c.peekUInt32(at: p + 8)! }
+            if count > 3 { extra.w3 = c.peekUInt32(at: p + 12)! }
+            if count > 4 { extra.w4 = c.peekUInt32(at: p + 16)! }
+            if count > 5 { extra.w5 = c.peekUInt32(at: p + 20)! }
+            if count > 6 { extra.w6 = c.peekUInt32(at: p + 24)! }
+            let r = TraceRecord(cpu: st.cpu, header: header, tsc: tsc, extra: extra, offset: st.pos)
+            st.pos += size
+            st.current = r
+            let event = header & 0x0fff_ffff
+            if event == Ev.lostRecords && count == 4 && header & 0x8000_0000 != 0 {
+                st.orderTSC = UInt64(extra.w2) | UInt64(extra.w3) << 32
+                st.pendingLostEnd = true
+            } else {
+                st.orderTSC = tsc
+            }
+            streams[s] = st
+            return
+        }
+    }
+
+    /// Calls `body` for every record in TSC order, with the lost-record
+    /// second visits and end-of-CPU markers described by ``MergedItem``.
+    public mutating func run(_ body: (MergedItem) throws -> Void) rethrows {
+        // A binary heap of stream indices keyed by (orderTSC, cpu).
+        var heap: [Int] = []
+        func less(_ a: Int, _ b: Int) -> Bool {
+            let x = streams[a], y = streams[b]
+            return x.orderTSC != y.orderTSC ? x.orderTSC < y.orderTSC : x.cpu < y.cpu
+        }
+        func siftDown(_ i0: Int) {
+            var i = i0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && less(heap[l], heap[m]) { m = l }
+                if r < heap.count && less(heap[r], heap[m]) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m); i = m
+            }
+        }
+        func siftUp(_ i0: Int) {
+            var i = i0
+            while i > 0 {
+                let p = (i - 1) / 2
+                if less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
+            }
+        }
+        for s in streams.indices {
+            advance(s)
+            if streams[s].current != nil { heap.append(s); siftUp(heap.count - 1) }
+        }
+        while let s = heap.first {
+            let r = streams[s].current!
+            if streams[s].pendingLostEnd {
+                // First visit of a lost-records record at the first-lost TSC.
+                try body(.record(r, orderTSC: streams[s].orderTSC))
+                streams[s].pendingLostEnd = false
+                // Second visit at its own TSC (never earlier than the first).
+                streams[s].orderTSC = max(r.tsc, streams[s].orderTSC)
+                streams[s].lostEndDue = true
+                siftDown(0)
+                continue
+            }
+            if streams[s].lostEndDue {
+                streams[s].lostEndDue = false
+                try body(.lostEnd(r))
+            } else {
+                try body(.record(r, orderTSC: streams[s].orderTSC))
+            }
+            advance(s)
+            if streams[s].current == nil {
+                try body(.cpuEnd(cpu: streams[s].cpu, lastTSC: streams[s].lastTSC))
+                heap.swapAt(0, heap.count - 1)
+                heap.removeLast()
+                if !heap.isEmpty { siftDown(0) }
+            } else {
+                siftDown(0)
+            }
+        }
+    }
+}

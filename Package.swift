@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "XenTrace", targets: ["XenTrace"]),
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
+        .library(name: "GDBRemote", targets: ["GDBRemote"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,9 +39,14 @@ let package = Package(
         // MARK: analyses and their outputs
         .target(name: "XenTraceAnalysis", dependencies: ["XenTrace", "BinaryIO"]),
 
+        // MARK: gdb remote serial protocol (engine + transports; no dependencies)
+        .target(name: "GDBRemote"),
+        // Targets gdb can attach to: core files (later dumps, live Xen).
+        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "BinaryIO"]),
+
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace", "XenTraceAnalysis",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,6 +56,7 @@ let package = Package(
         .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,6 +9,7 @@ struct XenScope: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             TraceCommand.self,
+            GdbstubCommand.self,
         ]
     )
 }

@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
         .library(name: "GDBRemote", targets: ["GDBRemote"]),
+        .library(name: "DWARF", targets: ["DWARF"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,10 @@ let package = Package(
         // MARK: ELF files (headers, notes, build-ids, cores)
         .target(name: "ELF", dependencies: ["BinaryIO"]),
 
+        // MARK: DWARF (elfutils): symbolizer, unwinder
+        .systemLibrary(name: "CElfUtils", path: "Sources/CElfUtils", providers: [.apt(["libdw-dev", "libelf-dev"])]),
+        .target(name: "DWARF", dependencies: ["BinaryIO", "ELF", "CElfUtils"]),
+
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
 
@@ -46,7 +51,7 @@ let package = Package(
 
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,6 +59,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
+        .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF"]),

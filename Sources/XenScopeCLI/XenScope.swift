@@ -10,6 +10,7 @@ struct XenScope: ParsableCommand {
         subcommands: [
             TraceCommand.self,
             GdbstubCommand.self,
+            SymbolizeCommand.self,
         ]
     )
 }

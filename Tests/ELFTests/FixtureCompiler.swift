@@ -33,9 +33,9 @@ enum FixtureCompiler {
     }
 
     /// Compiles `sources` (relative to Tests/Fixtures) into `dir/output` with `flags`.
-    static func compile(_ sources: [String], output: String, in dir: String, flags: [String]) throws -> String {
+    static func compile(_ sources: [String], output: String, in dir: String, flags: [String], libraries: [String] = []) throws -> String {
         let out = dir + "/" + output
-        try run("cc", flags + sources.map { fixtures.appendingPathComponent($0).path } + ["-o", out])
+        try run("cc", flags + sources.map { fixtures.appendingPathComponent($0).path } + ["-o", out] + libraries)
         return out
     }
 }

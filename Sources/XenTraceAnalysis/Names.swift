@@ -72,7 +72,9 @@ public enum Names {
         11: "ptwr_emulation", 12: "ptwr_emulation_pae", 13: "hypercall", 14: "hypercall_subcall",
     ]
 
-    public static let runstates = ["running", "runnable", "blocked", "offline"]
+    /// Runstate names in Xen's order, then "lost": time a vCPU's state was
+    /// unknown because records were lost.
+    public static let runstates = ["running", "runnable", "blocked", "offline", "lost"]
 
     /// Domain ids with a fixed meaning.
     public static func domain(_ id: Int) -> String {

@@ -37,7 +37,7 @@ struct SchedulerAnalysis {
         var wrongTSC: UInt64 = 0
         var pcpuTSC: UInt64 = 0
         var dataType: DataType = .none
-        var runstates = [CycleStats](repeating: CycleStats(), count: 4)
+        var runstates = [CycleStats](repeating: CycleStats(), count: 5)
         var wake = CycleStats(), preempt = CycleStats(), otherRunnable = CycleStats()
         var runs = 0
         var migrations = 0
@@ -105,7 +105,7 @@ struct SchedulerAnalysis {
         var x = vcpus[v]
         if x.tsc > 0 && x.tsc < tsc {
             let d = tsc - x.tsc
-            if x.state.rawValue < 4 { x.runstates[Int(x.state.rawValue)].add(d) }
+            if x.state.rawValue < 5 { x.runstates[Int(x.state.rawValue)].add(d) }
             if x.state == .runnable {
                 switch x.runnable {
                 case .wake:

@@ -37,7 +37,7 @@ public struct Summarizer {
 
     /// Summarises a whole trace held in memory.
     public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions()) -> TraceSummary {
-        var merge = TSCMerge(bytes)
+        var merge = XenalyzeOrderWalk(bytes)
         let maxCPU = Int(merge.cpus.last ?? 0)
         var sched = SchedulerAnalysis(maxCPU: maxCPU)
         var hvm = HVMExitAnalysis()

@@ -2,7 +2,7 @@ import XenTrace
 
 extension Summarizer {
     /// Turns the passes' state into the plain model.
-    static func assemble(file: String, options: SummaryOptions, merge: TSCMerge, sched: SchedulerAnalysis,
+    static func assemble(file: String, options: SummaryOptions, merge: XenalyzeOrderWalk, sched: SchedulerAnalysis,
                          hvm: HVMExitAnalysis, pv: PVAnalysis, irq: IRQAnalysis, power: PowerAnalysis,
                          vol: [CPUVolume], misc: AnomalyLog, firstOrder: UInt64, lastOrder: UInt64,
                          records: Int) -> TraceSummary {
@@ -62,7 +62,7 @@ extension Summarizer {
                 vcpus.append(TraceSummary.VCPU(
                     vcpu: v.vid,
                     kind: v.dataType == .hvm ? "hvm" : v.dataType == .pv ? "pv" : "unknown",
-                    runstates: (0..<4).map { TraceSummary.Runstate(state: Names.runstates[$0], stats: v.runstates[$0]) },
+                    runstates: (0..<5).map { TraceSummary.Runstate(state: Names.runstates[$0], stats: v.runstates[$0]) },
                     runnableAfterWake: v.wake, runnableAfterPreempt: v.preempt, runnableOther: v.otherRunnable,
                     runs: v.runs, migrations: v.migrations, exits: exits, pv: pvc))
             }

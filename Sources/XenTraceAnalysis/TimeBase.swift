@@ -33,7 +33,7 @@ public enum TimeBase {
     public static func firstTSC(path: String) throws -> UInt64 {
         let f = try MappedFile(path: path)
         return f.withBytes { b in
-            var m = TSCMerge(b)
+            var m = XenalyzeOrderWalk(b)
             var first: UInt64 = 0
             m.run { item in
                 if first == 0, case .record(let r, let order) = item, r.hasTSC { first = order }

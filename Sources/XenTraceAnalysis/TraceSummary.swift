@@ -77,7 +77,8 @@ public struct TraceSummary: Sendable, Codable {
         public var vcpu: Int
         /// "hvm", "pv" or "unknown" (no HVM/PV record seen while it ran).
         public var kind: String
-        /// Residency per runstate, in Xen's order running, runnable, blocked, offline.
+        /// Residency per runstate, in Xen's order running, runnable, blocked, offline,
+        /// then lost (state unknown after lost records, until seen running again).
         public var runstates: [Runstate]
         /// Runnable time split by what came before: woken, preempted, other.
         public var runnableAfterWake: CycleStats

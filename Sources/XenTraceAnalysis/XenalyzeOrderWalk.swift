@@ -19,9 +19,10 @@ public enum MergedItem {
 /// (ties go to the lower CPU number). Records without a TSC inherit the last
 /// TSC of their CPU. Damage is reported as diagnostics and skipped.
 ///
-/// Temporary home: replaced by XenTrace's `TraceInput.forEachRecord(order: .tsc)`
-/// once that lands.
-public struct TSCMerge {
+/// Unlike XenTrace's plain TSC merge it also yields what the analyses need to
+/// match xenalyze: the second visit of lost-records records and the end of
+/// each CPU's stream.
+public struct XenalyzeOrderWalk {
     struct Window { var start: Int; var end: Int }
     struct Stream {
         var cpu: UInt32
@@ -104,7 +105,7 @@ public struct TSCMerge {
     }
 
     private mutating func note(_ k: TraceDiagnostic.Kind, _ offset: Int, _ cpu: UInt32?, _ msg: String) {
-        if diagnostics.count < TSCMerge.maxDiagnostics { diagnostics.append(TraceDiagnostic(k, offset: offset, cpu: cpu, msg)) }
+        if diagnostics.count < XenalyzeOrderWalk.maxDiagnostics { diagnostics.append(TraceDiagnostic(k, offset: offset, cpu: cpu, msg)) }
     }
 
     /// Number of CPU-change windows (records) per CPU.

@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
         .library(name: "GDBRemote", targets: ["GDBRemote"]),
         .library(name: "DWARF", targets: ["DWARF"]),
+        .library(name: "Dump", targets: ["Dump"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,8 @@ let package = Package(
         // MARK: DWARF (elfutils): symbolizer, unwinder
         .systemLibrary(name: "CElfUtils", path: "Sources/CElfUtils", providers: [.apt(["libdw-dev", "libelf-dev"])]),
         .target(name: "DWARF", dependencies: ["BinaryIO", "ELF", "CElfUtils"]),
+        // MARK: memory dumps (ELF core, kdump-compressed, xc_core; page walker)
+        .target(name: "Dump", dependencies: ["BinaryIO", "ELF", "CZlib"]),
 
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
@@ -60,6 +63,8 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
         .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO"]),
+        .target(name: "CrashTestSupport", path: "Tests/CrashTestSupport"),
+        .testTarget(name: "DumpTests", dependencies: ["Dump", "ELF", "BinaryIO", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF"]),

@@ -1,0 +1,99 @@
+import Foundation
+
+/// The panicker test guest (samples/guests/panicker), built and crashed under
+/// QEMU once per test process; every crash test reads the dumps it leaves.
+/// Needs gcc, binutils, python3 and qemu-system-x86_64 (installed by
+/// `make test` through scripts/install-deps.sh); fails loudly without them.
+public struct PanickerGuest: Sendable {
+    public let directory: String
+    public var kernelELF: String { directory + "/kernel.elf" }
+    public var kernelBin: String { directory + "/kernel.bin" }
+    public var serialLog: String { directory + "/serial.log" }
+    /// ELF dump, physical addresses only (`paging: false`).
+    public var elfDump: String { directory + "/dump.elf" }
+    /// ELF dump with virtual addresses (`paging: true`), which gdb can read.
+    public var pagingDump: String { directory + "/dump-paging.elf" }
+    /// kdump-zlib dump (makedumpfile flattened form).
+    public var kdumpDump: String { directory + "/dump.kdump" }
+
+    /// Builds, boots, crashes and dumps the guest (once per process).
+    public static func shared() throws -> PanickerGuest {
+        try cached.get()
+    }
+
+    private static let cached: Result<PanickerGuest, GuestError> = {
+        do { return .success(try make()) } catch let e as GuestError { return .failure(e) } catch {
+            return .failure(GuestError(message: "\(error)"))
+        }
+    }()
+
+    /// Root of the package (this file is Tests/CrashTestSupport/PanickerGuest.swift).
+    public static var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    private static func make() throws -> PanickerGuest {
+        let dir = NSTemporaryDirectory() + "xenscope-panicker-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let src = packageRoot + "/samples/guests/panicker"
+        try run("/bin/bash", [src + "/build.sh", dir], what: "building the panicker guest (needs gcc, binutils)")
+        try run("/usr/bin/env", ["python3", src + "/run.py", dir], what: "booting and dumping the panicker guest (needs python3, qemu-system-x86_64 from scripts/install-deps.sh)")
+        return PanickerGuest(directory: dir)
+    }
+
+    /// Runs a tool, failing with its output when it exits non-zero.
+    @discardableResult
+    public static func run(_ tool: String, _ args: [String], what: String, timeout: TimeInterval = 120) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        // Output goes to a file: no reader thread, no pipe that can fill up.
+        let outPath = NSTemporaryDirectory() + "xenscope-run-\(getpid())-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardOutput = out
+        p.standardError = out
+        do { try p.run() } catch { throw GuestError(message: "\(what): cannot start \(tool): \(error)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); p.waitUntilExit(); throw GuestError(message: "\(what): \(tool) timed out after \(Int(timeout)) s") }
+        p.waitUntilExit()
+        try? out.close()
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        guard p.terminationStatus == 0 else {
+            throw GuestError(message: "\(what): \(tool) \(args.joined(separator: " ")) exited with \(p.terminationStatus):\n\(text)")
+        }
+        return text
+    }
+
+    /// Runs `gdb -batch` on the kernel and a dump with the given commands.
+    public func gdb(_ dump: String, _ commands: [String]) throws -> String {
+        try Self.run("/usr/bin/env", ["gdb", "-batch", "-nx", kernelELF, dump] + commands.flatMap { ["-ex", $0] },
+                     what: "running gdb (installed by scripts/install-deps.sh)")
+    }
+}
+
+/// A failure to prepare the guest, with the tool's output.
+public struct GuestError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Registers as gdb's `info registers` prints them, per thread (thread 1 = CPU 0).
+public func parseGDBRegisters(_ text: String) -> [[String: UInt64]] {
+    var threads = [[String: UInt64]]()
+    var current = [String: UInt64]()
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("[Switching to thread") || line.hasPrefix("Thread ") {
+            if !current.isEmpty { threads.append(current); current = [:] }
+            continue
+        }
+        let f = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count >= 2, f[1].hasPrefix("0x"), let v = UInt64(f[1].dropFirst(2), radix: 16) else { continue }
+        current[String(f[0])] = v
+    }
+    if !current.isEmpty { threads.append(current) }
+    return threads
+}

@@ -23,6 +23,7 @@ struct TraceCommand: ParsableCommand {
         subcommands: [
             TraceInfoCommand.self,
             TraceSummaryCommand.self,
+            TraceSynthCommand.self,
         ]
     )
 }

@@ -36,6 +36,12 @@ public struct StubServer {
     public func serve(device path: String, once: Bool = false) throws {
         let fd = try openSerialDevice(path)
         defer { close(fd) }
+        serve(terminal: fd, name: path, once: once)
+    }
+
+    /// Like ``serve(device:once:)`` on an already open descriptor (a pty master).
+    public func serve(terminal fd: Int32, name: String, once: Bool = false) {
+        let path = name
         let session = RemoteSession(backend: backend, options: options, log: log)
         while true {
             session.reset()

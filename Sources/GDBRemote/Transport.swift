@@ -67,6 +67,9 @@ public final class TCPListener: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Stops accepting: a ``StubServer`` waiting for a client returns with an error.
+    public func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
     /// Waits for the next client; returns its socket.
     public func accept() throws -> Int32 {
         while true {

@@ -6,7 +6,7 @@ pkgs=(
   # build: DWARF layer, compressed traces and dumps
   libdw-dev libelf-dev zlib1g-dev liblzma-dev libzstd-dev
   # tests: peers we compare against, and their helpers
-  elfutils gdb gcc binutils python3 python3-lib2to3 xz-utils zstd gzip
+  elfutils gdb gcc libc6-dev binutils python3 python3-lib2to3 xz-utils zstd gzip
 )
 missing=()
 for p in "${pkgs[@]}"; do

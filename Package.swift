@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "GDBRemote", targets: ["GDBRemote"]),
         .library(name: "DWARF", targets: ["DWARF"]),
         .library(name: "Dump", targets: ["Dump"]),
+        .library(name: "CrashAnalysis", targets: ["CrashAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +42,9 @@ let package = Package(
         // MARK: memory dumps (ELF core, kdump-compressed, xc_core; page walker)
         .target(name: "Dump", dependencies: ["BinaryIO", "ELF", "CZlib"]),
 
+        // MARK: crash analysis (panic, console ring, registers, backtraces)
+        .target(name: "CrashAnalysis", dependencies: ["Dump", "DWARF", "ELF", "BinaryIO"]),
+
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
 
@@ -54,7 +58,7 @@ let package = Package(
 
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,6 +69,7 @@ let package = Package(
         .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO"]),
         .target(name: "CrashTestSupport", path: "Tests/CrashTestSupport"),
         .testTarget(name: "DumpTests", dependencies: ["Dump", "ELF", "BinaryIO", "CrashTestSupport"]),
+        .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF"]),

@@ -11,6 +11,7 @@ struct XenScope: ParsableCommand {
             TraceCommand.self,
             GdbstubCommand.self,
             SymbolizeCommand.self,
+            CrashCommand.self,
         ]
     )
 }

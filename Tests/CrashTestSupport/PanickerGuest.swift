@@ -33,7 +33,9 @@ public struct PanickerGuest: Sendable {
     }
 
     private static func make() throws -> PanickerGuest {
-        let dir = NSTemporaryDirectory() + "xenscope-panicker-\(getpid())"
+        // Inside the package's own (untracked) build folder: one set of dumps
+        // per checkout, replaced on every test run, never piling up in /tmp.
+        let dir = packageRoot + "/.build/panicker-dumps"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let src = packageRoot + "/samples/guests/panicker"
@@ -67,6 +69,23 @@ public struct PanickerGuest: Sendable {
         }
         return text
     }
+
+    /// A second build of the kernel that differs in one string (so in its
+    /// build-id): the "wrong --elf" for these dumps. Built once.
+    public func variantKernel() throws -> String {
+        try Self.variant.get()
+    }
+
+    private static let variant: Result<String, GuestError> = {
+        let dir = packageRoot + "/.build/panicker-variant"
+        do {
+            try? FileManager.default.removeItem(atPath: dir)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try run("/usr/bin/env", ["EXTRA_CFLAGS=-DPANICKER_VARIANT", "/bin/bash", packageRoot + "/samples/guests/panicker/build.sh", dir],
+                    what: "building the panicker variant")
+            return .success(dir + "/kernel.elf")
+        } catch let e as GuestError { return .failure(e) } catch { return .failure(GuestError(message: "\(error)")) }
+    }()
 
     /// Runs `gdb -batch` on the kernel and a dump with the given commands.
     public func gdb(_ dump: String, _ commands: [String]) throws -> String {

@@ -7,7 +7,7 @@ out="${1:?usage: build.sh OUTDIR}"
 mkdir -p "$out"
 cflags=(-g -O1 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mcmodel=kernel
         -mno-sse -mno-mmx -mno-80387 -fno-omit-frame-pointer -fno-optimize-sibling-calls
-        -fno-stack-protector -fasynchronous-unwind-tables -Wall -Wextra -Werror)
+        -fno-stack-protector -fasynchronous-unwind-tables -Wall -Wextra -Werror ${EXTRA_CFLAGS:-})
 gcc "${cflags[@]}" -c "$src/boot.S" -o "$out/boot.o"
 gcc "${cflags[@]}" -c "$src/kernel.c" -o "$out/kernel.o"
 ld -n -nostdlib --no-warn-rwx-segments -z max-page-size=0x1000 --build-id=sha1 -T "$src/link.ld" \

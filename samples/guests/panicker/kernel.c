@@ -343,7 +343,12 @@ extern const char __start_notes[], __stop_notes[];
 void kmain(uint32_t magic, uint32_t info)
 {
     serial_init();
+#ifdef PANICKER_VARIANT
+    /* A build that differs only here: tests use it as the "wrong --elf". */
+    printk("panicker (variant): booting (multiboot magic %x, info at %x)\n", magic, info);
+#else
     printk("panicker: booting (multiboot magic %x, info at %x)\n", magic, info);
+#endif
     printk("panicker: cr3 %lx, console ring %p, %u bytes\n", read_cr3(), conring, conring_size);
     start_ap();
     task_create(&tasks[0], 0, "logger", logger_task);

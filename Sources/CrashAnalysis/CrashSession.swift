@@ -1,0 +1,96 @@
+import BinaryIO
+import DWARF
+import Dump
+import ELF
+
+/// A dump opened together with the symbols of the kernel (or hypervisor)
+/// that was running: the starting point of every crash analysis.
+///
+/// Virtual addresses are translated through the page tables of one CPU (the
+/// panicking one when known, else the first with paging on); for Xen PV guest
+/// dumps the tables' machine frames go through the dump's p2m.
+public final class CrashSession {
+    public let dump: any Dump
+    /// Symbols of the image given with `--elf` (DWARF when present, else ELF symbols).
+    public let symbols: Symbolizer
+    /// The CPU whose page tables are used for virtual addresses.
+    public let addressSpaceCPU: Int?
+    public let memory: VirtualMemory?
+
+    public init(dump: any Dump, symbols: Symbolizer) {
+        self.dump = dump
+        self.symbols = symbols
+        let machineFrames = (dump as? XenCoreDump)?.isPV ?? false
+        var chosen: (Int, PageWalker)? = nil
+        let preferred = Self.panicCPUFromSymbol(dump: dump, symbols: symbols, machineFrames: machineFrames)
+        let order = (preferred.map { [$0] } ?? []) + dump.cpus.indices.map { $0 }
+        for i in order where i < dump.cpus.count {
+            if let w = PageWalker(dump: dump, cpu: dump.cpus[i], machineFrames: machineFrames) {
+                chosen = (i, w)
+                break
+            }
+        }
+        addressSpaceCPU = chosen?.0
+        memory = chosen.map { VirtualMemory(walker: $0.1) }
+    }
+
+    /// Opens `dumpPath` (any supported format) and `elfPath`.
+    public convenience init(dumpPath: String, elfPath: String) throws {
+        let d = try openDump(path: dumpPath)
+        let s = try Symbolizer(path: elfPath)
+        self.init(dump: d, symbols: s)
+    }
+
+    /// The address of a global symbol, nil when the image has none by that name.
+    public func address(of symbol: String) -> UInt64? {
+        let defs = symbols.lookup(symbol: symbol)
+        return (defs.first { $0.kind == "object" } ?? defs.first)?.address
+    }
+
+    /// Reads `count` bytes at virtual `address` through the chosen CPU's page tables.
+    public func read(_ address: UInt64, count: Int) throws -> [UInt8] {
+        guard let memory else { throw CrashError.noAddressSpace(dump.path) }
+        return try memory.read(address, count: count)
+    }
+
+    public func readWord(_ address: UInt64) throws -> UInt64 {
+        guard let memory else { throw CrashError.noAddressSpace(dump.path) }
+        return try memory.readWord(address)
+    }
+
+    public func readUInt32(_ address: UInt64) throws -> UInt32 {
+        let b = try read(address, count: 4)
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+
+    /// `panic_cpu` (Linux and our test guest: an int, −1 while no panic) read
+    /// through any CPU's tables, before the session picks its address space.
+    static func panicCPUFromSymbol(dump: any Dump, symbols: Symbolizer, machineFrames: Bool) -> Int? {
+        guard let a = symbols.lookup(symbol: "panic_cpu").first?.address else { return nil }
+        for cpu in dump.cpus {
+            guard let w = PageWalker(dump: dump, cpu: cpu, machineFrames: machineFrames),
+                  let b = try? VirtualMemory(walker: w).read(a, count: 4) else { continue }
+            let v = Int32(bitPattern: UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24)
+            return v >= 0 && Int(v) < dump.cpus.count ? Int(v) : nil
+        }
+        return nil
+    }
+}
+
+/// Crash-analysis failures that are not input errors of the dump itself.
+public enum CrashError: Error, CustomStringConvertible, Equatable {
+    case noAddressSpace(String)
+    case symbolMissing(image: String, names: [String], what: String)
+    case badConsoleRing(String)
+
+    public var description: String {
+        switch self {
+        case .noAddressSpace(let p):
+            return "\(p): no CPU in the dump has paging on with a known CR3, so virtual addresses cannot be translated"
+        case let .symbolMissing(image, names, what):
+            return "\(image): has no symbol \(names.joined(separator: ", ")), needed for \(what)"
+        case .badConsoleRing(let m):
+            return m
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import CrashAnalysis
+import Dump
+import Foundation
+
+/// `xenscope crash …`: post-mortem analysis of a VM or hypervisor dump.
+struct CrashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crash",
+        abstract: "Analyse a crash dump: what happened, the console log, registers, backtraces.",
+        discussion: """
+        Reads QEMU dump-guest-memory ELF and kdump-zlib dumps, Linux/Xen kdump vmcores and \
+        Xen `xl dump-core` files. --elf names the kernel or xen-syms that was running; \
+        XenScope checks it against the dump (build-id) and says so when it does not match.
+        """,
+        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self],
+        defaultSubcommand: CrashSummaryCommand.self
+    )
+}
+
+/// Options every `crash` subcommand shares.
+struct CrashOptions: ParsableArguments {
+    @Argument(help: "The dump file.")
+    var dump: String
+
+    @Option(name: .customLong("elf"), help: "The kernel or xen-syms ELF that was running (symbols; DWARF when present).")
+    var elf: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func session() throws -> CrashSession {
+        do {
+            return try CrashSession(dumpPath: dump, elfPath: elf)
+        } catch {
+            throw CrashFailure(error)
+        }
+    }
+}
+
+/// A failure to report without the usage text (the arguments were fine).
+struct CrashFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ error: Any) { description = "\(error)" }
+}
+
+func printJSON<T: Encodable>(_ value: T, to out: FDWriter) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    out.line(String(decoding: try e.encode(value), as: UTF8.self))
+}
+
+/// The default: everything a user wants first.
+struct CrashSummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "summary", abstract: "Dump, symbol check, panic message, panicking CPU, per-CPU registers.")
+    @OptionGroup var options: CrashOptions
+
+    struct Output: Encodable {
+        var dump: DumpSummary
+        var symbols: SymbolMatch
+        var panic: PanicInfo
+        var log: ConsoleLog?
+        var logError: String?
+        var cpus: [CPUState]
+    }
+
+    func run() throws {
+        let s = try options.session()
+        let out = FDWriter(fd: 1)
+        let match = s.checkSymbols()
+        var log: ConsoleLog? = nil
+        var logError: String? = nil
+        do { log = try s.consoleRing() } catch { logError = "\(error)" }
+        let panic = s.panicInfo(log: log)
+        if options.json {
+            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus), to: out)
+            return
+        }
+        let d = s.dumpSummary
+        out.line("      DUMP: \(d.path) (\(d.format.rawValue), \(d.architecture.rawValue))")
+        out.line("      CPUS: \(d.cpus)")
+        out.line("    MEMORY: \(d.physicalBytes >> 20) MiB in \(d.physicalRanges.count) range(s)")
+        out.line("   SYMBOLS: \(match.message)")
+        out.line("     PANIC: \(panic.message ?? "(no panic message found in the console log)")")
+        out.line("       CPU: \(panic.cpu.map { "\($0) (from the \(panic.cpuSource ?? ""))" } ?? "unknown")")
+        for p in d.problems { out.line("   PROBLEM: \(p)") }
+        if let logError { out.line("       LOG: \(logError)") }
+        else if let log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
+        for c in s.dump.cpus {
+            out.line("")
+            out.line("CPU \(c.index)\(c.index == panic.cpu ? " (panicked)" : ""):")
+            out.line(formatRegisters(c))
+        }
+    }
+}
+
+/// `crash log`: the console ring.
+struct CrashLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print the console log kept in memory (Xen's conring and rings laid out like it).")
+    @OptionGroup var options: CrashOptions
+
+    func run() throws {
+        let s = try options.session()
+        let log: ConsoleLog
+        do { log = try s.consoleRing() } catch { throw CrashFailure(error) }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(log, to: out); return }
+        out.write(log.text)
+        if !log.text.isEmpty && !log.text.hasSuffix("\n") { out.write("\n") }
+    }
+}
+
+/// `crash regs`: registers of every CPU (or one).
+struct CrashRegsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "regs", abstract: "Print each CPU's registers as saved in the dump.")
+    @OptionGroup var options: CrashOptions
+    @Option(help: "Only this CPU (0-based index).")
+    var cpu: Int?
+
+    func run() throws {
+        let s = try options.session()
+        let cpus = s.dump.cpus.filter { cpu == nil || $0.index == cpu }
+        if let cpu, cpus.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(cpus, to: out); return }
+        for (i, c) in cpus.enumerated() {
+            if i > 0 { out.line("") }
+            out.line("CPU \(c.index): \(c.source)")
+            out.line(formatRegisters(c))
+        }
+    }
+}
+
+/// `crash read ADDR LEN`: memory by virtual (default) or physical address.
+struct CrashReadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "read", abstract: "Hex-dump memory at a virtual (or --physical) address.")
+    @OptionGroup var options: CrashOptions
+    @Argument(help: "Address (hex with 0x, or decimal), or a symbol name.")
+    var address: String
+    @Argument(help: "Number of bytes.")
+    var length: Int = 64
+    @Flag(help: "The address is physical.")
+    var physical = false
+
+    struct Output: Encodable { var address: UInt64; var physical: Bool; var hex: String }
+
+    func run() throws {
+        let s = try options.session()
+        let a: UInt64
+        if address.hasPrefix("0x"), let v = UInt64(address.dropFirst(2), radix: 16) { a = v }
+        else if let v = UInt64(address) { a = v }
+        else if let v = s.address(of: address) { a = v }
+        else { throw ValidationError("\(address) is neither a number nor a symbol of \(options.elf)") }
+        guard length > 0, length <= 1 << 24 else { throw ValidationError("length must be 1…16 MiB") }
+        let bytes: [UInt8]
+        do {
+            bytes = physical ? try s.dump.readPhysical(a, count: length) : try s.read(a, count: length)
+        } catch {
+            throw CrashFailure(error)
+        }
+        let out = FDWriter(fd: 1)
+        if options.json {
+            try printJSON(Output(address: a, physical: physical, hex: bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()), to: out)
+            return
+        }
+        out.line(formatHexDump(address: a, bytes: bytes))
+    }
+}
+
+/// `crash info`: the dump's format, CPUs, memory ranges and notes.
+struct CrashInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Describe the dump: format, CPUs, memory ranges, notes, problems.")
+    @OptionGroup var options: CrashOptions
+
+    func run() throws {
+        let s = try options.session()
+        let out = FDWriter(fd: 1)
+        let d = s.dumpSummary
+        if options.json { try printJSON(d, to: out); return }
+        out.line("\(d.path): \(d.format.rawValue), \(d.architecture.rawValue), \(d.cpus) CPU(s)")
+        for r in d.physicalRanges { out.line("  memory \(r)") }
+        for n in s.dump.notes { out.line("  note \(n.name) type 0x\(String(n.type, radix: 16)), \(n.descriptor.count) bytes") }
+        for p in d.problems { out.line("  problem: \(p)") }
+    }
+}

@@ -54,11 +54,11 @@ let package = Package(
         // MARK: gdb remote serial protocol (engine + transports; no dependencies)
         .target(name: "GDBRemote"),
         // Targets gdb can attach to: core files (later dumps, live Xen).
-        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "BinaryIO"]),
+        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "BinaryIO"]),
 
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis", "ELF",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
-        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,8 +38,9 @@ public protocol Backend: AnyObject {
     /// Inserts a breakpoint or watchpoint (only kinds listed in capabilities).
     func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError)
     func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError)
-    /// Backend-specific `monitor` commands: returns output, or nil when unknown.
-    func monitor(_ command: String) -> String?
+    /// Backend-specific `monitor` commands (`thread` is the selected one):
+    /// returns output, or nil when unknown.
+    func monitor(_ command: String, thread: Int) -> String?
     /// Help lines for the backend's own monitor commands.
     var monitorHelp: [String] { get }
     /// Extra description for the `qXfer:auxv:read` object (process cores), or nil.
@@ -68,7 +69,7 @@ extension Backend {
     public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
         throw .unsupported
     }
-    public func monitor(_ command: String) -> String? { nil }
+    public func monitor(_ command: String, thread: Int) -> String? { nil }
     public var monitorHelp: [String] { [] }
     public var auxv: [UInt8]? { nil }
     public var sectionOffsets: (text: UInt64, data: UInt64)? { nil }

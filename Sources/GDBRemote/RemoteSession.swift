@@ -589,7 +589,7 @@ public final class RemoteSession {
             else if words.count != 1 { return "usage: monitor phys on|off\n" }
             return "memory addresses are \(space == .physical ? "guest-physical" : "virtual (through the vCPU's page tables)")\n"
         default:
-            if let out = backend.monitor(command) { return out }
+            if let out = backend.monitor(command, thread: selectedThread(generalThread)) { return out }
             return "unknown monitor command '\(command)'; try 'monitor help'\n"
         }
     }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dump
+import ELF
 import GDBBackends
 import GDBRemote
 
@@ -7,15 +9,21 @@ import GDBRemote
 struct GdbstubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gdbstub",
-        abstract: "Serve gdb's remote protocol for a core file (read-only).",
+        abstract: "Let gdb attach (target remote) to a dump or a core file (read-only).",
         discussion: """
             Then, in gdb:  target remote 127.0.0.1:1234   (or: target remote /dev/…  with --tty)
             Threads are the core's threads (vCPUs for dumps); `monitor help` lists extra commands.
             """
     )
 
-    @Option(name: .long, help: "ELF core file (e.g. from gdb's gcore): threads, registers and memory.")
-    var core: String
+    @Option(name: .long, help: "Machine dump (QEMU ELF, kdump-compressed, xl dump-core): vCPUs as threads, virtual addresses through each vCPU's page tables.")
+    var dump: String?
+
+    @Option(name: .long, help: "The dumped kernel's ELF image (checked against the dump's build ID; load the same file in gdb).")
+    var elf: String?
+
+    @Option(name: .long, help: "Process core file (e.g. from gdb's gcore): threads, registers and memory.")
+    var core: String?
 
     @Option(name: .long, help: "Address to listen on (HOST:PORT). Default 127.0.0.1:1234.")
     var listen: String = "127.0.0.1:1234"
@@ -33,12 +41,26 @@ struct GdbstubCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        guard (dump == nil) != (core == nil) else { throw ValidationError("give exactly one of --dump FILE or --core FILE") }
+        if elf != nil && dump == nil { throw ValidationError("--elf goes with --dump") }
         guard packetSize >= 4096 && packetSize <= 1 << 24 else { throw ValidationError("--packet-size must be between 4096 and 16777216") }
     }
 
     func run() throws {
-        let backend = try ElfCoreBackend(path: core)
-        for d in backend.core.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
+        let backend: any Backend
+        let source: String
+        if let core {
+            let b = try ElfCoreBackend(path: core)
+            for d in b.core.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
+            backend = b
+            source = core
+        } else {
+            let b = try DumpBackend(path: dump!)
+            for d in b.dump.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
+            if let elf, let warning = try buildIDMismatch(kernel: elf, dump: b.dump) { FDWriter.stderrLine("xenscope gdbstub: warning: \(warning)") }
+            backend = b
+            source = dump!
+        }
         let verbose = self.verbose
         var server = StubServer(backend: backend) { msg in
             // Refusals always reach the user; the rest only with --verbose.
@@ -46,7 +68,7 @@ struct GdbstubCommand: ParsableCommand {
         }
         server.options.packetSize = packetSize
         if let tty {
-            FDWriter.stderrLine("xenscope gdbstub: serving \(core) on \(tty)")
+            FDWriter.stderrLine("xenscope gdbstub: serving \(source) on \(tty)")
             try server.serve(device: tty, once: once)
             return
         }
@@ -59,7 +81,16 @@ struct GdbstubCommand: ParsableCommand {
         if !listener.isLoopback {
             FDWriter.stderrLine("xenscope gdbstub: warning: listening on \(listen), reachable from other machines; the protocol has no authentication")
         }
-        FDWriter.stderrLine("xenscope gdbstub: serving \(core) (\(backend.threads().count) threads) on \(host):\(listener.port)")
+        FDWriter.stderrLine("xenscope gdbstub: serving \(source) (\(backend.threads().count) threads) on \(host):\(listener.port)")
         try server.serve(listener: listener, once: once)
     }
+}
+
+/// A warning when the kernel image is not the one the dump was taken of
+/// (VMCOREINFO `BUILD-ID` vs the ELF's GNU build ID), nil when they agree or
+/// the dump does not say.
+func buildIDMismatch(kernel: String, dump: any Dump) throws -> String? {
+    let elf = try ELFFile(path: kernel)
+    guard let want = dump.vmcoreinfo?.buildID?.lowercased(), let have = elf.buildIDHex?.lowercased() else { return nil }
+    return want == have ? nil : "\(kernel) has build ID \(have) but the dump was taken of \(want): symbols will be wrong"
 }

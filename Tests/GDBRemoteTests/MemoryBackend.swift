@@ -135,7 +135,7 @@ final class MemoryBackend: Backend {
         }
     }
 
-    func monitor(_ command: String) -> String? { command == "echo" ? "echo!\n" : nil }
+    func monitor(_ command: String, thread: Int) -> String? { command == "echo" ? "echo!\n" : nil }
     var monitorHelp: [String] { ["echo                 says echo!"] }
 }
 

@@ -1,0 +1,126 @@
+import BinaryIO
+import Dump
+import GDBRemote
+
+/// A read-only target made of a machine dump (QEMU ELF, kdump-compressed,
+/// `xl dump-core`, Xen kdump): vCPUs as threads, virtual addresses through the
+/// selected vCPU's own page tables (so physical-only dumps work), and
+/// guest-physical addresses after `monitor phys on`.
+public final class DumpBackend: Backend {
+    public let dump: any Dump
+    public let capabilities: BackendCapabilities = [.physicalMemory]
+    public let layout = X86RegisterLayout(features: [.system])
+    public let sectionOffsets: (text: UInt64, data: UInt64)?
+    /// Page walkers per vCPU (nil: paging off or CR3 unknown → identity).
+    private let walkers: [PageWalker?]
+    private let firstThread: Int
+
+    public init(dump: any Dump) throws {
+        guard !dump.cpus.isEmpty else {
+            throw InputError(file: dump.path, "the dump has no CPU register notes: no threads to show")
+        }
+        guard dump.architecture == .x86_64 else {
+            throw InputError(file: dump.path, "only x86-64 dumps can be served (this one is \(dump.architecture.rawValue))")
+        }
+        self.dump = dump
+        let pv = (dump as? XenCoreDump)?.isPV ?? false
+        walkers = dump.cpus.map { PageWalker(dump: dump, cpu: $0, machineFrames: pv) }
+        // A KASLR kernel: gdb relocates its symbols by qOffsets.
+        if let off = dump.vmcoreinfo?["KERNELOFFSET"].flatMap({ UInt64($0, radix: 16) }), off != 0 {
+            sectionOffsets = (off, off)
+        } else {
+            sectionOffsets = nil
+        }
+        if let kd = dump as? KdumpCompressedDump, kd.currentCPU > 0, kd.currentCPU < dump.cpus.count {
+            firstThread = kd.currentCPU + 1
+        } else {
+            firstThread = 1
+        }
+    }
+
+    public convenience init(path: String) throws {
+        try self.init(dump: openDump(path: path))
+    }
+
+    public func threads() -> [ThreadDescriptor] {
+        dump.cpus.enumerated().map { i, c in
+            let paging = walkers[i] == nil ? "no paging" : "cr3 0x\(String(c.cr3 ?? 0, radix: 16))"
+            return ThreadDescriptor(id: i + 1, name: "vcpu\(c.index)", extraInfo: "vCPU \(c.index), \(paging), \(dump.format.rawValue) dump")
+        }
+    }
+
+    public func stopEvent() -> StopEvent { StopEvent(signal: 5, thread: firstThread) }
+
+    public func registers(thread: Int) throws(BackendError) -> X86RegisterValues {
+        guard thread >= 1, thread <= dump.cpus.count else { throw .noThread(thread) }
+        let c = dump.cpus[thread - 1]
+        var v = X86RegisterValues()
+        let regs: [(X86Register, UInt64?)] = [
+            (.rax, c.rax), (.rbx, c.rbx), (.rcx, c.rcx), (.rdx, c.rdx), (.rsi, c.rsi), (.rdi, c.rdi),
+            (.rbp, c.rbp), (.rsp, c.rsp), (.r8, c.r8), (.r9, c.r9), (.r10, c.r10), (.r11, c.r11),
+            (.r12, c.r12), (.r13, c.r13), (.r14, c.r14), (.r15, c.r15), (.rip, c.rip), (.eflags, c.rflags),
+            (.cs, c.cs), (.ss, c.ss), (.ds, c.ds), (.es, c.es), (.fs, c.fs), (.gs, c.gs),
+            (.fsBase, c.fsBase), (.gsBase, c.gsBase), (.kernelGSBase, c.kernelGsBase),
+            (.cr0, c.cr0), (.cr2, c.cr2), (.cr3, c.cr3), (.cr4, c.cr4), (.efer, c.efer),
+        ]
+        for (r, value) in regs { v[r] = value }
+        return v
+    }
+
+    /// Page by page: translate (virtual mode), then copy from the dump's page.
+    public func readMemory(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer, thread: Int, space: AddressSpace) -> Int {
+        let walker = space == .virtual && thread >= 1 && thread <= walkers.count ? walkers[thread - 1] : nil
+        let pageSize = UInt64(dump.pageSize)
+        var done = 0
+        while done < buffer.count {
+            let (a, overflow) = address.addingReportingOverflow(UInt64(done))
+            if overflow { break }
+            let inPage = Int(a % pageSize)
+            let take = min(buffer.count - done, Int(pageSize) - inPage)
+            var physical = a
+            if let walker {
+                do { physical = try walker.translate(a) } catch { break }
+            }
+            let pa = physical - UInt64(inPage)
+            let ok: Bool = (try? dump.withPage(pa / pageSize) { page -> Bool in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + take])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: page[inPage..<inPage + take]))
+                return true
+            }) ?? false
+            if !ok { break }
+            done += take
+        }
+        return done
+    }
+
+    public var monitorHelp: [String] {
+        ["info dump            format, CPUs, memory ranges and problems of the dump",
+         "translate ADDR       walk the selected vCPU's page tables for a virtual address"]
+    }
+
+    public func monitor(_ command: String, thread: Int) -> String? {
+        let words = command.split(separator: " ")
+        if words == ["info", "dump"] {
+            var s = "\(dump.path): \(dump.format.rawValue), \(dump.cpus.count) CPUs, page size \(dump.pageSize)\n"
+            for r in dump.physicalRanges { s += "  physical 0x\(String(r.lowerBound, radix: 16))-0x\(String(r.upperBound, radix: 16))\n" }
+            if let o = sectionOffsets { s += "  KASLR offset 0x\(String(o.text, radix: 16)) (sent as qOffsets)\n" }
+            for d in dump.diagnostics { s += "  problem: \(d)\n" }
+            return s
+        }
+        if words.count == 2, words[0] == "translate" {
+            var text = words[1]
+            if text.hasPrefix("0x") { text = text.dropFirst(2) }
+            guard let va = UInt64(text, radix: 16) else { return "usage: monitor translate ADDR (hex)\n" }
+            guard thread >= 1, thread <= walkers.count, let w = walkers[thread - 1] else {
+                return "vCPU of thread \(thread) has paging off or no CR3: virtual = physical\n"
+            }
+            do {
+                let pa = try w.translate(va)
+                return "0x\(String(va, radix: 16)) -> physical 0x\(String(pa, radix: 16)) (vCPU \(thread - 1), cr3 0x\(String(w.root, radix: 16)))\n"
+            } catch {
+                return "\(error)\n"
+            }
+        }
+        return nil
+    }
+}

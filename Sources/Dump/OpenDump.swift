@@ -15,6 +15,12 @@ public func openDump(path: String) throws -> any Dump {
         throw InputError(file: path, offset: 0, "not a dump this tool reads (first bytes \(head.map { String($0, radix: 16) }.joined(separator: " ")); expected ELF core, kdump-compressed or flattened)")
     }
     let elf = try ELFFile(mapped: file)
+    if elf.header.type == ELFHeader.typeCore, elf.programHeaders.isEmpty, elf.sections.isEmpty {
+        // xc_core files keep their section table at the very end, so a cut
+        // file loses it and with it every way to find pages and registers.
+        throw InputError(file: path, offset: Int(clamping: elf.header.sectionHeaderOffset),
+                         "ELF core with no program headers and no readable section table (section table at offset \(elf.header.sectionHeaderOffset), file has \(file.count) bytes): a truncated `xl dump-core` file? Nothing in it can be located")
+    }
     if XenCoreDump.recognises(elf) {
         return try XenCoreDump(elf: elf)
     }

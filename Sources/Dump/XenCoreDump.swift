@@ -110,15 +110,15 @@ public final class XenCoreDump: Dump {
         let indexAvailable = index.offset >= fileSize ? 0 : Int(min(UInt64(count * stride), fileSize - index.offset)) / stride
         if indexAvailable < count {
             problems.append(InputError(file: path, offset: Int(clamping: index.offset + UInt64(indexAvailable * stride)),
-                "\(indexName) is cut off after \(indexAvailable) of \(count) entries (truncated dump)"))
+                "\(indexName) is cut off after \(indexAvailable) of \(count) entries (truncated dump); pages without an entry cannot be placed and read as not in dump"))
         }
-        try elf.withBytes(offset: index.offset, count: UInt64(indexAvailable * stride)) { b in
+        if indexAvailable > 0 { try elf.withBytes(offset: index.offset, count: UInt64(indexAvailable * stride)) { b in
             for i in 0..<indexAvailable {
                 let pfn = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * stride, as: UInt64.self))
                 pfns.append(pfn)
                 if pv { m2p.append((UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * stride + 8, as: UInt64.self)), pfn)) }
             }
-        }
+        } }
         // Keep only the pages the file still has; drop ~0 entries; check order.
         let usable = min(pfns.count, pagesInFile)
         pfns = Array(pfns.prefix(usable))

@@ -70,6 +70,19 @@ public struct PanickerGuest: Sendable {
         return text
     }
 
+    /// The ELF dump rewritten as a Xen xc_core file by `xc_core.py`
+    /// (synthetic until the lab's real `xl dump-core` files exist): "pv"
+    /// (machine frames, .xen_p2m) or "hvm" (.xen_pfn). Made once per kind.
+    public func xenCore(_ kind: String) throws -> String {
+        let out = directory + "/xc-\(kind).core"
+        if !FileManager.default.fileExists(atPath: out) {
+            try Self.run("/usr/bin/env", ["python3", Self.packageRoot + "/samples/guests/panicker/xc_core.py", elfDump, out + ".tmp", kind],
+                         what: "writing an xc_core dump")
+            try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
+        }
+        return out
+    }
+
     /// A second build of the kernel that differs in one string (so in its
     /// build-id): the "wrong --elf" for these dumps. Built once.
     public func variantKernel() throws -> String {

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "DWARF", targets: ["DWARF"]),
         .library(name: "Dump", targets: ["Dump"]),
         .library(name: "CrashAnalysis", targets: ["CrashAnalysis"]),
+        .library(name: "XenTraceFormats", targets: ["XenTraceFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,8 @@ let package = Package(
 
         // MARK: trace records
         .target(name: "XenTrace", dependencies: ["BinaryIO"]),
+        // MARK: events: the catalogue, formats files, decoding to text/JSON/CSV
+        .target(name: "XenTraceFormats", dependencies: ["XenTrace", "BinaryIO"]),
 
         // MARK: analyses and their outputs
         .target(name: "XenTraceAnalysis", dependencies: ["XenTrace", "BinaryIO"]),
@@ -59,6 +62,7 @@ let package = Package(
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
             "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis", "ELF",
+            "XenTraceFormats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashTestSupport"]),
+        .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

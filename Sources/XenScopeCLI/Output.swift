@@ -26,6 +26,12 @@ final class FDWriter {
 
     func line(_ s: String) { write(s); write("\n") }
 
+    func writeBytes(_ b: [UInt8]) {
+        if buffer.count + b.count > capacity { flush() }
+        if b.count >= capacity { buffer = b; flush(); return }
+        buffer.append(contentsOf: b)
+    }
+
     func flush() {
         var start = 0
         while start < buffer.count {

@@ -25,6 +25,8 @@ struct TraceCommand: ParsableCommand {
             TraceInfoCommand.self,
             TraceSummaryCommand.self,
             TraceSynthCommand.self,
+            TraceDecodeCommand.self,
+            TraceFormatsCommand.self,
         ]
     )
 }

@@ -1,0 +1,183 @@
+import ArgumentParser
+import BinaryIO
+import XenTrace
+import XenTraceFormats
+
+/// `xenscope trace decode FILE`: one line per record, like xentrace_format.
+struct TraceDecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Print one line per trace record: CPU, TSC, delta, event name, decoded fields.",
+        discussion: """
+        Without --formats, records of all CPUs are merged in TSC order, records without a TSC \
+        show the last TSC of their CPU, and names and fields come from XenScope's event catalogue \
+        (`xenscope trace formats` prints it); CPU-change records are left out unless --event \
+        asks for them. With --formats FILE and no --order, the output is \
+        exactly what Xen's xentrace_format prints with that file. See docs/decode.md.
+        """
+    )
+
+    @Argument(help: "Trace written by xentrace ('-' for standard input; gzip/xz/zstd are read transparently).", completion: .file())
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("Use a formats file in Xen's syntax instead of the catalogue.", valueName: "file"), completion: .file())
+    var formats: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only these CPUs, e.g. 0,2,5-7.", valueName: "list"))
+    var cpu: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only this event: an id (0x0002800a), a mask (0x0002f000), a name (sched:switch) or a class (sched, hvm, pv, credit2, …). Repeatable.", valueName: "event"))
+    var event: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only records whose decoded fields name this domain.", valueName: "domid"))
+    var domain: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Start at this TSC, or at this many seconds after the first TSC (a number with '.' or 's', needs --cpu-hz).", valueName: "time"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop after this TSC, or this many seconds after the first TSC.", valueName: "time"))
+    var to: String?
+
+    @Option(name: .long, help: ArgumentHelp("TSC frequency for seconds in --from/--to, e.g. 2.4G or 2400000000.", valueName: "hz"))
+    var cpuHz: String?
+
+    @Option(name: [.customShort("c"), .customLong("mhz")], help: ArgumentHelp("With --formats: print the TSC in seconds, as xentrace_format -c MHZ does.", valueName: "mhz"))
+    var mhz: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Stop after N records shown.", valueName: "n"))
+    var limit: Int?
+
+    @Option(name: .long, help: "Record order: file (as written) or tsc (all CPUs merged). Default: tsc, or file with --formats.")
+    var order: RecordOrder?
+
+    @Flag(name: .long, help: "JSON Lines: a header object, then one object per record.")
+    var json = false
+
+    @Flag(name: .long, help: "CSV with a header row.")
+    var csv = false
+
+    @Flag(name: .long, help: "Do not print the summary header before the text lines.")
+    var noHeader = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("--json and --csv exclude each other") }
+        if formats != nil && (json || csv) { throw ValidationError("--formats applies to text output only") }
+        if mhz != nil && formats == nil { throw ValidationError("-c/--mhz needs --formats (xentrace_format compatibility)") }
+        if let limit, limit < 0 { throw ValidationError("--limit must be >= 0") }
+    }
+
+    func run() throws {
+        var filter = DecodeFilter()
+        do {
+            if let cpu { filter.cpus = try DecodeFilter.cpuList(cpu) }
+            filter.events = try event.map { try DecodeFilter.selector($0) }
+        } catch let e as DecodeFilter.ParseError {
+            throw ValidationError(e.description)
+        }
+        filter.domain = domain
+        let hz = try cpuHz.map { s -> Double in
+            guard let v = parseHz(s) else { throw ValidationError("bad --cpu-hz `\(s)`: want e.g. 2.4G") }
+            return v
+        }
+        let fromSpec = try from.map { try parseTime($0, hz: hz, option: "--from") }
+        let toSpec = try to.map { try parseTime($0, hz: hz, option: "--to") }
+
+        let style: TraceDecoder.Style
+        let effectiveOrder: RecordOrder
+        if let formats {
+            let f: FormatsFile
+            do { f = try FormatsFile(path: formats) } catch let e as FormatsFile.ParseError {
+                FDWriter.stderrLine("xenscope: \(e)")
+                throw ExitCode(2)
+            }
+            effectiveOrder = order ?? .file
+            style = order == nil ? .xentraceFormat(f, mhz: mhz ?? 0) : .formats(f)
+        } else {
+            effectiveOrder = order ?? .tsc
+            style = json ? .json : (csv ? .csv : .text)
+        }
+
+        let out = FDWriter(fd: 1, capacity: 1 << 18)
+        if case .text = style, !noHeader {
+            // The summary needs a pass of its own: only for inputs that can be read twice.
+            let pre = try TraceInput.open(file)
+            if pre.isMapped {
+                let info = try TraceInfo(pre, order: .file)
+                for line in TraceSummary.header(info, name: file, cpuHz: hz) { out.line("# " + line) }
+            }
+        }
+        let input = try TraceInput.open(file)
+        var decoder = TraceDecoder(style: style, filter: filter)
+        // In TSC order CPU-change records are shown only when asked for by --event.
+        decoder.hideCPUChange = effectiveOrder == .tsc
+            && !filter.events.contains { $0.matches(EventID.cpuChange, "gen:cpu_change") }
+        out.write(decoder.preamble(file: file, order: effectiveOrder.rawValue))
+
+        var sink = ByteSink(capacity: 1 << 16)
+        var shown = 0
+        var origin: UInt64 = 0
+        var failure: String?
+        let limit = self.limit ?? Int.max
+        let diagnostics = try TraceRecords.forEach(input, order: effectiveOrder) { r in
+            if shown >= limit { return false }
+            if origin == 0 && r.tsc != 0 {
+                origin = r.tsc
+                if let fromSpec { decoder.filter.fromTSC = fromSpec.tsc(origin: origin) }
+                if let toSpec { decoder.filter.toTSC = toSpec.tsc(origin: origin) }
+            }
+            let before = sink.count
+            switch decoder.decode(r, into: &sink) {
+            case .next: break
+            case .stop: return false
+            case .fatal(let message):
+                failure = "at byte \(r.offset) (0x\(String(r.offset, radix: 16))): \(message)"
+                return false
+            }
+            if sink.count != before { shown += 1 }
+            if sink.count >= 1 << 16 {
+                out.writeBytes(sink.bytes)
+                sink.reset()
+            }
+            return true
+        }
+        out.writeBytes(sink.bytes)
+        out.flush()
+        for d in diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
+        if let failure {
+            FDWriter.stderrLine("xenscope: \(file): \(failure)")
+            throw ExitCode(1)
+        }
+        // Damage that cost records is worth a non-zero status; a TSC hiccup is not.
+        if diagnostics.contains(where: { $0.kind != .tscBackwards }) { throw ExitCode(2) }
+    }
+}
+
+/// A --from/--to value: an absolute TSC or seconds after the first TSC.
+struct TimeSpec {
+    var absolute: UInt64?
+    var seconds: Double = 0
+    var hz: Double = 0
+    func tsc(origin: UInt64) -> UInt64 {
+        if let absolute { return absolute }
+        return origin &+ UInt64(max(0, seconds * hz))
+    }
+}
+
+func parseTime(_ s: String, hz: Double?, option: String) throws -> TimeSpec {
+    if let v = UInt64(s) { return TimeSpec(absolute: v) }
+    var t = Substring(s)
+    if t.hasSuffix("s") { t = t.dropLast() }
+    guard let secs = Double(t), secs >= 0 else { throw ValidationError("bad \(option) `\(s)`: want a TSC or seconds like 1.5s") }
+    guard let hz else { throw ValidationError("\(option) in seconds needs --cpu-hz") }
+    return TimeSpec(absolute: nil, seconds: secs, hz: hz)
+}
+
+/// "2.4G", "2400M", "2400000000" → Hz.
+func parseHz(_ s: String) -> Double? {
+    var t = Substring(s.uppercased())
+    var mult = 1.0
+    if t.hasSuffix("HZ") { t = t.dropLast(2) }
+    if let last = t.last, let m = ["K": 1e3, "M": 1e6, "G": 1e9][String(last)] { mult = m; t = t.dropLast() }
+    guard let v = Double(t), v > 0 else { return nil }
+    return v * mult
+}

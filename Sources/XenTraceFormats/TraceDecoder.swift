@@ -1,0 +1,197 @@
+import XenTrace
+
+/// Turns records into output lines for `xenscope trace decode`, one record
+/// at a time, into a reusable ``ByteSink``. It owns the per-CPU state the
+/// line formats need (previous TSC for `reltsc`).
+public struct TraceDecoder {
+    /// The output format.
+    public enum Style {
+        /// Our text: `CPUn  TSC (+DELTA)  name field=value…`, real TSCs.
+        case text
+        /// A user's formats file, rendered with our values (real TSCs, record CPUs).
+        case formats(FormatsFile)
+        /// A formats file rendered exactly as xentrace_format would.
+        case xentraceFormat(FormatsFile, mhz: Int)
+        /// JSON Lines, one object per record (after a header object).
+        case json
+        /// CSV with a header row.
+        case csv
+    }
+
+    /// Version of the JSON Lines / CSV schema; bump on incompatible changes.
+    public static let schemaVersion = 1
+
+    public let style: Style
+    public let catalogue: EventCatalogue
+    public var filter: DecodeFilter
+    /// Leave out TRC_TRACE_CPU_CHANGE records (file structure, not events; in
+    /// TSC order their place on the time line means nothing).
+    public var hideCPUChange = false
+    private var emulator: XentraceFormatEmulator?
+    private var lastTSC: [UInt64] = []
+
+    public init(style: Style, filter: DecodeFilter = DecodeFilter(), catalogue: EventCatalogue = .shared) {
+        self.style = style
+        self.filter = filter
+        self.catalogue = catalogue
+        if case let .xentraceFormat(f, mhz) = style { emulator = XentraceFormatEmulator(formats: f, mhz: mhz) }
+    }
+
+    /// The first line(s) of the stream: the JSON header object or the CSV header row.
+    public func preamble(file: String, order: String) -> String {
+        switch style {
+        case .json:
+            return "{\"schema\":\"xenscope.trace.decode\",\"version\":\(TraceDecoder.schemaVersion),\"file\":\(jsonLiteral(file)),\"order\":\(jsonLiteral(order))}\n"
+        case .csv:
+            return "cpu,tsc,has_tsc,offset,event,name,words,fields\n"
+        default:
+            return ""
+        }
+    }
+
+    /// Renders `r` if it passes the filter. Returns whether it was shown, or
+    /// the emulator's verdict in xentrace_format mode.
+    public mutating func decode(_ r: TraceRecord, into out: inout ByteSink) -> XentraceFormatEmulator.Step {
+        if emulator != nil {
+            // xentrace_format has no filters; we apply ours after its state update
+            // so that its reltsc and CPU tracking see every record.
+            var scratch = ByteSink(capacity: 0)
+            let filtered = !filter.isEmpty
+            if filtered {
+                let spec = catalogue.spec(for: r.event)
+                if !filter.accepts(r, spec: spec, tsc: r.tsc) {
+                    return emulator!.render(r, into: &scratch)
+                }
+            }
+            return emulator!.render(r, into: &out)
+        }
+        let c = Int(r.cpu)
+        if c >= lastTSC.count { lastTSC.append(contentsOf: repeatElement(0, count: c - lastTSC.count + 1)) }
+        let prev = lastTSC[c]
+        lastTSC[c] = r.tsc
+        if hideCPUChange && r.event == EventID.cpuChange { return .next }
+        let spec = catalogue.spec(for: r.event)
+        if !filter.isEmpty && !filter.accepts(r, spec: spec, tsc: r.tsc) { return .next }
+        let rel: Int64 = prev == 0 ? 0 : (r.tsc >= prev ? Int64(clamping: r.tsc - prev) : -Int64(clamping: prev - r.tsc))
+        switch style {
+        case .text:
+            out.append("CPU")
+            out.appendDecimal(UInt64(r.cpu))
+            out.append(0x20); out.append(0x20)
+            out.appendDecimal(r.tsc)
+            out.append(" (+")
+            var digits = 1
+            var x = rel.magnitude
+            while x >= 10 { x /= 10; digits += 1 }
+            if rel < 0 { digits += 1 }
+            out.append(repeating: 0x20, count: 8 - digits)
+            out.appendDecimal(rel)
+            out.append(")  ")
+            if let spec {
+                out.append(spec.name)
+                if spec.id == 0x0800_f000 && r.event != spec.id { out.append("(0x"); out.appendHex(UInt64(r.event), width: 8); out.append(0x29) }
+                EventCatalogue.renderFields(spec, r, into: &out)
+            } else {
+                out.append("unknown(0x"); out.appendHex(UInt64(r.event), width: 8); out.append(0x29)
+                EventCatalogue.renderFields(catalogue.unknownSpec, r, into: &out)
+            }
+            out.append(0x0a)
+        case .formats(let f):
+            guard let def = f.definition(for: r.event) else { return .next }
+            var words = r.extra
+            for i in r.extraCount..<7 { words[i] = 0 }
+            if r.event == 0x0020_100d || r.event == 0x0020_200e { words.w0 &= 0x000f_ffff }
+            let cpu = r.cpu, tsc = r.tsc, event = r.event
+            let value: (FormatKey) -> FormatValue = { key in
+                switch key {
+                case .cpu: return .u(UInt64(cpu))
+                case .tsc: return .u(tsc)
+                case .event: return .u(UInt64(event))
+                case .reltsc: return .s(rel)
+                case .word(let i): return .u(UInt64(words[i]))
+                }
+            }
+            let dict = {
+                "{'cpu': \(cpu), 'tsc': \(tsc), 'event': \(event), 'reltsc': \(rel)"
+                    + (0..<7).map { ", '\($0 + 1)': \(words[$0])" }.joined() + "}"
+            }
+            switch def.format.outcome {
+            case .ok:
+                let mark = out.count
+                if let err = def.format.render(into: &out, value: value, dictRepr: dict) {
+                    out.bytes.removeSubrange(mark...)
+                    return .fatal("\(f.path):\(def.line): \(err)")
+                }
+                out.append(0x0a)
+            case .typeError(let e), .fatal(let e):
+                return .fatal("\(f.path):\(def.line): \(e)")
+            }
+        case .json:
+            let s = spec ?? catalogue.unknownSpec
+            out.append("{\"cpu\":"); out.appendDecimal(UInt64(r.cpu))
+            out.append(",\"tsc\":"); out.appendDecimal(r.tsc)
+            out.append(",\"has_tsc\":"); out.append(r.hasTSC ? "true" : "false")
+            out.append(",\"offset\":"); out.appendDecimal(UInt64(r.offset))
+            out.append(",\"event\":"); out.appendDecimal(UInt64(r.event))
+            out.append(",\"id\":\"0x"); out.appendHex(UInt64(r.event), width: 8)
+            out.append("\",\"name\":\""); out.append(s.name)
+            out.append("\",\"words\":[")
+            for i in 0..<r.extraCount { if i > 0 { out.append(0x2c) }; out.appendDecimal(UInt64(r.extra[i])) }
+            out.append("],\"fields\":{")
+            var first = true
+            for f in s.fields {
+                if f.kind != .rest && f.word + ((f.kind == .dec64 || f.kind == .hex64) ? 1 : 0) >= r.extraCount { continue }
+                if !first { out.append(0x2c) }
+                first = false
+                out.append(0x22); out.append(f.name); out.append("\":")
+                switch EventCatalogue.value(of: f, r.extra, count: r.extraCount) {
+                case .unsigned(let v): out.appendDecimal(v)
+                case .signed(let v): out.appendDecimal(v)
+                case .words(let ws):
+                    out.append(0x5b)
+                    for (i, w) in ws.enumerated() { if i > 0 { out.append(0x2c) }; out.appendDecimal(UInt64(w)) }
+                    out.append(0x5d)
+                }
+            }
+            out.append("}}\n")
+        case .csv:
+            let s = spec ?? catalogue.unknownSpec
+            out.appendDecimal(UInt64(r.cpu)); out.append(0x2c)
+            out.appendDecimal(r.tsc); out.append(0x2c)
+            out.append(r.hasTSC ? "1," : "0,")
+            out.appendDecimal(UInt64(r.offset)); out.append(",0x")
+            out.appendHex(UInt64(r.event), width: 8); out.append(0x2c)
+            out.append(s.name); out.append(0x2c)
+            for i in 0..<r.extraCount { if i > 0 { out.append(0x20) }; out.appendHex(UInt64(r.extra[i]), width: 8) }
+            out.append(0x2c)
+            var fields = ByteSink(capacity: 64)
+            EventCatalogue.renderFields(s, r, into: &fields)
+            // " a=1 b=2" → "a=1 b=2"; no commas or quotes can occur in it.
+            if fields.count > 0 { out.bytes.append(contentsOf: fields.bytes[1...]) }
+            out.append(0x0a)
+        case .xentraceFormat:
+            break
+        }
+        return .next
+    }
+}
+
+/// A JSON string literal.
+func jsonLiteral(_ s: String) -> String {
+    var o = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": o += "\\\""
+        case "\\": o += "\\\\"
+        case "\n": o += "\\n"
+        case "\r": o += "\\r"
+        case "\t": o += "\\t"
+        default:
+            if u.value < 0x20 {
+                let h = String(u.value, radix: 16)
+                o += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+            } else { o.unicodeScalars.append(u) }
+        }
+    }
+    return o + "\""
+}

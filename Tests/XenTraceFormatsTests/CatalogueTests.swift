@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import XenTrace
+@testable import XenTraceFormats
+
+@Suite struct CatalogueTests {
+    @Test func shippedFormatsFileIsGeneratedFromCatalogue() throws {
+        let shipped = try String(contentsOf: repoRoot().appendingPathComponent("formats/xenscope.formats"), encoding: .utf8)
+        #expect(shipped == FormatsGenerator.text(), "run `xenscope trace formats > formats/xenscope.formats`")
+        let parsed = try FormatsFile(text: shipped, path: "xenscope.formats")
+        #expect(parsed.definitions.count == EventCatalogue.shared.events.count + 1)
+        for d in parsed.definitions.values { #expect(d.format.outcome == .ok) }
+    }
+
+    @Test func catalogueFacts() throws {
+        let c = EventCatalogue.shared
+        #expect(Set(c.events.map(\.id)).count == c.events.count)
+        #expect(Set(c.events.map(\.name)).count == c.events.count)
+        // credit2 numbering from credit2.c, not Xen 4.18's formats file.
+        #expect(c.spec(for: 0x0002_2213)?.name == "credit2:picked_cpu")
+        #expect(c.spec(for: 0x0002_2217)?.name == "credit2:runq_cand_check")
+        #expect(c.spec(for: 0x0002_2212) == nil)
+        #expect(c.spec(for: 0x0800_f042)?.name == "guest:event")
+        let switchSpec = try #require(c.spec(named: "sched:switch"))
+        let r = TraceRecord(cpu: 0, event: 0x0002_800a, tsc: 5, extra: [0, 2, 32767, 0])
+        #expect(EventCatalogue.mentions(domain: 32767, switchSpec, r))
+        #expect(!EventCatalogue.mentions(domain: 1, switchSpec, r))
+        let rs = TraceRecord(cpu: 0, event: 0x0002_1011, tsc: 5, extra: [0x0005_0003])
+        var out = ByteSink()
+        EventCatalogue.renderFields(c.spec(for: 0x0002_1011)!, rs, into: &out)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == " vcpu=3 dom=5")
+        let hc = TraceRecord(cpu: 0, event: 0x0020_100d, tsc: 5, extra: [0x0050_0011, 7, 9])
+        out.reset()
+        EventCatalogue.renderFields(c.spec(for: 0x0020_100d)!, hc, into: &out)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == " op=17 args_present=0x5 arg=[0x7,0x9]")
+        let lost = TraceRecord(cpu: 0, event: 0x0001_f001, tsc: 5, extra: [12, 0x0002_0001, 0x10, 0x1])
+        out.reset()
+        EventCatalogue.renderFields(c.spec(for: 0x0001_f001)!, lost, into: &out)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == " lost=12 dom=1 vcpu=2 first_tsc=4294967312")
+    }
+
+    @Test func eventSelectors() throws {
+        #expect(try DecodeFilter.selector("sched") == .mask(0x0002_f000))
+        #expect(try DecodeFilter.selector("0x0002f000") == .mask(0x0002_f000))
+        #expect(try DecodeFilter.selector("0x0002800a") == .id(0x0002_800a))
+        #expect(try DecodeFilter.selector("credit2") == .scheduler(1))
+        #expect(try DecodeFilter.selector("hvm:vmexit") == .name("hvm:vmexit"))
+        #expect(try DecodeFilter.selector("shadow:fixup") == .namePrefix("shadow:fixup"))
+        #expect(throws: DecodeFilter.ParseError.self) { try DecodeFilter.selector("nonsense") }
+        #expect(try DecodeFilter.cpuList("0,2,5-7") == [0, 2, 5, 6, 7])
+        #expect(throws: DecodeFilter.ParseError.self) { try DecodeFilter.cpuList("3-1") }
+        let sel = DecodeFilter.EventSelector.name("hvm:vmexit")
+        #expect(sel.matches(0x0008_1102, "hvm:vmexit64"))
+        #expect(!sel.matches(0x0008_1001, "hvm:vmentry"))
+        #expect(!DecodeFilter.EventSelector.name("sched:switch").matches(0x0002_800e, "sched:switch_infprev"))
+        #expect(DecodeFilter.EventSelector.namePrefix("shadow:fixup").matches(0x0040_f106, "shadow:fixup_pae"))
+        #expect(DecodeFilter.EventSelector.scheduler(1).matches(0x0002_2215, ""))
+        #expect(!DecodeFilter.EventSelector.scheduler(1).matches(0x0002_2015, ""))
+    }
+
+    /// Names on the real sample: every one of its 44 ids is in the catalogue.
+    @Test func sampleEventsAreAllKnown() throws {
+        let trace = try TraceFile(path: samplePath("xen-4.x-public.xentrace"))
+        let info = TraceInfo(trace)
+        let unknown = info.eventCounts.keys.filter { EventCatalogue.shared.spec(for: $0) == nil }.sorted()
+        #expect(unknown.isEmpty, "unknown ids: \(unknown.map { String($0, radix: 16) })")
+    }
+}

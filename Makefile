@@ -15,6 +15,7 @@ deps:
 
 peers: deps
 	@./scripts/fetch-peers.sh >/dev/null
+	@./scripts/fetch-duckdb.sh >/dev/null
 
 build: deps
 	$(SWIFT) build

@@ -7,6 +7,8 @@ pkgs=(
   libdw-dev libelf-dev zlib1g-dev liblzma-dev libzstd-dev
   # tests: peers we compare against, and their helpers
   elfutils gdb gcc libc6-dev binutils python3 python3-lib2to3 xz-utils zstd gzip
+  # tests: DuckDB (PyPI, in a venv) over exported tables; headless browser for the HTML report
+  python3-venv python3-pip chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do

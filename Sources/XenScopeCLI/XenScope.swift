@@ -27,6 +27,7 @@ struct TraceCommand: ParsableCommand {
             TraceSynthCommand.self,
             TraceDecodeCommand.self,
             TraceFormatsCommand.self,
+            TraceExportCommand.self,
         ]
     )
 }

@@ -30,6 +30,9 @@ struct HVMExitAnalysis {
     var anomalies = AnomalyLog()
     var exitRecords = 0
     var entryRecords = 0
+    /// When exporting: exits closed since the last drain (vCPU, reason, rip, start, end).
+    var recordClosed = false
+    var closed: [(v: Int, reason: Int, rip: UInt64, start: UInt64, end: UInt64)] = []
 
     mutating func ensure(_ v: Int) {
         if inflight.count <= v {
@@ -81,6 +84,7 @@ struct HVMExitAnalysis {
             return
         }
         let d = tsc - f.exitTSC
+        if recordClosed { closed.append((v, f.reason, f.rip, f.exitTSC, tsc)) }
         perVCPU[v][f.reason, default: CycleStats()].add(d)
         var t = totals[f.reason] ?? ReasonTotal()
         t.stats.add(d)

@@ -74,6 +74,10 @@ struct SchedulerAnalysis {
     var lostVCPUs: [Int] = []
     /// Current offset, for anomaly reports.
     var offset = 0
+    /// Where closed intervals go when exporting a timeline.
+    var sink: TimelineSink? = nil
+    /// Guest vCPUs currently runnable (for the timeline counter).
+    var runnableCount = 0
 
     init(maxCPU: Int) {
         pcpus = [PCPU](repeating: PCPU(), count: maxCPU + 1)
@@ -105,7 +109,12 @@ struct SchedulerAnalysis {
         var x = vcpus[v]
         if x.tsc > 0 && x.tsc < tsc {
             let d = tsc - x.tsc
-            if x.state.rawValue < 5 { x.runstates[Int(x.state.rawValue)].add(d) }
+            if x.state.rawValue < 5 {
+                x.runstates[Int(x.state.rawValue)].add(d)
+                if let sink, x.dom != SchedulerAnalysis.defaultDomain {
+                    sink.runstate(dom: x.dom, vcpu: x.vid, pcpu: x.pcpu, state: Int(x.state.rawValue), start: x.tsc, end: tsc)
+                }
+            }
             if x.state == .runnable {
                 switch x.runnable {
                 case .wake:
@@ -128,6 +137,10 @@ struct SchedulerAnalysis {
             }
         } else {
             x.runnable = .invalid
+        }
+        if let sink, x.dom < SchedulerAnalysis.idleDomain, (x.state == .runnable) != (new == .runnable) {
+            runnableCount += new == .runnable ? 1 : -1
+            sink.runnable(tsc: tsc, count: runnableCount)
         }
         x.state = new
         x.tsc = tsc

@@ -30,17 +30,37 @@ public struct Summarizer {
     }
 
     /// Summarises the trace file at `path`.
-    public static func summarize(path: String, options: SummaryOptions = SummaryOptions()) throws -> TraceSummary {
+    public static func summarize(path: String, options: SummaryOptions = SummaryOptions(),
+                                 sink: TimelineSink? = nil) throws -> TraceSummary {
         let trace = try TraceFile(path: path)
-        return trace.mapping.withBytes { summarize(bytes: $0, file: path, options: options) }
+        let s = trace.mapping.withBytes { summarize(bytes: $0, file: path, options: options, sink: sink) }
+        try sink?.end()
+        return s
     }
 
     /// Summarises a whole trace held in memory.
-    public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions()) -> TraceSummary {
+    /// `sink`, if given, receives the intervals as they close (its `end()` is the caller's job).
+    public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions(),
+                                 sink: TimelineSink? = nil) -> TraceSummary {
         var merge = XenalyzeOrderWalk(bytes)
         let maxCPU = Int(merge.cpus.last ?? 0)
         var sched = SchedulerAnalysis(maxCPU: maxCPU)
+        sched.sink = sink
         var hvm = HVMExitAnalysis()
+        hvm.recordClosed = sink != nil
+        var begun = false
+        let cpuList = merge.cpus.map { Int($0) }
+        func drainExits() {
+            guard let sink, !hvm.closed.isEmpty else { return }
+            let svm = hvm.svm ?? false
+            for e in hvm.closed {
+                let v = sched.vcpus[e.v]
+                if v.dom == SchedulerAnalysis.defaultDomain { continue }
+                sink.vmexit(dom: v.dom, vcpu: v.vid, pcpu: v.pcpu, reason: e.reason, name: Names.exitReason(e.reason, svm: svm),
+                            rip: e.rip, start: e.start, end: e.end)
+            }
+            hvm.closed.removeAll(keepingCapacity: true)
+        }
         var pv = PVAnalysis()
         var irq = IRQAnalysis()
         var power = PowerAnalysis()
@@ -68,6 +88,14 @@ public struct Summarizer {
                 vol[p].bytes += r.size
                 let event = r.event
                 if event == Ev.cpuChange { return }
+                if let sink {
+                    if !begun { begun = true; sink.begin(firstTSC: order, cpus: cpuList) }
+                    sink.record(r)
+                    if event == Ev.hvmIntr && r.extraCount >= 1 { sink.irq(cpu: p, tsc: r.tsc, vector: Int(r.extra.w0)) }
+                    if event == Ev.lostRecords && r.extraCount == 4 {
+                        sink.lost(cpu: p, tsc: r.tsc, firstTSC: UInt64(r.extra.w2) | UInt64(r.extra.w3) << 32, count: Int(r.extra.w0))
+                    }
+                }
                 if r.hasTSC {
                     if vol[p].firstTSC == 0 { vol[p].firstTSC = r.tsc }
                     vol[p].lastTSC = r.tsc
@@ -113,6 +141,7 @@ public struct Summarizer {
                 sched.closeExits.removeAll(keepingCapacity: true)
                 for v in sched.lostVCPUs { hvm.forget(v) }
                 sched.lostVCPUs.removeAll(keepingCapacity: true)
+                drainExits()
             case .lostEnd(let r):
                 if r.tsc < from || r.tsc > to { return }
                 sched.offset = r.offset
@@ -125,6 +154,7 @@ public struct Summarizer {
                 sched.lostVCPUs.removeAll(keepingCapacity: true)
             }
         }
+        drainExits()
         power.finish { c in c < vol.count ? vol[c].lastTSC : 0 }
 
         return assemble(file: file, options: options, merge: merge, sched: sched, hvm: hvm, pv: pv, irq: irq,

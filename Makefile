@@ -6,7 +6,12 @@ SWIFT  ?= swift
 export XENSCOPE_CACHE ?= $(HOME)/.cache/xenscope
 SAMPLE ?= samples/xen-4.x-public.xentrace
 
-.PHONY: all deps peers build release test demo install bench clean
+CONFIG ?= release
+BIN    ?= .build/$(CONFIG)/xenscope
+# Where argument-parser's generate-manual plugin writes the man page.
+MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
+
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean
 
 all: build
 
@@ -28,14 +33,33 @@ release: deps
 test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory check-install CONFIG=debug
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)
 	.build/release/xenscope trace decode --limit 20 $(SAMPLE)
 
+# Binary, man page (argument-parser's generate-manual plugin) and shell completions.
 install: release
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 .build/release/xenscope $(DESTDIR)$(PREFIX)/bin/xenscope
+	$(MAKE) --no-print-directory man install-files CONFIG=release
+
+man:
+	$(SWIFT) package generate-manual --configuration $(CONFIG) >/dev/null
+
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/xenscope
+	install -m 0644 $(MANPAGE) $(DESTDIR)$(PREFIX)/share/man/man1/xenscope.1
+	$(BIN) --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/xenscope
+	$(BIN) --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_xenscope
+	$(BIN) --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/xenscope.fish
+
+# Installs into a temporary PREFIX and checks every installed file works.
+check-install: man
+	@tmp=$$(mktemp -d) && $(MAKE) --no-print-directory install-files CONFIG=$(CONFIG) PREFIX=$$tmp/usr >/dev/null \
+	  && ./scripts/check-install.sh $$tmp/usr; rc=$$?; rm -rf $$tmp; exit $$rc
 
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release

@@ -28,6 +28,7 @@ struct TraceCommand: ParsableCommand {
             TraceDecodeCommand.self,
             TraceFormatsCommand.self,
             TraceExportCommand.self,
+            TraceReportCommand.self,
         ]
     )
 }

@@ -29,6 +29,7 @@ struct TraceCommand: ParsableCommand {
             TraceFormatsCommand.self,
             TraceExportCommand.self,
             TraceReportCommand.self,
+            TraceDiffCommand.self,
         ]
     )
 }

@@ -21,7 +21,7 @@ struct GeneratedTrace {
     }
 
     init(cpus: Int = 2, guestsPerCPU: Int = 2, slices: Int = 300, seed: UInt64 = 1,
-         loseOnCPU: Int? = nil, dropExitEntryAt: Int? = nil) {
+         loseOnCPU: Int? = nil, dropExitEntryAt: Int? = nil, slowReason: UInt32? = nil) {
         var rng = RNG(s: seed | 1)
         var perCPU: [[TraceRecord]] = []
         for c in 0..<cpus {
@@ -61,7 +61,7 @@ struct GeneratedTrace {
                         if reason == 1 { recs.append(TraceRecord(cpu: UInt32(c), event: 0x8200f, tsc: nil, extra: [UInt32(0xec + rng.below(3))])) }
                         if reason == 10 { recs.append(TraceRecord(cpu: UInt32(c), event: 0x8200e, tsc: nil, extra: [1, 0, 0, 0, 0, 0])) }
                         exitsSoFar += 1
-                        adv(800, 40_000)
+                        if reason == slowReason { adv(8_000, 400_000) } else { adv(800, 40_000) }
                         if exitsSoFar == dropExitEntryAt { continue }   // an exit whose entry is missing
                         recs.append(TraceRecord(cpu: UInt32(c), event: 0x81001, tsc: t, extra: []))
                     }

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import XenTraceAnalysis
+
+/// `xenscope trace diff A B`: what got slower, which exits grew.
+struct TraceDiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two traces (or two `trace summary --json` files): what got slower, which exits grew.",
+        discussion: "Counts are compared per second of trace as well as absolutely, since traces rarely have the same length."
+    )
+
+    @Argument(help: "The baseline: a trace file or a summary JSON file.")
+    var a: String
+
+    @Argument(help: "The trace (or summary JSON) to compare with the baseline.")
+    var b: String
+
+    @OptionGroup var time: TimeBaseOptions
+
+    @Flag(help: "Print the comparison as JSON (schema xenscope.trace-diff/1).")
+    var json = false
+
+    func load(_ path: String) throws -> TraceSummary {
+        if let h = FileHandle(forReadingAtPath: path), let first = try h.read(upToCount: 1), first.first == UInt8(ascii: "{") {
+            try? h.close()
+            do { return try SummaryJSON.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+                throw ValidationError("\(path): not a summary JSON file (\(error))")
+            }
+        }
+        return try Summarizer.summarize(path: path, options: time.summaryOptions(file: path))
+    }
+
+    func run() throws {
+        let d = SummaryDiff(try load(a), try load(b))
+        let out = FDWriter(fd: 1)
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .prettyPrinted]
+            out.line(String(decoding: try e.encode(d), as: UTF8.self))
+        } else {
+            out.write(d.render())
+        }
+        out.flush()
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import XenTraceAnalysis
+import XenTrace
 
 /// XenScope's summary equals xenalyze's for every figure both print, on the
 /// real samples (docs/xenalyze-parity.md lists what differs and why).
@@ -97,5 +98,27 @@ import XenTraceAnalysis
             i += 4 + (h & 0x8000_0000 != 0 ? 8 : 0) + 4 * Int((h >> 28) & 7)
         }
         #expect(timed == exitRecords - 1)
+    }
+}
+
+/// Parity on XenTrace's synthesizer output (many domains, wrap and lost
+/// records, credit2 events) — the same generator the benchmark uses.
+@Suite struct SynthParityTests {
+    @Test(arguments: [UInt64(3), UInt64(4)])
+    func sameFiguresAsXenalyze(seed: UInt64) throws {
+        var o = TraceSynthesizer.Options()
+        o.size = 3 << 20
+        o.cpus = 4
+        o.domains = 30
+        o.seed = seed
+        let path = tempPath("synth\(seed).xentrace")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let counts = try TraceSynthesizer(o).write(toPath: path)
+        let xa = XenalyzeSummary(try runXenalyze(path))
+        let ours = try Summarizer.summarize(path: path)
+        #expect(ours.records == counts.records)
+        #expect(ours.lostRecords == UInt64(counts.lostRecords))
+        let diffs = parityDifferences(ours, xa, compareVolume: counts.lostRecordEvents == 0)
+        #expect(diffs.isEmpty, "\(diffs.count) difference(s): \(diffs.prefix(30).joined(separator: "; "))")
     }
 }

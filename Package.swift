@@ -17,6 +17,10 @@ let package = Package(
         .library(name: "Dump", targets: ["Dump"]),
         .library(name: "CrashAnalysis", targets: ["CrashAnalysis"]),
         .library(name: "XenTraceFormats", targets: ["XenTraceFormats"]),
+        .library(name: "CTraceBuffer", targets: ["CTraceBuffer"]),
+        .library(name: "TraceRing", targets: ["TraceRing"]),
+        .library(name: "Collector", targets: ["Collector"]),
+        .executable(name: "xenscope-trace-producer", targets: ["TraceProducer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,10 +66,19 @@ let package = Package(
         // Targets gdb can attach to: core files (later dumps, live Xen).
         .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "BinaryIO"]),
 
+        // MARK: trace producer side: Xen-layout rings, consumer, collector
+        .target(name: "CTraceBuffer"),
+        .target(name: "TraceRing", dependencies: ["CTraceBuffer"]),
+        .target(name: "XenControl"),
+        .target(name: "Collector", dependencies: ["TraceRing", "XenControl", "XenTrace"]),
+        // A C program that emits a known sequence from N threads, one per ring.
+        .executableTarget(name: "TraceProducer", dependencies: ["CTraceBuffer"], path: "samples/producer"),
+
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
             "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis", "ELF",
             "XenTraceFormats",
+            "Collector",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -81,6 +94,8 @@ let package = Package(
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),
+        .testTarget(name: "TraceRingTests", dependencies: ["TraceRing", "CTraceBuffer", "XenTrace"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "TraceRing", "CTraceBuffer", "XenTrace"]),
     ],
     swiftLanguageModes: [.v6]
 )

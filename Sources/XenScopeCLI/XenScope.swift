@@ -30,6 +30,7 @@ struct TraceCommand: ParsableCommand {
             TraceExportCommand.self,
             TraceReportCommand.self,
             TraceDiffCommand.self,
+            TraceRecordCommand.self,
         ]
     )
 }

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import XenTrace
+import Collector
+
+/// End-to-end: the C producer program at full speed in its own process,
+/// `xenscope trace record --shm` draining it, XenTrace reading the result.
+@Suite(.serialized) struct CollectorEndToEndTests {
+    /// Starts the producer (prints "ready" once the region exists).
+    func startProducer(_ region: String, dir: String, _ extra: [String]) throws -> Child {
+        let p = try Child(try productPath("xenscope-trace-producer"), ["--shm", region, "--threads", "2"] + extra, dir: dir, tag: "producer")
+        try p.waitFor("ready")
+        return p
+    }
+
+    func record(_ args: [String], dir: String, tag: String, prefix: [String] = []) throws -> Child {
+        let xs = try productPath("xenscope")
+        if prefix.isEmpty { return try Child(xs, ["trace", "record"] + args, dir: dir, tag: tag) }
+        return try Child(prefix[0], Array(prefix.dropFirst()) + [xs, "trace", "record"] + args, dir: dir, tag: tag)
+    }
+
+    /// Exact accounting, ring by ring, for one file.
+    func expectExact(_ file: String, _ report: ProducerReport) throws {
+        var checker = SequenceChecker()
+        try checker.check(file: file)
+        #expect(checker.diagnostics.isEmpty, "\(checker.diagnostics.prefix(3))")
+        #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
+        #expect(!report.closeFailed)
+        for ring in [UInt32(0), 1] {
+            let produced = try #require(report.produced[ring])
+            #expect(produced > 0)
+            #expect(checker.accounted(ring) == produced, "ring \(ring)")
+            #expect(checker.rings[ring]?.records == report.written[ring], "ring \(ring) written")
+            #expect(checker.rings[ring]?.lost == report.lost[ring], "ring \(ring) lost")
+        }
+    }
+
+    @Test func fullSpeedProducersAgainstAStarvedCollector() throws {
+        // Two producers spin on both cores for 5 s; the collector runs at the
+        // low priority (nice 12: ~1 M records kept), so rings overflow all the time and most records
+        // are lost — every one of them must still be accounted for.
+        let dir = try makeTempDir("stress")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("stress")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "5"])
+        let file = dir + "/stress.trace"
+        let collector = try record(["-o", file, "--shm", region, "--json"], dir: dir, tag: "collector", prefix: ["/usr/bin/nice", "-n", "12"])
+        #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
+        #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
+        let report = ProducerReport(producer.stdout)
+        try expectExact(file, report)
+        let lost = report.lost.values.reduce(0, +)
+        #expect(lost > 0, "a starved collector should lose records")
+        #expect(collector.stdout.contains("\"lost\":\(lost),"), "\(collector.stdout)")
+    }
+
+    @Test func rateLimitedProducersWithAPromptCollector() throws {
+        let dir = try makeTempDir("rate")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("rate")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "3", "--rate", "300000", "--pages", "8"])
+        let file = dir + "/rate.trace"
+        let collector = try record(["-o", file, "--shm", region, "--size", "8"], dir: dir, tag: "collector")
+        #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
+        #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
+        try expectExact(file, ProducerReport(producer.stdout))
+        #expect(collector.stderr.contains("every producer closed its ring"))
+    }
+
+    @Test func killedCollectorLeavesAReadableFileAndARestartWritesANewOne() throws {
+        let dir = try makeTempDir("kill")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("kill")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "3", "--rate", "400000"])
+        let first = dir + "/first.trace"
+        let c1 = try record(["-o", first, "--shm", region], dir: dir, tag: "c1")
+        usleep(1_200_000)
+        kill(c1.process.processIdentifier, SIGKILL)
+        c1.process.waitUntilExit()
+        #expect(c1.process.terminationReason == .uncaughtSignal)
+        // Started again on the same file: refused, the old file untouched.
+        let sizeBefore = try FileManager.default.attributesOfItem(atPath: first)[.size] as? Int
+        let again = try record(["-o", first, "--shm", region], dir: dir, tag: "c-again")
+        #expect(again.wait() == 1)
+        #expect(again.stderr.contains("already exists; xenscope never appends"), "\(again.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: first)[.size] as? Int == sizeBefore)
+        // A new file picks up where the killed collector stopped releasing.
+        let second = dir + "/second.trace"
+        let c2 = try record(["-o", second, "--shm", region], dir: dir, tag: "c2")
+        #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
+        #expect(c2.wait(seconds: 60) == 0, "\(c2.stderr)")
+        let report = ProducerReport(producer.stdout)
+
+        // The killed collector's file: readable; damage, if any, only in its last window.
+        var checker = SequenceChecker()
+        try checker.check(file: first)
+        #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
+        #expect(checker.diagnostics.allSatisfy { [.windowPastEnd, .truncatedRecord].contains($0.kind) }, "\(checker.diagnostics)")
+        #expect(checker.diagnostics.count <= 2)
+        #expect((checker.rings[0]?.records ?? 0) > 0)
+        // Both files together account for every record, exactly.
+        try checker.check(file: second, allowRepeatsAtStart: true)
+        #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
+        for ring in [UInt32(0), 1] {
+            #expect(checker.accounted(ring) == report.produced[ring], "ring \(ring)")
+        }
+    }
+
+    @Test func diskFullEndsWithAClearErrorAndAValidFile() throws {
+        let dir = try makeTempDir("full")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A 1 MiB tmpfs if we may mount one, else a 1 MiB file-size limit.
+        let mnt = dir + "/small"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]
+        mount.standardError = FileHandle.nullDevice
+        var mounted = false
+        if getuid() == 0, (try? mount.run()) != nil { mount.waitUntilExit(); mounted = mount.terminationStatus == 0 }
+        defer { if mounted { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [mnt]).waitUntilExit() } }
+        let region = uniqueRegionName("full")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "20", "--rate", "500000"])
+        let file = mnt + "/full.trace"
+        let prefix = mounted ? [] : ["/usr/bin/prlimit", "--fsize=1048576:1048576"]
+        let collector = try record(["-o", file, "--shm", region], dir: dir, tag: "collector", prefix: prefix)
+        let status = collector.wait(seconds: 60)
+        kill(producer.process.processIdentifier, SIGKILL)
+        producer.wait()
+        #expect(status == 1)
+        let what = mounted ? "disk full" : "file size limit reached"
+        #expect(collector.stderr.contains("\(what)") && collector.stderr.contains("is valid up to there"), "\(collector.stderr)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        #expect(collector.stderr.contains("the file ends at byte \(size),"), "\(collector.stderr)")
+        #expect(size > 100_000 && size <= 1_048_576)
+        var checker = SequenceChecker()
+        try checker.check(file: file)
+        #expect(checker.diagnostics.isEmpty, "\(checker.diagnostics.prefix(3))")
+        #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
+        #expect((checker.rings[0]?.records ?? 0) + (checker.rings[1]?.records ?? 0) > 5_000)
+    }
+}
+
+@Suite struct CPUListTests {
+    @Test func xentraceSyntax() throws {
+        #expect(try CPUList.parse("all") == nil)
+        #expect(try CPUList.parse("0,2,5-7") == [0, 2, 5, 6, 7])
+        #expect(try CPUList.parse("-3") == [0, 1, 2, 3])
+        #expect(try CPUList.parse("6-", maxCPU: 8) == [6, 7, 8])
+        #expect(try CPUList.parse("0x5") == [0, 2])
+        #expect(throws: CollectorError.self) { try CPUList.parse("1,,2") }
+        #expect(throws: CollectorError.self) { try CPUList.parse("3-1") }
+        #expect(throws: CollectorError.self) { try CPUList.parse("x") }
+        #expect(throws: CollectorError.self) { try CPUList.parse("-") }
+    }
+}
+
+@Suite struct XenBackendMessageTests {
+    /// Off Xen, the backend says so before touching any library; on a Xen
+    /// dom0 it gets past that check.
+    @Test func notOnXenIsSaidPlainly() throws {
+        let onXen = access("/dev/xen/privcmd", F_OK) == 0 || access("/proc/xen/capabilities", F_OK) == 0
+        do {
+            _ = try XenBackend(pages: nil)
+            #expect(onXen, "opening Xen's interfaces succeeded on a machine without Xen")
+        } catch {
+            let text = "\(error)"
+            if onXen { #expect(!text.hasPrefix("not running on Xen")) }
+            else { #expect(text.hasPrefix("not running on Xen: neither /proc/xen/capabilities nor /dev/xen/privcmd exists")) }
+        }
+    }
+}

@@ -11,7 +11,8 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace
+FUZZ_SECONDS ?= 45
 
 all: build
 
@@ -34,6 +35,13 @@ test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory check-install CONFIG=debug
+	$(MAKE) --no-print-directory fuzz
+
+# libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
+fuzz: fuzz-trace
+
+fuzz-trace:
+	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)
@@ -65,4 +73,4 @@ bench: deps
 	cd Benchmarks && $(SWIFT) build -c release
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

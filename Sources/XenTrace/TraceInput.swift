@@ -52,12 +52,16 @@ public final class TraceInput {
     }
 
     /// Reads a stream (it can be read once in file order; TSC order copies it
-    /// to a temporary file first).
-    public init(name: String, stream: ByteStream, compression: Compression = .none) {
+    /// to a temporary file first). `size`, when known, lets resynchronisation
+    /// reject CPU-change records whose window would pass the end, exactly as
+    /// for a mapped file.
+    public init(name: String, stream: ByteStream, compression: Compression = .none, size: Int? = nil) {
         self.name = name
         self.stream = stream
         self.compression = compression
+        streamSize = size
     }
+    private var streamSize: Int?
 
     /// Whether the input is a mapped file (random access, re-readable).
     public var isMapped: Bool { mapping != nil }
@@ -76,7 +80,7 @@ public final class TraceInput {
                 diags = try TraceInput.scanMapped(mapping, body)
             } else if let s = stream {
                 stream = nil
-                diags = try TraceInput.scanStream(s, body)
+                diags = try TraceInput.scanStream(s, size: streamSize, body)
             } else {
                 throw InputError(file: name, "the input stream has already been read")
             }
@@ -109,10 +113,10 @@ public final class TraceInput {
         }
     }
 
-    static func scanStream(_ s: ByteStream, _ body: (TraceRecord) throws -> Bool) throws -> [TraceDiagnostic] {
+    static func scanStream(_ s: ByteStream, size: Int?, _ body: (TraceRecord) throws -> Bool) throws -> [TraceDiagnostic] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBuffer, alignment: 16)
         defer { buffer.deallocate() }
-        var core = ScanCore(inputSize: nil)
+        var core = ScanCore(inputSize: size)
         var extra: [TraceDiagnostic] = []
         var filled = 0, pos = 0, base = 0
         var eof = false

@@ -6,21 +6,27 @@ import Glibc
 /// The last libdwfl error as text.
 func dwflError() -> String { String(cString: dwfl_errmsg(-1)) }
 
-/// One libdwfl session holding one ELF module, reported at its link-time
-/// addresses (the caller subtracts any load bias). Not thread-safe: libdw's
-/// handles must not be shared between threads, so each user owns one.
-final class DwflModule {
+/// One libdwfl session holding one or more ELF images. Each is reported at
+/// `base` (ET_DYN: its load address; ET_EXEC: libdwfl keeps link-time
+/// addresses, so callers subtract a bias themselves). Not thread-safe:
+/// libdw's handles must not be shared between threads, so each user owns one.
+final class DwflSession {
     let dwfl: OpaquePointer
-    let module: OpaquePointer
     let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
-    /// strdup'ed debug file path handed to the find_debuginfo callback via the module's userdata.
-    private let debugPath: UnsafeMutablePointer<CChar>?
+    /// The reported modules, in the order given.
+    private(set) var modules: [OpaquePointer] = []
+    /// strdup'ed debug file paths handed to find_debuginfo via module userdata.
+    private var debugPaths: [UnsafeMutablePointer<CChar>] = []
 
-    /// Module start/end (link-time addresses).
-    let start: UInt64
-    let end: UInt64
+    /// One image to report.
+    struct Image {
+        var path: String
+        var base: UInt64
+        /// Separate debug file chosen by ``DebugFileLocator`` (nil: none, or the image itself).
+        var debugFile: String?
+    }
 
-    init(path: String, debugFile: String?) throws {
+    init(images: [Image]) throws {
         callbacks = .allocate(capacity: 1)
         callbacks.initialize(to: Dwfl_Callbacks(
             find_elf: dwfl_build_id_find_elf,
@@ -36,38 +42,53 @@ final class DwflModule {
             debuginfo_path: nil))
         guard let dwfl = dwfl_begin(callbacks) else {
             callbacks.deallocate()
-            throw SymbolizerError.libdw(path, dwflError())
+            throw SymbolizerError.libdw(images.first?.path ?? "-", dwflError())
         }
         self.dwfl = dwfl
         dwfl_report_begin(dwfl)
-        let mod = dwfl_report_elf(dwfl, path, path, -1, 0, false)
-        dwfl_report_end(dwfl, nil, nil)
-        guard let mod else {
-            let message = dwflError()
-            dwfl_end(dwfl)
-            callbacks.deallocate()
-            throw SymbolizerError.libdw(path, message)
+        for image in images {
+            guard let mod = dwfl_report_elf(dwfl, image.path, image.path, -1, image.base, false) else {
+                let message = dwflError()
+                dwfl_end(dwfl)
+                callbacks.deallocate()
+                for p in debugPaths { free(p) }
+                throw SymbolizerError.libdw(image.path, message)
+            }
+            modules.append(mod)
+            if let d = image.debugFile, d != image.path, let p = strdup(d) {
+                debugPaths.append(p)
+                var userdata: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+                _ = dwfl_module_info(mod, &userdata, nil, nil, nil, nil, nil, nil)
+                userdata?.pointee = UnsafeMutableRawPointer(p)
+            }
         }
-        module = mod
-        debugPath = debugFile.flatMap { $0 == path ? nil : strdup($0) }
-        var userdata: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-        var s: Dwarf_Addr = 0, e: Dwarf_Addr = 0
-        _ = dwfl_module_info(mod, &userdata, &s, &e, nil, nil, nil, nil)
-        userdata?.pointee = debugPath.map { UnsafeMutableRawPointer($0) }
-        start = s
-        end = e
+        dwfl_report_end(dwfl, nil, nil)
     }
 
     deinit {
         dwfl_end(dwfl)
         callbacks.deallocate()
-        free(debugPath)
+        for p in debugPaths { free(p) }
     }
 
-    /// The module's DWARF (loads it on first use), or nil when there is none.
-    func dwarf() -> (OpaquePointer, Dwarf_Addr)? {
-        var bias: Dwarf_Addr = 0
-        guard let d = dwfl_module_getdwarf(module, &bias) else { return nil }
-        return (d, bias)
+    /// Start and end address of module `i`.
+    func bounds(_ i: Int) -> (UInt64, UInt64) {
+        var s: Dwarf_Addr = 0, e: Dwarf_Addr = 0
+        _ = dwfl_module_info(modules[i], nil, &s, &e, nil, nil, nil, nil)
+        return (s, e)
+    }
+}
+
+/// A session with a single image at its link-time addresses (the symbolizer's).
+final class DwflModule {
+    let session: DwflSession
+    var dwfl: OpaquePointer { session.dwfl }
+    var module: OpaquePointer { session.modules[0] }
+    let start: UInt64
+    let end: UInt64
+
+    init(path: String, debugFile: String?) throws {
+        session = try DwflSession(images: [.init(path: path, base: 0, debugFile: debugFile)])
+        (start, end) = session.bounds(0)
     }
 }

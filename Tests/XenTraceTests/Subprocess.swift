@@ -28,8 +28,32 @@ struct ChildResult {
 }
 
 /// Runs `argv` with stdout and stderr captured in files, and measures the
-/// child's peak RSS with wait4(2).
+/// child's peak RSS.
+///
+/// The measurement goes through a small python3 parent (installed by `make
+/// test`): a child spawned straight from this big, multi-threaded test
+/// process would be charged this process's resident set, because the peak
+/// recorded before `exec` carries over into the child's `ru_maxrss`.
 func runMeasured(_ argv: [String]) throws -> ChildResult {
+    let script = """
+        import resource, subprocess, sys
+        rc = subprocess.call(sys.argv[1:])
+        sys.stderr.write("\\nXENSCOPE-MAXRSS %d\\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        sys.exit(rc)
+        """
+    var r = try runCaptured(["python3", "-c", script] + argv)
+    guard let line = r.stderr.split(separator: "\n").last(where: { $0.hasPrefix("XENSCOPE-MAXRSS ") }),
+          let kib = Int(line.dropFirst("XENSCOPE-MAXRSS ".count)) else {
+        struct NoMeasurement: Error, CustomStringConvertible { var description: String }
+        throw NoMeasurement(description: "python3 is needed to measure peak RSS (make test installs it); stderr: \(r.stderr)")
+    }
+    r.maxRSSKiB = kib
+    r.stderr = r.stderr.components(separatedBy: "\nXENSCOPE-MAXRSS ").first ?? r.stderr
+    return r
+}
+
+/// Runs `argv` with stdout and stderr captured in files.
+func runCaptured(_ argv: [String]) throws -> ChildResult {
     let dir = try makeTempDir("child")
     defer { removeDir(dir) }
     let outPath = dir + "/out", errPath = dir + "/err"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 static double now_s(void)
 {
@@ -59,6 +60,8 @@ struct bench_producers {
 static void *run(void *arg)
 {
     struct worker *wk = arg;
+    /* Threads inherit the creator's nice value; producers run at 0. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 0);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu > 0) {
         cpu_set_t set;
@@ -116,4 +119,9 @@ void bench_join(struct bench_producers *p, uint64_t *produced, uint64_t *lost)
         *lost += p->w[i].lost;
     }
     free(p);
+}
+
+int bench_set_thread_nice(int nice_value)
+{
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), nice_value);
 }

@@ -14,9 +14,18 @@ import Glibc
 @main
 struct ProducerBenchmark {
     static func main() throws {
+        // Arguments: [seconds per rate, default 3] [collector nice value, default 0] [ring pages, default 32]
         let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 3 : 3
+        let collectorNice = CommandLine.arguments.count > 2 ? Int32(CommandLine.arguments[2]) ?? 0 : 0
+        let pages = CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 32 : 32
+        let skipNs = CommandLine.arguments.count > 4 && CommandLine.arguments[4] == "rates-only"
+        if collectorNice != 0 {
+            // Linux: setpriority on a thread id changes that thread only (the
+            // producer threads are created later by C and start at nice 0).
+            if bench_set_thread_nice(collectorNice) != 0 { print("setpriority failed") }
+        }
+        if !skipNs {
         print("## ns per event (1 thread, thread CPU time, ring emptied every 1024 events)")
-        do {
             let region = try SharedRegion.create(path: "xenscope-bench-\(getpid())", cpus: 1, pages: 32)
             region.unlinkFile()
             region.setEnabled(true)
@@ -36,12 +45,12 @@ struct ProducerBenchmark {
             }
         }
 
-        print("\n## 2 producers, 32-page rings, collector to tmpfs, \(seconds) s each (records: TSC + 2 words, 20 bytes)")
+        print("\n## 2 producers, \(pages)-page rings, collector (nice \(collectorNice)) to tmpfs, \(seconds) s each (records: TSC + 2 words, 20 bytes)")
         print("| target rate (total) | produced | achieved rate | lost | lost % | file MB | collector MB/s (wall) | collector CPU s per GB |")
         print("|---|---|---|---|---|---|---|---|")
         for rate in [1e6, 10e6, 50e6, 0] {
             let name = "xenscope-bench-\(getpid())-\(Int(rate))"
-            let region = try SharedRegion.create(path: name, cpus: 2, pages: 32)
+            let region = try SharedRegion.create(path: name, cpus: 2, pages: pages)
             defer { region.unlinkFile() }
             let p = try region.makeProducer()
             let file = "/dev/shm/xenscope-bench-\(getpid()).trace"

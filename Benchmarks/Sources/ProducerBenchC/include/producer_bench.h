@@ -11,6 +11,9 @@ double bench_ns_per_event(struct tb_ctx *ctx, uint32_t cpu, uint32_t n_words, in
 /** CPU seconds used by the calling thread. */
 double bench_thread_cpu_seconds(void);
 
+/** setpriority for the calling thread only (Linux thread ids). */
+int bench_set_thread_nice(int nice_value);
+
 /** Producer threads writing rings 0..n-1 at `rate` events/s each (0: full
  *  speed) for `seconds`, then closing their rings. */
 struct bench_producers;

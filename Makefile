@@ -71,6 +71,7 @@ check-install: man
 
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release
+	@echo "run: Benchmarks/.build/release/trace-decode [TRACE]   (from the repository root)"
 
 clean:
 	rm -rf .build .build-fuzz

@@ -20,6 +20,11 @@ let package = Package(
             .product(name: "Collector", package: "XenScope"),
             .product(name: "CTraceBuffer", package: "XenScope"),
         ]),
+        // Decode to /dev/null: MB/s, records/s, peak RSS (docs/performance.md, "Trace decode").
+        .executableTarget(name: "trace-decode", dependencies: [
+            .product(name: "XenTrace", package: "XenScope"),
+            .product(name: "XenTraceFormats", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,19 @@ final class FDWriter {
 
     func line(_ s: String) { write(s); write("\n") }
 
+    func writeRaw(_ b: UnsafeRawBufferPointer) {
+        flush()
+        var start = 0
+        while start < b.count {
+            let n = Glibc.write(fd, b.baseAddress! + start, b.count - start)
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                break   // EPIPE and friends: the reader went away.
+            }
+            start += n
+        }
+    }
+
     func writeBytes(_ b: [UInt8]) {
         if buffer.count + b.count > capacity { flush() }
         if b.count >= capacity { buffer = b; flush(); return }

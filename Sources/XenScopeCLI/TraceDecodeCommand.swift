@@ -135,12 +135,12 @@ struct TraceDecodeCommand: ParsableCommand {
             }
             if sink.count != before { shown += 1 }
             if sink.count >= 1 << 16 {
-                out.writeBytes(sink.bytes)
+                sink.withBytes { out.writeRaw($0) }
                 sink.reset()
             }
             return true
         }
-        out.writeBytes(sink.bytes)
+        sink.withBytes { out.writeRaw($0) }
         out.flush()
         for d in diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
         if let failure {

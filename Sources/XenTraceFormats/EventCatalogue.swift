@@ -50,6 +50,7 @@ public final class EventCatalogue: Sendable {
 
     public let events: [EventSpec]
     private let byID: [UInt32: Int]
+    let compiled: CompiledCatalogue
     private let byName: [String: Int]
     /// Guest-generated events (class 0x0800) have ids chosen by the guest.
     public let guestSpec = EventSpec(id: 0x0800_f000, name: "guest:event",
@@ -110,6 +111,7 @@ public final class EventCatalogue: Sendable {
         for (i, e) in events.enumerated() { byID[e.id] = i; byName[e.name] = i }
         self.byID = byID
         self.byName = byName
+        compiled = CompiledCatalogue(events + [guestSpec, unknownSpec])
     }
 
     /// The spec for `id`, or nil when the catalogue has none (guest events excepted).
@@ -117,6 +119,17 @@ public final class EventCatalogue: Sendable {
         if let i = byID[id] { return events[i] }
         if id >> 16 == 0x0800 { return guestSpec }
         return nil
+    }
+
+    /// Appends the name and ` field=value` pairs of `r` (our text format);
+    /// `unknown(0x…)` or `guest:event(0x…)` for ids without their own entry.
+    public func renderText(_ r: TraceRecord, into out: inout ByteSink) {
+        let n = compiled.index(of: r.event)
+        if n < 0 {
+            compiled.render(events.count + (r.event >> 16 == 0x0800 ? 0 : 1), r, showID: true, into: &out)
+        } else {
+            compiled.render(n, r, showID: false, into: &out)
+        }
     }
 
     /// The spec named `name`.

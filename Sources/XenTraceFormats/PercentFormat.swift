@@ -259,7 +259,7 @@ public struct PercentFormat: Sendable, Equatable {
             if hasPrefix { out.append(0x30); out.append(base == 16 ? c.type : UInt8(ascii: "o")) }
             if zeroFill { out.append(repeating: 0x30, count: padCount) }
             out.append(repeating: 0x30, count: zerosForPrecision)
-            out.bytes.append(contentsOf: digits)
+            for d in digits { out.append(d) }
             if c.leftJustify { out.append(repeating: 0x20, count: padCount) }
         }
     }

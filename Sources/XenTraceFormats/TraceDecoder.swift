@@ -23,17 +23,20 @@ public struct TraceDecoder {
 
     public let style: Style
     public let catalogue: EventCatalogue
-    public var filter: DecodeFilter
+    public var filter: DecodeFilter { didSet { filterIsEmpty = filter.isEmpty } }
+    private var filterIsEmpty = true
     /// Leave out TRC_TRACE_CPU_CHANGE records (file structure, not events; in
     /// TSC order their place on the time line means nothing).
     public var hideCPUChange = false
     private var emulator: XentraceFormatEmulator?
     private var lastTSC: [UInt64] = []
+    private var scratch = ByteSink(capacity: 256)
 
     public init(style: Style, filter: DecodeFilter = DecodeFilter(), catalogue: EventCatalogue = .shared) {
         self.style = style
         self.filter = filter
         self.catalogue = catalogue
+        filterIsEmpty = filter.isEmpty
         if case let .xentraceFormat(f, mhz) = style { emulator = XentraceFormatEmulator(formats: f, mhz: mhz) }
     }
 
@@ -55,11 +58,11 @@ public struct TraceDecoder {
         if emulator != nil {
             // xentrace_format has no filters; we apply ours after its state update
             // so that its reltsc and CPU tracking see every record.
-            var scratch = ByteSink(capacity: 0)
-            let filtered = !filter.isEmpty
+            let filtered = !filterIsEmpty
             if filtered {
                 let spec = catalogue.spec(for: r.event)
                 if !filter.accepts(r, spec: spec, tsc: r.tsc) {
+                    scratch.reset()
                     return emulator!.render(r, into: &scratch)
                 }
             }
@@ -70,31 +73,23 @@ public struct TraceDecoder {
         let prev = lastTSC[c]
         lastTSC[c] = r.tsc
         if hideCPUChange && r.event == EventID.cpuChange { return .next }
-        let spec = catalogue.spec(for: r.event)
-        if !filter.isEmpty && !filter.accepts(r, spec: spec, tsc: r.tsc) { return .next }
+        if !filterIsEmpty && !filter.accepts(r, spec: catalogue.spec(for: r.event), tsc: r.tsc) { return .next }
         let rel: Int64 = prev == 0 ? 0 : (r.tsc >= prev ? Int64(clamping: r.tsc - prev) : -Int64(clamping: prev - r.tsc))
         switch style {
         case .text:
-            out.append("CPU")
+            out.append(0x43); out.append(0x50); out.append(0x55)
             out.appendDecimal(UInt64(r.cpu))
             out.append(0x20); out.append(0x20)
             out.appendDecimal(r.tsc)
-            out.append(" (+")
+            out.append(0x20); out.append(0x28); out.append(0x2b)
             var digits = 1
             var x = rel.magnitude
             while x >= 10 { x /= 10; digits += 1 }
             if rel < 0 { digits += 1 }
             out.append(repeating: 0x20, count: 8 - digits)
             out.appendDecimal(rel)
-            out.append(")  ")
-            if let spec {
-                out.append(spec.name)
-                if spec.id == 0x0800_f000 && r.event != spec.id { out.append("(0x"); out.appendHex(UInt64(r.event), width: 8); out.append(0x29) }
-                EventCatalogue.renderFields(spec, r, into: &out)
-            } else {
-                out.append("unknown(0x"); out.appendHex(UInt64(r.event), width: 8); out.append(0x29)
-                EventCatalogue.renderFields(catalogue.unknownSpec, r, into: &out)
-            }
+            out.append(0x29); out.append(0x20); out.append(0x20)
+            catalogue.renderText(r, into: &out)
             out.append(0x0a)
         case .formats(let f):
             guard let def = f.definition(for: r.event) else { return .next }
@@ -119,7 +114,7 @@ public struct TraceDecoder {
             case .ok:
                 let mark = out.count
                 if let err = def.format.render(into: &out, value: value, dictRepr: dict) {
-                    out.bytes.removeSubrange(mark...)
+                    out.truncate(to: mark)
                     return .fatal("\(f.path):\(def.line): \(err)")
                 }
                 out.append(0x0a)
@@ -127,7 +122,7 @@ public struct TraceDecoder {
                 return .fatal("\(f.path):\(def.line): \(e)")
             }
         case .json:
-            let s = spec ?? catalogue.unknownSpec
+            let s = catalogue.spec(for: r.event) ?? catalogue.unknownSpec
             out.append("{\"cpu\":"); out.appendDecimal(UInt64(r.cpu))
             out.append(",\"tsc\":"); out.appendDecimal(r.tsc)
             out.append(",\"has_tsc\":"); out.append(r.hasTSC ? "true" : "false")
@@ -155,7 +150,7 @@ public struct TraceDecoder {
             }
             out.append("}}\n")
         case .csv:
-            let s = spec ?? catalogue.unknownSpec
+            let s = catalogue.spec(for: r.event) ?? catalogue.unknownSpec
             out.appendDecimal(UInt64(r.cpu)); out.append(0x2c)
             out.appendDecimal(r.tsc); out.append(0x2c)
             out.append(r.hasTSC ? "1," : "0,")
@@ -164,10 +159,10 @@ public struct TraceDecoder {
             out.append(s.name); out.append(0x2c)
             for i in 0..<r.extraCount { if i > 0 { out.append(0x20) }; out.appendHex(UInt64(r.extra[i]), width: 8) }
             out.append(0x2c)
-            var fields = ByteSink(capacity: 64)
-            EventCatalogue.renderFields(s, r, into: &fields)
+            let mark = out.count
+            EventCatalogue.renderFields(s, r, into: &out)
             // " a=1 b=2" → "a=1 b=2"; no commas or quotes can occur in it.
-            if fields.count > 0 { out.bytes.append(contentsOf: fields.bytes[1...]) }
+            out.remove(at: mark)
             out.append(0x0a)
         case .xentraceFormat:
             break

@@ -115,7 +115,7 @@ public struct XentraceFormatEmulator {
         case .ok:
             let mark = out.count
             if let err = def.format.render(into: &out, value: value, dictRepr: dictRepr) {
-                out.bytes.removeSubrange(mark...)
+                out.truncate(to: mark)
                 if err.hasPrefix("TypeError") {
                     typeErrorLines(def, dictRepr(), &out)
                     return .next

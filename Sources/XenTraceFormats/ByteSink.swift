@@ -1,11 +1,20 @@
 /// A growable output buffer that records are rendered into. It is reused
 /// from record to record (``reset()``), so rendering does not allocate once
 /// it has reached its working size. Bytes are stored through a raw pointer
-/// because per-byte `Array.append` (uniqueness + capacity checks) was the
-/// largest cost of decoding to text; every write checks capacity first.
-public final class ByteSink: @unchecked Sendable {
+/// because per-byte `Array.append` (uniqueness + capacity checks) and, in a
+/// class, dynamic exclusivity checks were the largest costs of decoding to
+/// text; every write checks capacity first. Use one value through `inout`:
+/// copies share the same memory.
+public struct ByteSink: @unchecked Sendable {
+    /// Owns the memory so that it is freed with the last copy.
+    @usableFromInline final class Owner {
+        var pointer: UnsafeMutablePointer<UInt8>
+        init(_ p: UnsafeMutablePointer<UInt8>) { pointer = p }
+        deinit { pointer.deallocate() }
+    }
     @usableFromInline var base: UnsafeMutablePointer<UInt8>
     @usableFromInline var capacity: Int
+    @usableFromInline let owner: Owner
     /// Number of bytes written since the last reset.
     public var count: Int { used }
     @usableFromInline var used: Int = 0
@@ -13,9 +22,8 @@ public final class ByteSink: @unchecked Sendable {
     public init(capacity: Int = 256) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
+        owner = Owner(base)
     }
-
-    deinit { base.deallocate() }
 
     /// A copy of the written bytes (allocates; for tests and slow paths).
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
@@ -25,84 +33,104 @@ public final class ByteSink: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(start: base, count: used))
     }
 
-    public func reset() { used = 0 }
+    public mutating func reset() { used = 0 }
 
     /// Drops everything written after `mark` (a former ``used``).
-    public func truncate(to mark: Int) { if mark < used { used = max(0, mark) } }
+    public mutating func truncate(to mark: Int) { if mark < used { used = max(0, mark) } }
 
     /// Removes the byte at `index` (if written), moving the rest down.
-    public func remove(at index: Int) {
+    public mutating func remove(at index: Int) {
         guard index >= 0, index < used else { return }
         (base + index).update(from: base + index + 1, count: used - index - 1)
         used -= 1
     }
 
-    @usableFromInline func grow(_ needed: Int) {
+    @usableFromInline mutating func grow(_ needed: Int) {
         var c = capacity * 2
         while c < used + needed { c *= 2 }
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
         p.update(from: base, count: used)
-        base.deallocate()
+        owner.pointer.deallocate()
+        owner.pointer = p
         base = p
         capacity = c
     }
 
-    @inlinable @inline(__always) func ensure(_ n: Int) {
+    @inlinable @inline(__always) mutating func ensure(_ n: Int) {
         if used + n > capacity { grow(n) }
     }
 
-    @inlinable @inline(__always) public func append(_ b: UInt8) {
+    @inlinable @inline(__always) public mutating func append(_ b: UInt8) {
         ensure(1)
         base[used] = b
         used += 1
     }
 
-    @inlinable public func append(_ s: [UInt8]) {
+    @inlinable public mutating func append(_ s: [UInt8]) {
         s.withUnsafeBufferPointer { append($0) }
     }
 
-    @inlinable public func append(_ s: UnsafeBufferPointer<UInt8>) {
+    @inlinable public mutating func append(_ s: UnsafeBufferPointer<UInt8>) {
         ensure(s.count)
         if let a = s.baseAddress { (base + used).update(from: a, count: s.count) }
         used += s.count
     }
 
-    public func append(_ s: String) {
+    public mutating func append(_ s: String) {
         var s = s
         s.withUTF8 { append($0) }
     }
 
-    @inlinable public func append(repeating b: UInt8, count n: Int) {
+    @inlinable public mutating func append(repeating b: UInt8, count n: Int) {
         guard n > 0 else { return }
         ensure(n)
         (base + used).update(repeating: b, count: n)
         used += n
     }
 
+    /// "00" "01" … "99": two digits per division (this is the hot path of text output).
+    @usableFromInline static let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+    /// Number of decimal digits of `v`.
+    @inlinable @inline(__always) static func decimalDigits(_ v: UInt64) -> Int {
+        var n = 1
+        var x = v
+        while x >= 10_000 { x /= 10_000; n += 4 }
+        if x >= 100 { n += x >= 1000 ? 3 : 2 } else if x >= 10 { n += 1 }
+        return n
+    }
+
     /// Appends `v` in decimal.
-    @inlinable public func appendDecimal(_ v: UInt64) {
+    @inlinable public mutating func appendDecimal(_ v: UInt64) {
         ensure(20)
         if v < 10 { base[used] = 0x30 &+ UInt8(truncatingIfNeeded: v); used += 1; return }
-        var digits = 0
+        let digits = ByteSink.decimalDigits(v)
+        let pairs = ByteSink.pairs.utf8Start
         var x = v
-        while x > 0 { digits += 1; x /= 10 }
-        x = v
-        var i = used + digits - 1
-        while x > 0 {
-            base[i] = 0x30 &+ UInt8(truncatingIfNeeded: x % 10)
-            x /= 10
-            i -= 1
+        var i = used + digits
+        while x >= 100 {
+            let r = Int(x % 100)
+            x /= 100
+            i -= 2
+            base[i] = pairs[2 * r]
+            base[i + 1] = pairs[2 * r + 1]
+        }
+        if x >= 10 {
+            base[i - 2] = pairs[2 * Int(x)]
+            base[i - 1] = pairs[2 * Int(x) + 1]
+        } else {
+            base[i - 1] = 0x30 &+ UInt8(truncatingIfNeeded: x)
         }
         used += digits
     }
 
     /// Appends `v` in decimal with a leading '-' when negative.
-    @inlinable public func appendDecimal(_ v: Int64) {
+    @inlinable public mutating func appendDecimal(_ v: Int64) {
         if v < 0 { append(0x2d); appendDecimal(v.magnitude) } else { appendDecimal(UInt64(v)) }
     }
 
     /// Appends `v` in lowercase hex, zero-padded to at least `width` digits.
-    @inlinable public func appendHex(_ v: UInt64, width: Int = 1) {
+    @inlinable public mutating func appendHex(_ v: UInt64, width: Int = 1) {
         var digits = 1
         var x = v >> 4
         while x != 0 { digits += 1; x >>= 4 }

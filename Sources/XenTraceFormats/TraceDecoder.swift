@@ -82,10 +82,7 @@ public struct TraceDecoder {
             out.append(0x20); out.append(0x20)
             out.appendDecimal(r.tsc)
             out.append(0x20); out.append(0x28); out.append(0x2b)
-            var digits = 1
-            var x = rel.magnitude
-            while x >= 10 { x /= 10; digits += 1 }
-            if rel < 0 { digits += 1 }
+            let digits = ByteSink.decimalDigits(rel.magnitude) + (rel < 0 ? 1 : 0)
             out.append(repeating: 0x20, count: 8 - digits)
             out.appendDecimal(rel)
             out.append(0x29); out.append(0x20); out.append(0x20)

@@ -16,6 +16,13 @@ struct TraceDecodeBenchmark {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
+    /// User + system CPU seconds of this process so far.
+    static func cpuTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     static func peakRSSMiB() -> Double {
         guard let f = fopen("/proc/self/status", "r") else { return 0 }
         defer { fclose(f) }
@@ -29,21 +36,22 @@ struct TraceDecodeBenchmark {
         return 0
     }
 
-    static func run(_ label: String, _ path: String, style: TraceDecoder.Style, order: RecordOrder) throws {
+    static func run(_ label: String, _ path: String, style: TraceDecoder.Style?, order: RecordOrder) throws {
         let devnull = open("/dev/null", O_WRONLY)
         defer { close(devnull) }
         let input = try TraceInput.open(path)
-        var decoder = TraceDecoder(style: style)
+        var decoder = TraceDecoder(style: style ?? .text)
         decoder.hideCPUChange = order == .tsc
         var sink = ByteSink(capacity: 1 << 17)
         var records = 0
         var bytes = 0
         var outBytes = 0
         let t0 = now()
+        let c0 = cpuTime()
         _ = try input.forEachRecord(order: order) { r in
             records += 1
             bytes += r.size
-            _ = decoder.decode(r, into: &sink)
+            if style != nil { _ = decoder.decode(r, into: &sink) }
             if sink.count >= 1 << 16 {
                 outBytes += sink.count
                 sink.withBytes { _ = write(devnull, $0.baseAddress, $0.count) }
@@ -53,8 +61,9 @@ struct TraceDecodeBenchmark {
         }
         outBytes += sink.count
         let dt = now() - t0
+        let cpu = cpuTime() - c0
         let mb = Double(bytes) / 1e6
-        print("\(label): \(records) records, \(Int(mb)) MB in \(String(format3(dt))) s = \(Int(mb / dt)) MB/s, \(Int(Double(records) / dt / 1e3)) k records/s, \(Int(Double(outBytes) / 1e6)) MB of text, peak RSS \(Int(peakRSSMiB())) MiB")
+        print("\(label): \(records) records, \(Int(mb)) MB; wall \(format3(dt)) s = \(Int(mb / dt)) MB/s; CPU \(format3(cpu)) s = \(Int(mb / cpu)) MB/s, \(Int(Double(records) / cpu / 1e3)) k records/s; \(Int(Double(outBytes) / 1e6)) MB of text; peak RSS \(Int(peakRSSMiB())) MiB")
     }
 
     static func format3(_ d: Double) -> String {
@@ -76,6 +85,9 @@ struct TraceDecodeBenchmark {
             print("generated \(path): \(c.bytes) bytes, \(c.records) records in \(format3(now() - t0)) s")
         }
         if args.count > 1 { path = args[1] }
+        try run("read only (floor), file order", path, style: nil, order: .file)
+        try run("read only (floor), TSC order", path, style: nil, order: .tsc)
+        try run("decode text, file order", path, style: .text, order: .file)
         try run("decode text, TSC order", path, style: .text, order: .tsc)
         let formatsPath = args.count > 2 ? args[2] : "formats/xenscope.formats"
         let formats = try FormatsFile(path: formatsPath)

@@ -16,8 +16,9 @@
  * until the count or time is reached or the collector disables tracing. A
  * record is "produced" when the ring wrote it or counted it lost. Finally
  * each thread closes its ring (flushing any pending lost count) and the
- * program prints one line per ring:
- *   ring I produced P written W lost L
+ * program prints one line per ring (filtered: events the masks dropped, which
+ * do not count as produced):
+ *   ring I produced P written W lost L filtered F
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,7 +43,7 @@ struct worker {
     uint64_t count;        /* 0: unlimited */
     double seconds;        /* 0: unlimited */
     double rate;           /* events/s; 0: full speed */
-    uint64_t produced, written, lost;
+    uint64_t produced, written, lost, filtered;
     int close_failed;
 };
 
@@ -102,6 +103,7 @@ static void *run(void *arg)
             if (r == TB_OK) { wk->written++; seq++; }
             else if (r == TB_LOST || r == TB_ECORRUPT) { wk->lost++; seq++; }
             else if (r == TB_DISABLED) { stop = 1; break; }
+            else if (r == TB_FILTERED) { wk->filtered++; }   /* masked out: not produced */
             else { fprintf(stderr, "ring %u: unexpected result %d\n", wk->ring, r); stop = 1; break; }
         }
         if (stop)
@@ -188,8 +190,8 @@ int main(int argc, char **argv)
     int bad = 0;
     for (uint32_t i = 0; i < threads; i++) {
         pthread_join(w[i].thread, NULL);
-        printf("ring %u produced %" PRIu64 " written %" PRIu64 " lost %" PRIu64 "%s\n", i,
-               w[i].produced, w[i].written, w[i].lost, w[i].close_failed ? " close-failed" : "");
+        printf("ring %u produced %" PRIu64 " written %" PRIu64 " lost %" PRIu64 " filtered %" PRIu64 "%s\n", i,
+               w[i].produced, w[i].written, w[i].lost, w[i].filtered, w[i].close_failed ? " close-failed" : "");
         bad |= w[i].close_failed;
     }
     return bad ? 3 : 0;

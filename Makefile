@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -38,10 +38,15 @@ test: deps peers
 	$(MAKE) --no-print-directory fuzz
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
-fuzz: fuzz-trace
+fuzz: fuzz-trace fuzz-dump
 
 fuzz-trace:
 	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
+
+# Dump readers (ELF-core notes, kdump-compressed, xc_core): 20 s per target.
+FUZZ_DUMP_SECONDS ?= 20
+fuzz-dump:
+	./scripts/fuzz-dump.sh $(FUZZ_DUMP_SECONDS)
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)

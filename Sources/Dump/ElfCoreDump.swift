@@ -71,8 +71,8 @@ public final class ElfCoreDump: Dump {
             var truncated = false
             if p.offset > fileSize || fileBytes > fileSize - p.offset {
                 let have = p.offset > fileSize ? 0 : fileSize - p.offset
-                problems.append(InputError(file: path, offset: Int(clamping: p.offset + have),
-                    "PT_LOAD #\(i) needs \(fileBytes) bytes at file offset 0x\(String(p.offset, radix: 16)) but the file ends after \(have) of them (truncated dump): physical 0x\(String(p.physicalAddress + have, radix: 16))-0x\(String(p.physicalAddress + fileBytes, radix: 16)) is missing"))
+                problems.append(InputError(file: path, offset: Int(clamping: p.offset &+ have),
+                    "PT_LOAD #\(i) needs \(fileBytes) bytes at file offset 0x\(String(p.offset, radix: 16)) but the file ends after \(have) of them (truncated dump): physical 0x\(String(p.physicalAddress &+ have, radix: 16))-0x\(String(p.physicalAddress &+ fileBytes, radix: 16)) is missing"))
                 fileBytes = have
                 truncated = true
             }
@@ -91,7 +91,7 @@ public final class ElfCoreDump: Dump {
             if !clipped.isEmpty && s.start < covered {
                 guard s.memEnd > covered else { continue }
                 let cut = covered - s.start
-                s.offset += cut
+                s.offset &+= cut
                 s.start = covered
                 s.fileEnd = max(s.fileEnd, covered)
             }
@@ -126,13 +126,13 @@ public final class ElfCoreDump: Dump {
         guard a < s.memEnd else { throw DumpReadError.notInDump(address: a) }
         if a + 4096 <= s.fileEnd {
             do {
-                return try elf.withBytes(offset: s.offset + (a - s.start), count: 4096, body)
+                return try elf.withBytes(offset: s.offset &+ (a - s.start), count: 4096, body)
             } catch let e as InputError {
                 throw DumpReadError.corrupt(e)
             }
         }
         if s.truncated {
-            throw DumpReadError.corrupt(InputError(file: path, offset: Int(clamping: s.offset + (a - s.start)),
+            throw DumpReadError.corrupt(InputError(file: path, offset: Int(clamping: s.offset &+ (a - s.start)),
                 "physical page 0x\(String(a, radix: 16)) (PT_LOAD #\(s.index)) lies beyond the end of the truncated file"))
         }
         if a >= s.fileEnd, a + 4096 <= s.memEnd { return try zeroPage.withUnsafeBytes(body) }
@@ -140,7 +140,7 @@ public final class ElfCoreDump: Dump {
         var page = zeroPage
         let have = Int(s.fileEnd - a)
         do {
-            try elf.withBytes(offset: s.offset + (a - s.start), count: UInt64(have)) { b in
+            try elf.withBytes(offset: s.offset &+ (a - s.start), count: UInt64(have)) { b in
                 page.withUnsafeMutableBytes { $0.copyMemory(from: b) }
             }
         } catch let e as InputError {

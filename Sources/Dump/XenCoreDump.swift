@@ -102,14 +102,14 @@ public final class XenCoreDump: Dump {
         let fileSize = UInt64(elf.count)
         let pagesInFile = pages.offset >= fileSize ? 0 : Int((fileSize - pages.offset) / 4096)
         if pagesInFile < count {
-            problems.append(InputError(file: path, offset: Int(clamping: pages.offset + UInt64(pagesInFile) * 4096),
+            problems.append(InputError(file: path, offset: Int(clamping: pages.offset &+ UInt64(pagesInFile) &* 4096),
                 "file ends after \(pagesInFile) of \(count) pages of .xen_pages (truncated dump); later pages read as not in dump"))
         }
         var pfns = [UInt64](), m2p = [(mfn: UInt64, pfn: UInt64)]()
         pfns.reserveCapacity(count)
         let indexAvailable = index.offset >= fileSize ? 0 : Int(min(UInt64(count * stride), fileSize - index.offset)) / stride
         if indexAvailable < count {
-            problems.append(InputError(file: path, offset: Int(clamping: index.offset + UInt64(indexAvailable * stride)),
+            problems.append(InputError(file: path, offset: Int(clamping: index.offset &+ UInt64(indexAvailable * stride)),
                 "\(indexName) is cut off after \(indexAvailable) of \(count) entries (truncated dump); pages without an entry cannot be placed and read as not in dump"))
         }
         if indexAvailable > 0 { try elf.withBytes(offset: index.offset, count: UInt64(indexAvailable * stride)) { b in
@@ -147,7 +147,7 @@ public final class XenCoreDump: Dump {
                 let n = Int(pr.size / size)
                 for i in 0..<n {
                     do {
-                        let c = try elf.bytes(offset: pr.offset + UInt64(i) * size, count: UInt64(XenLayouts.vcpuContextSize))
+                        let c = try elf.bytes(offset: pr.offset &+ UInt64(i) &* size, count: UInt64(XenLayouts.vcpuContextSize))
                         let (cpu, isOnline) = Self.decodeContext(c, index: i, pv: isPV)
                         cpus.append(cpu)
                         online.append(isOnline)
@@ -210,7 +210,7 @@ public final class XenCoreDump: Dump {
     public func withPage<R>(_ pfn: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let i = pageIndex(pfn) else { throw DumpReadError.notInDump(address: pfn &<< 12) }
         do {
-            return try elf.withBytes(offset: pagesOffset + UInt64(i) * 4096, count: 4096, body)
+            return try elf.withBytes(offset: pagesOffset &+ UInt64(i) &* 4096, count: 4096, body)
         } catch let e as InputError {
             throw DumpReadError.corrupt(e)
         }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds libFuzzer targets for the dump readers (Fuzz/DumpNotesFuzz.swift,
+# Fuzz/KdumpFuzz.swift, Fuzz/XenCoreFuzz.swift, with BinaryIO, ELF and Dump
+# compiled in, instrumented, under ASan) and runs each for a bounded time.
+# Seeds are cut from real QEMU dumps of the panicker guest (the ones the test
+# run left in .build/panicker-dumps, else made here).
+# Usage: scripts/fuzz-dump.sh [SECONDS per target]   (default 60)
+# Crashing inputs land in .build-fuzz/dump-artifacts/ and fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-60}"
+command -v swiftc >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
+export SWIFT_BACKTRACE=enable=no   # let libFuzzer report crashes itself
+B=.build-fuzz
+S="$B/dump-seeds"
+mkdir -p "$B/dump-artifacts" "$S"
+dumps=.build/panicker-dumps
+if [ ! -f "$dumps/dump.kdump" ]; then
+  dumps="$B/panicker"
+  if [ ! -f "$dumps/dump.kdump" ]; then
+    samples/guests/panicker/build.sh "$dumps" >/dev/null
+    python3 samples/guests/panicker/run.py "$dumps"
+  fi
+fi
+mkdir -p "$S/notes" "$S/kdump" "$S/xc" "$B/corpus-notes" "$B/corpus-kdump" "$B/corpus-xc"
+head -c 2048 "$dumps/dump.elf" > "$S/notes/qemu-elf-head"
+head -c 300000 "$dumps/dump.kdump" > "$S/kdump/qemu-kdump-head"
+XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/pv.core" pv
+XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/hvm.core" hvm
+inc=(-I Sources/CZlib -I Sources/CLZMA -I Sources/CZstd -I "$B")
+flags=(-O -wmo -parse-as-library -sanitize=fuzzer,address -swift-version 6)
+swiftc "${flags[@]}" "${inc[@]}" -module-name BinaryIO -emit-module -emit-module-path "$B/BinaryIO.swiftmodule" \
+  -c Sources/BinaryIO/*.swift -o "$B/BinaryIO.o"
+swiftc "${flags[@]}" "${inc[@]}" -module-name ELF -emit-module -emit-module-path "$B/ELF.swiftmodule" \
+  -c Sources/ELF/*.swift -o "$B/ELF.o"
+swiftc "${flags[@]}" "${inc[@]}" -module-name Dump -emit-module -emit-module-path "$B/Dump.swiftmodule" \
+  -c Sources/Dump/*.swift -o "$B/Dump.o"
+status=0
+for t in DumpNotes:notes Kdump:kdump XenCore:xc; do
+  name="${t%%:*}" seeds="${t##*:}"
+  swiftc "${flags[@]}" "${inc[@]}" "Fuzz/${name}Fuzz.swift" "$B/BinaryIO.o" "$B/ELF.o" "$B/Dump.o" \
+    -lz -llzma -lzstd -o "$B/fuzz-${seeds}"
+  echo "fuzzing ${name} for ${secs}s"
+  "$B/fuzz-${seeds}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
+    -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1
+done
+if ls "$B"/dump-artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/dump-artifacts:"; ls "$B/dump-artifacts"; exit 1; fi
+exit $status

@@ -21,6 +21,8 @@ public struct CollectorOptions: Sendable {
     public var closeGraceSeconds: Double = 2
     /// Seconds between progress reports.
     public var progressInterval: Double = 1
+    /// Drop what the rings hold before recording starts (xentrace `-D`).
+    public var discardOld = false
     public init() {}
 }
 
@@ -65,6 +67,7 @@ public final class Collector {
     /// Calls `progress` every `progressInterval` seconds.
     public func run(stopRequested: () -> String?, progress: (CollectorStats) -> Void) throws -> CollectorStats {
         try backend.start(eventMask: options.eventMask, cpus: options.cpus)
+        if options.discardOld { for ring in backend.rings { ring.discard() } }
         active = Array(repeating: false, count: backend.rings.count)
         broken = active
         let t0 = monotonicSeconds()

@@ -35,6 +35,9 @@ struct TraceRecordCommand: ParsableCommand {
     @Flag(name: .customLong("stop-on-signal"), help: "Keep recording until a signal (or --duration), even after every producer closed its ring.")
     var stopOnSignal = false
 
+    @Flag(name: .customLong("discard"), help: "Drop what the rings already hold before recording (xentrace -D).")
+    var discard = false
+
     @Option(name: .customLong("shm"), help: "Shared-memory region: a name under /dev/shm or a path.")
     var shm: String?
 
@@ -65,6 +68,7 @@ struct TraceRecordCommand: ParsableCommand {
         options.eventMask = try parseMask()
         options.duration = duration
         options.untilSignal = stopOnSignal
+        options.discardOld = discard
         do {
             options.cpus = try CPUList.parse(cpus)
             let backend: TraceBackend = if let shm {

@@ -113,6 +113,31 @@ import Collector
         }
     }
 
+    @Test(arguments: ["signal", "duration"])
+    func stoppingDisablesTracingAndWaitsForTheProducersToClose(_ how: String) throws {
+        // The collector stops first (SIGINT, or --duration): producers see
+        // tracing disabled, flush their lost counts, close their rings; the
+        // collector's last pass must still account for everything.
+        let dir = try makeTempDir("stop")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("stop")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "60", "--rate", "2000000", "--pages", "4"])
+        let file = dir + "/stop.trace"
+        let args = how == "signal" ? ["--stop-on-signal"] : ["--duration", "1.5"]
+        let collector = try record(["-o", file, "--shm", region, "--size", "4", "--json"] + args, dir: dir, tag: "collector")
+        if how == "signal" {
+            let end = Date().addingTimeInterval(30)
+            while ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0) < 100_000 && Date() < end { usleep(10_000) }
+            kill(collector.process.processIdentifier, SIGINT)
+        }
+        #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
+        #expect(producer.wait(seconds: 30) == 0, "\(producer.stderr)")
+        #expect(collector.stdout.contains(how == "signal" ? "\"stop\":\"signal Interrupt\"" : "\"stop\":\"duration of 1.5 s reached\""), "\(collector.stdout)")
+        #expect(!collector.stderr.contains("warning"), "\(collector.stderr)")
+        try expectExact(file, ProducerReport(producer.stdout))
+    }
+
     @Test func cpuAndEventMasksReachTheProducers() throws {
         // --cpus 1: ring 0's events are filtered at the producer (not lost,
         // not produced); --event with the TRC_GUEST class lets ring 1's through.

@@ -55,6 +55,21 @@ import Collector
         #expect(collector.stdout.contains("\"lost\":\(lost),"), "\(collector.stdout)")
     }
 
+    @Test func fullSpeedProducersAgainstACollectorAtNormalPriority() throws {
+        // The same race with the collector competing on equal terms: more
+        // data (so a shorter run keeps the file and the check bounded).
+        let dir = try makeTempDir("stress2")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("stress2")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "1.5"])
+        let file = dir + "/stress2.trace"
+        let collector = try record(["-o", file, "--shm", region, "--json"], dir: dir, tag: "collector")
+        #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
+        #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
+        try expectExact(file, ProducerReport(producer.stdout))
+    }
+
     @Test func rateLimitedProducersWithAPromptCollector() throws {
         let dir = try makeTempDir("rate")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -13,7 +13,7 @@ struct CrashCommand: ParsableCommand {
         Xen `xl dump-core` files. --elf names the kernel or xen-syms that was running; \
         XenScope checks it against the dump (build-id) and says so when it does not match.
         """,
-        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self],
+        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self],
         defaultSubcommand: CrashSummaryCommand.self
     )
 }
@@ -52,7 +52,7 @@ func printJSON<T: Encodable>(_ value: T, to out: FDWriter) throws {
 
 /// The default: everything a user wants first.
 struct CrashSummaryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "summary", abstract: "Dump, symbol check, panic message, panicking CPU, per-CPU registers.")
+    static let configuration = CommandConfiguration(commandName: "summary", abstract: "Dump, symbol check, panic message, panicking CPU, per-CPU registers and backtraces.")
     @OptionGroup var options: CrashOptions
 
     struct Output: Encodable {
@@ -62,6 +62,7 @@ struct CrashSummaryCommand: ParsableCommand {
         var log: ConsoleLog?
         var logError: String?
         var cpus: [CPUState]
+        var backtraces: [CPUBacktrace]
     }
 
     func run() throws {
@@ -71,9 +72,10 @@ struct CrashSummaryCommand: ParsableCommand {
         var log: ConsoleLog? = nil
         var logError: String? = nil
         do { log = try s.consoleRing() } catch { logError = "\(error)" }
-        let panic = s.panicInfo(log: log)
+        let bts = (try? s.backtraces()) ?? []
+        let panic = s.panicInfo(log: log, backtraceCPU: CrashSession.cpuInPanic(bts))
         if options.json {
-            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus), to: out)
+            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts), to: out)
             return
         }
         let d = s.dumpSummary
@@ -86,10 +88,37 @@ struct CrashSummaryCommand: ParsableCommand {
         for p in d.problems { out.line("   PROBLEM: \(p)") }
         if let logError { out.line("       LOG: \(logError)") }
         else if let log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
-        for c in s.dump.cpus {
+        // The panicking CPU first, as crash shows the panic task first.
+        let order = s.dump.cpus.sorted { ($0.index == panic.cpu ? -1 : $0.index) < ($1.index == panic.cpu ? -1 : $1.index) }
+        for c in order {
             out.line("")
             out.line("CPU \(c.index)\(c.index == panic.cpu ? " (panicked)" : ""):")
+            if let bt = bts.first(where: { $0.cpu == c.index }) { out.line(formatBacktrace(bt)) }
             out.line(formatRegisters(c))
+        }
+    }
+}
+
+/// `crash bt`: symbolized backtraces with inline frames.
+struct CrashBacktraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bt", abstract: "Print each CPU's backtrace (DWARF CFI, inline frames, file:line).")
+    @OptionGroup var options: CrashOptions
+    @Option(help: "Only this CPU (0-based index).")
+    var cpu: Int?
+    @Option(help: "Scan this many stack words for return addresses where CFI and frame pointers end (guesses, labelled).")
+    var scan = 0
+
+    func run() throws {
+        let s = try options.session()
+        let bts: [CPUBacktrace]
+        do { bts = try s.backtraces(scanWords: scan).filter { cpu == nil || $0.cpu == cpu } } catch { throw CrashFailure(error) }
+        if let cpu, bts.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(bts, to: out); return }
+        for (i, bt) in bts.enumerated() {
+            if i > 0 { out.line("") }
+            out.line("CPU \(bt.cpu):")
+            out.line(formatBacktrace(bt))
         }
     }
 }

@@ -129,3 +129,34 @@ public func parseGDBRegisters(_ text: String) -> [[String: UInt64]] {
     if !current.isEmpty { threads.append(current) }
     return threads
 }
+
+/// One frame of gdb's `bt` output: function and line (nil when gdb printed none).
+public struct GDBFrame: Equatable, Sendable, CustomStringConvertible {
+    public var function: String
+    public var line: Int?
+    public init(function: String, line: Int?) { self.function = function; self.line = line }
+    public var description: String { "\(function):\(line.map(String.init) ?? "?")" }
+}
+
+/// Frames per thread from `thread apply all bt`, keyed by gdb thread number
+/// (thread N = the dump's N-th NT_PRSTATUS = CPU N−1).
+public func parseGDBBacktraces(_ text: String) -> [Int: [GDBFrame]] {
+    var out = [Int: [GDBFrame]]()
+    var thread: Int? = nil
+    for raw in text.split(separator: "\n") {
+        let line = String(raw)
+        if line.hasPrefix("Thread ") {
+            thread = Int(line.dropFirst(7).prefix { $0.isNumber })
+            if let thread { out[thread] = [] }
+            continue
+        }
+        guard let t = thread, line.hasPrefix("#") else { continue }
+        var rest = Substring(line.drop { $0 != " " }).drop { $0 == " " }
+        if rest.hasPrefix("0x"), let r = rest.firstRange(of: " in ") { rest = rest[r.upperBound...] }
+        let function = String(rest.prefix { $0 != " " })
+        var lineNo: Int? = nil
+        if let r = line.lastIndex(of: ":"), line[..<r].contains(" at ") { lineNo = Int(line[line.index(after: r)...]) }
+        out[t, default: []].append(GDBFrame(function: function, line: lineNo))
+    }
+    return out
+}

@@ -24,9 +24,12 @@ public enum MergedItem {
 /// each CPU's stream.
 public struct XenalyzeOrderWalk {
     struct Window { var start: Int; var end: Int }
+    /// Plain values only, so copying a stream's state costs nothing; its
+    /// windows are `windows[firstWindow..<endWindow]`.
     struct Stream {
         var cpu: UInt32
-        var windows: [Window] = []
+        var firstWindow = 0
+        var endWindow = 0
         var index = 0
         var pos = 0
         var lastTSC: UInt64 = 0
@@ -43,12 +46,14 @@ public struct XenalyzeOrderWalk {
     static let maxDiagnostics = 1000
 
     private var streams: [Stream] = []
+    private var windows: [Window] = []
     private let bytes: UnsafeRawBufferPointer
 
     /// Indexes `bytes` (the whole file) by CPU window.
     public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         var byCPU: [UInt32: Int] = [:]
+        var perStream: [[Window]] = []
         let c = ByteCursor(bytes)
         var o = 0
         let n = bytes.count
@@ -92,16 +97,25 @@ public struct XenalyzeOrderWalk {
                     i = streams.count
                     byCPU[cpu] = i
                     streams.append(Stream(cpu: cpu))
+                    perStream.append([])
                 }
-                streams[i].windows.append(Window(start: o + 12, end: end))
+                perStream[i].append(Window(start: o + 12, end: end))
                 windowCount += 1
             }
             o = end
         }
-        streams.sort { $0.cpu < $1.cpu }
-        for i in streams.indices where !streams[i].windows.isEmpty {
-            streams[i].pos = streams[i].windows[0].start
+        let order = streams.indices.sorted { streams[$0].cpu < streams[$1].cpu }
+        var sorted: [Stream] = []
+        for i in order {
+            var st = streams[i]
+            st.firstWindow = windows.count
+            windows.append(contentsOf: perStream[i])
+            st.endWindow = windows.count
+            st.index = st.firstWindow
+            st.pos = windows[st.firstWindow].start
+            sorted.append(st)
         }
+        streams = sorted
     }
 
     private mutating func note(_ k: TraceDiagnostic.Kind, _ offset: Int, _ cpu: UInt32?, _ msg: String) {
@@ -111,7 +125,7 @@ public struct XenalyzeOrderWalk {
     /// Number of CPU-change windows (records) per CPU.
     public var windowsPerCPU: [UInt32: Int] {
         var d: [UInt32: Int] = [:]
-        for s in streams { d[s.cpu] = s.windows.count }
+        for s in streams { d[s.cpu] = s.endWindow - s.firstWindow }
         return d
     }
 
@@ -123,11 +137,11 @@ public struct XenalyzeOrderWalk {
         let c = ByteCursor(bytes)
         while true {
             var st = streams[s]
-            if st.index >= st.windows.count { streams[s].current = nil; return }
-            let w = st.windows[st.index]
+            if st.index >= st.endWindow { streams[s].current = nil; return }
+            let w = windows[st.index]
             if st.pos >= w.end {
                 st.index += 1
-                if st.index < st.windows.count { st.pos = st.windows[st.index].start }
+                if st.index < st.endWindow { st.pos = windows[st.index].start }
                 streams[s] = st
                 continue
             }

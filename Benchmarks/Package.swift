@@ -25,6 +25,11 @@ let package = Package(
             .product(name: "XenTrace", package: "XenScope"),
             .product(name: "XenTraceFormats", package: "XenScope"),
         ]),
+        // Trace summary vs `xenalyze --summary` vs `cat` on a generated 1 GB trace.
+        .executableTarget(name: "trace-summary", dependencies: [
+            .product(name: "XenTrace", package: "XenScope"),
+            .product(name: "XenTraceAnalysis", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

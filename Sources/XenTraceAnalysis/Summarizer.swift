@@ -10,6 +10,9 @@ public struct SummaryOptions: Sendable {
     /// Only records whose (order) TSC lies in [fromTSC, toTSC] are analysed.
     public var fromTSC: UInt64? = nil
     public var toTSC: UInt64? = nil
+    /// 2: decode/merge on a second thread while the passes run (the default);
+    /// 1: everything on the calling thread.
+    public var threads = 2
     public init() {}
 }
 
@@ -76,7 +79,7 @@ public struct Summarizer {
             records += n
         }
 
-        merge.run { item in
+        func handle(_ item: MergedItem) {
             switch item {
             case .record(let r, let order):
                 let p = Int(r.cpu)
@@ -153,6 +156,12 @@ public struct Summarizer {
                 for v in sched.lostVCPUs { hvm.forget(v) }
                 sched.lostVCPUs.removeAll(keepingCapacity: true)
             }
+        }
+        if options.threads > 1 {
+            // Two cores: one thread decodes and merges, this one analyses.
+            merge = PipelinedWalk.run(merge, bytes: bytes, handle)
+        } else {
+            merge.run(handle)
         }
         drainExits()
         power.finish { c in c < vol.count ? vol[c].lastTSC : 0 }

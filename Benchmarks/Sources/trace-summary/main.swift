@@ -1,0 +1,76 @@
+// Benchmark: `xenscope trace summary` against `xenalyze --summary` and the
+// `cat FILE > /dev/null` floor, on the same generated trace, in one run.
+//
+// usage: trace-summary [--size 1G] [--cpus 8] [--domains 2000] [--xenscope PATH] [--xenalyze PATH] [--file PATH]
+// Each tool runs as a child process (stdout to /dev/null); wall time and peak
+// RSS come from wait4(). The trace is generated once (TraceSynthesizer) into
+// $XENSCOPE_CACHE/bench/ and reused.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import XenTrace
+
+var args = Array(CommandLine.arguments.dropFirst())
+func opt(_ name: String, _ def: String) -> String {
+    if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+    return def
+}
+let env = ProcessInfo.processInfo.environment
+let cache = env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope"
+let sizeArg = opt("--size", "1G")
+let cpus = Int(opt("--cpus", "8"))!
+let domains = Int(opt("--domains", "2000"))!
+let size: Int = {
+    let s = sizeArg.uppercased()
+    let mult = s.hasSuffix("G") ? 1 << 30 : s.hasSuffix("M") ? 1 << 20 : 1
+    return Int(s.trimmingCharacters(in: CharacterSet(charactersIn: "GM")))! * mult
+}()
+let file = opt("--file", "\(cache)/bench/synth-\(sizeArg)-\(cpus)cpu-\(domains)dom.xentrace")
+let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let xenscope = opt("--xenscope", here.appendingPathComponent("../../../.build/release/xenscope").standardized.path)
+let xenalyze = opt("--xenalyze", "\(cache)/peers/root/usr/bin/xenalyze")
+
+if !FileManager.default.fileExists(atPath: file) {
+    try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    var o = TraceSynthesizer.Options()
+    o.size = size; o.cpus = cpus; o.domains = domains; o.seed = 1
+    let t0 = Date()
+    let c = try TraceSynthesizer(o).write(toPath: file)
+    print("generated \(file): \(c.bytes) bytes, \(c.records) records, \(c.lostRecordEvents) lost-record events, in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
+}
+let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as! NSNumber).doubleValue
+
+/// Runs argv with stdout/stderr to /dev/null; returns (seconds, peak RSS in MiB, exit status).
+func measure(_ argv: [String]) -> (Double, Double, Int32) {
+    var fa = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&fa)
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)
+    var cargs = argv.map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let t0 = Date()
+    let rc = posix_spawn(&pid, argv[0], &fa, nil, &cargs, environ)
+    guard rc == 0 else { return (0, 0, -1) }
+    var status: Int32 = 0
+    var ru = rusage()
+    _ = wait4(pid, &status, 0, &ru)
+    let dt = Date().timeIntervalSince(t0)
+    for p in cargs { free(p) }
+    return (dt, Double(ru.ru_maxrss) / 1024, (status >> 8) & 0xff)
+}
+
+print("file: \(file) (\(String(format: "%.0f", bytes / 1e6)) MB), \(cpus) pCPUs, \(domains) domains")
+print(String(format: "%-32@ %9@ %10@ %12@ %6@", "tool" as NSString, "seconds" as NSString, "MB/s" as NSString, "peak RSS MiB" as NSString, "exit" as NSString))
+_ = measure(["/bin/cat", file])   // warm the page cache once
+var results: [(String, Double)] = []
+for (name, argv) in [("cat FILE > /dev/null", ["/bin/cat", file]),
+                     ("xenscope trace summary", [xenscope, "trace", "summary", file]),
+                     ("xenalyze --summary", [xenalyze, "--summary", file])] {
+    let (t, rss, st) = measure(argv)
+    results.append((name, t))
+    print(String(format: "%-32@ %9.2f %10.0f %12.1f %6d", name as NSString, t, bytes / 1e6 / t, rss, st))
+}
+if results.count == 3 {
+    print(String(format: "xenalyze / xenscope: %.2fx; xenscope / cat: %.2fx", results[2].1 / results[1].1, results[1].1 / results[0].1))
+}

@@ -19,6 +19,16 @@ struct HVMExitAnalysis {
         var histogram = LogHistogram()
         var rips: [UInt64: Int] = [:]
         var ripsDropped = 0
+
+        mutating func add(_ d: UInt64, rip: UInt64) {
+            stats.add(d)
+            histogram.add(d)
+            if rips.count < HVMExitAnalysis.maxRIPsPerReason || rips[rip] != nil {
+                rips[rip, default: 0] += 1
+            } else {
+                ripsDropped += 1
+            }
+        }
     }
     static let maxRIPsPerReason = 4096
 
@@ -86,15 +96,8 @@ struct HVMExitAnalysis {
         let d = tsc - f.exitTSC
         if recordClosed { closed.append((v, f.reason, f.rip, f.exitTSC, tsc)) }
         perVCPU[v][f.reason, default: CycleStats()].add(d)
-        var t = totals[f.reason] ?? ReasonTotal()
-        t.stats.add(d)
-        t.histogram.add(d)
-        if t.rips[f.rip] != nil || t.rips.count < HVMExitAnalysis.maxRIPsPerReason {
-            t.rips[f.rip, default: 0] += 1
-        } else {
-            t.ripsDropped += 1
-        }
-        totals[f.reason] = t
+        // Mutate in place: copying a ReasonTotal out would copy its RIP table.
+        totals[f.reason, default: ReasonTotal()].add(d, rip: f.rip)
     }
 
     /// Forget an open exit (lost records made it unaccountable).

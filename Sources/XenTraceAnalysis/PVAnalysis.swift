@@ -63,6 +63,39 @@ struct PowerAnalysis {
         var pstates: [Int: CycleStats] = [:]
         var firstTSC: UInt64 = 0
         var lastTSC: UInt64 = 0
+
+        mutating func apply(_ r: TraceRecord, cpuFirstTSC: UInt64, anomalies: inout AnomalyLog) {
+            firstTSC = cpuFirstTSC
+            let c = r.cpu
+            switch r.event {
+            case Ev.pmIdleEntry:
+                if idleState >= 0 {
+                    anomalies.note("idle-entry-twice", offset: r.offset, "idle entry on CPU \(c) while already idle; the earlier entry is not timed")
+                }
+                idleState = Int(r.extra.w0)
+                idleTSC = r.tsc
+            case Ev.pmIdleExit:
+                if idleState >= 0 && r.tsc >= idleTSC {
+                    cstates[idleState, default: CycleStats()].add(r.tsc - idleTSC)
+                } else if idleState < 0 {
+                    anomalies.note("idle-exit-without-entry", offset: r.offset, "idle exit on CPU \(c) without an idle entry")
+                }
+                idleState = -1
+            case Ev.pmFreqChange where r.extraCount >= 2:
+                let old = Int(r.extra.w0), new = Int(r.extra.w1)
+                if mhz < 0 {
+                    // Before the first change the CPU ran at the old frequency
+                    // since (at least) its first record in the trace.
+                    if firstTSC != 0 && r.tsc >= firstTSC { pstates[old, default: CycleStats()].add(r.tsc - firstTSC) }
+                } else if r.tsc >= mhzTSC {
+                    pstates[mhz, default: CycleStats()].add(r.tsc - mhzTSC)
+                }
+                mhz = new
+                mhzTSC = r.tsc
+            default:
+                break
+            }
+        }
     }
     var cpus: [Int: CPU] = [:]
     var anomalies = AnomalyLog()
@@ -71,40 +104,14 @@ struct PowerAnalysis {
     /// A PM record; `cpuFirstTSC` is the first TSC of its CPU in the trace.
     mutating func record(_ r: TraceRecord, cpuFirstTSC: UInt64) {
         let c = Int(r.cpu)
-        var s = cpus[c] ?? CPU()
-        s.firstTSC = cpuFirstTSC
         switch r.event {
-        case Ev.pmIdleEntry:
-            sawEvents = true
-            if s.idleState >= 0 {
-                anomalies.note("idle-entry-twice", offset: r.offset, "idle entry on CPU \(c) while already idle; the earlier entry is not timed")
-            }
-            s.idleState = Int(r.extra.w0)
-            s.idleTSC = r.tsc
-        case Ev.pmIdleExit:
-            sawEvents = true
-            if s.idleState >= 0 && r.tsc >= s.idleTSC {
-                s.cstates[s.idleState, default: CycleStats()].add(r.tsc - s.idleTSC)
-            } else if s.idleState < 0 {
-                anomalies.note("idle-exit-without-entry", offset: r.offset, "idle exit on CPU \(c) without an idle entry")
-            }
-            s.idleState = -1
-        case Ev.pmFreqChange where r.extraCount >= 2:
-            sawEvents = true
-            let old = Int(r.extra.w0), new = Int(r.extra.w1)
-            if s.mhz < 0 {
-                // Before the first change the CPU ran at the old frequency
-                // since (at least) its first record in the trace.
-                if s.firstTSC != 0 && r.tsc >= s.firstTSC { s.pstates[old, default: CycleStats()].add(r.tsc - s.firstTSC) }
-            } else if r.tsc >= s.mhzTSC {
-                s.pstates[s.mhz, default: CycleStats()].add(r.tsc - s.mhzTSC)
-            }
-            s.mhz = new
-            s.mhzTSC = r.tsc
-        default:
-            return
+        case Ev.pmIdleEntry, Ev.pmIdleExit, Ev.pmFreqChange: break
+        default: return
         }
-        cpus[c] = s
+        sawEvents = true
+        if cpus[c] == nil { cpus[c] = CPU() }
+        // In place: copying a CPU out would copy its residency tables.
+        cpus[c]!.apply(r, cpuFirstTSC: cpuFirstTSC, anomalies: &anomalies)
     }
 
     /// Closes the open P-state interval at each CPU's last TSC.

@@ -19,6 +19,16 @@ import XenTrace
 ///   losing ends;
 /// - at the end of a pCPU's stream its current vCPU's running interval is
 ///   closed at that pCPU's last TSC; other open intervals stay unaccounted.
+/// Five cycle statistics stored inline (running, runnable, blocked, offline,
+/// lost), so updating a vCPU never allocates.
+struct RunstateStats {
+    var s0 = CycleStats(), s1 = CycleStats(), s2 = CycleStats(), s3 = CycleStats(), s4 = CycleStats()
+    subscript(i: Int) -> CycleStats {
+        get { switch i { case 0: s0; case 1: s1; case 2: s2; case 3: s3; default: s4 } }
+        set { switch i { case 0: s0 = newValue; case 1: s1 = newValue; case 2: s2 = newValue; case 3: s3 = newValue; default: s4 = newValue } }
+    }
+}
+
 struct SchedulerAnalysis {
     enum RS: Int8 { case running = 0, runnable, blocked, offline, lost, queued, initial }
     enum RunnableKind: Int8 { case invalid = 0, wake, preempt, other }
@@ -37,7 +47,7 @@ struct SchedulerAnalysis {
         var wrongTSC: UInt64 = 0
         var pcpuTSC: UInt64 = 0
         var dataType: DataType = .none
-        var runstates = [CycleStats](repeating: CycleStats(), count: 5)
+        var runstates = RunstateStats()
         var wake = CycleStats(), preempt = CycleStats(), otherRunnable = CycleStats()
         var runs = 0
         var migrations = 0

@@ -39,6 +39,9 @@ public struct CollectorStats: Sendable {
     public var elapsedSeconds = 0.0
     /// Why recording stopped.
     public var stopReason = ""
+    /// Longest time between the starts of two passes over the rings: how
+    /// long the rings were left alone (sleep plus any time not scheduled).
+    public var longestGapSeconds = 0.0
     /// Things the person should know (rings not closed, damaged windows).
     public var warnings: [String] = []
 }
@@ -73,8 +76,12 @@ public final class Collector {
         let t0 = monotonicSeconds()
         var nextProgress = t0 + options.progressInterval
         var stopDeadline: Double? = nil
+        var lastPass = t0
         do {
             while true {
+                let passStart = monotonicSeconds()
+                stats.longestGapSeconds = max(stats.longestGapSeconds, passStart - lastPass)
+                lastPass = passStart
                 try drainAll()
                 let now = monotonicSeconds()
                 stats.elapsedSeconds = now - t0

@@ -46,8 +46,8 @@ struct ProducerBenchmark {
         }
 
         print("\n## 2 producers, \(pages)-page rings, collector (nice \(collectorNice)) to tmpfs, \(seconds) s each (records: TSC + 2 words, 20 bytes)")
-        print("| target rate (total) | produced | achieved rate | lost | lost % | file MB | collector MB/s (wall) | collector CPU s per GB |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| target rate (total) | produced | achieved rate | lost | lost % | file MB | collector MB/s (wall) | collector CPU s per GB | longest gap between passes (ms) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for rate in [1e6, 10e6, 50e6, 0] {
             let name = "xenscope-bench-\(getpid())-\(Int(rate))"
             let region = try SharedRegion.create(path: name, cpus: 2, pages: pages)
@@ -66,7 +66,7 @@ struct ProducerBenchmark {
             let (produced, lost) = workers.join()
             let achieved = Double(produced) / seconds
             let mbps = Double(stats.bytes) / 1e6 / stats.elapsedSeconds
-            print("| \(rate == 0 ? "full speed" : "\(Int(rate / 1e6)) M/s") | \(produced) | \(fmt(achieved / 1e6)) M/s | \(lost) | \(fmt(100 * Double(lost) / Double(max(produced, 1)))) | \(fmt(Double(stats.bytes) / 1e6)) | \(fmt(mbps)) | \(fmt(cpuSeconds / (Double(stats.bytes) / 1e9))) |")
+            print("| \(rate == 0 ? "full speed" : "\(Int(rate / 1e6)) M/s") | \(produced) | \(fmt(achieved / 1e6)) M/s | \(lost) | \(fmt(100 * Double(lost) / Double(max(produced, 1)))) | \(fmt(Double(stats.bytes) / 1e6)) | \(fmt(mbps)) | \(fmt(cpuSeconds / (Double(stats.bytes) / 1e9))) | \(fmt(stats.longestGapSeconds * 1000)) |")
             if stats.lost != lost { print("  MISMATCH: file reports \(stats.lost) lost, producers counted \(lost)") }
         }
     }

@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -38,7 +38,7 @@ test: deps peers
 	$(MAKE) --no-print-directory fuzz
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
-fuzz: fuzz-trace fuzz-dump
+fuzz: fuzz-trace fuzz-dump fuzz-formats
 
 fuzz-trace:
 	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
@@ -47,6 +47,10 @@ fuzz-trace:
 FUZZ_DUMP_SECONDS ?= 20
 fuzz-dump:
 	./scripts/fuzz-dump.sh $(FUZZ_DUMP_SECONDS)
+
+# Formats engine (parser, %-renderer, xentrace_format emulation): 30 s.
+fuzz-formats:
+	./scripts/fuzz-formats.sh 30
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)

@@ -100,28 +100,43 @@ public struct ByteSink: @unchecked Sendable {
         return n
     }
 
-    /// Appends `v` in decimal.
-    @inlinable public mutating func appendDecimal(_ v: UInt64) {
-        ensure(20)
-        if v < 10 { base[used] = 0x30 &+ UInt8(truncatingIfNeeded: v); used += 1; return }
-        let digits = ByteSink.decimalDigits(v)
+    /// Writes `x` (< 10^digits) as exactly `digits` digits ending before `end`, with 32-bit arithmetic.
+    @inlinable @inline(__always) func writeDigits(_ x: UInt32, _ digits: Int, endingAt end: Int) {
         let pairs = ByteSink.pairs.utf8Start
-        var x = v
-        var i = used + digits
-        while x >= 100 {
+        var x = x
+        var i = end
+        var left = digits
+        while left >= 2 {
             let r = Int(x % 100)
             x /= 100
             i -= 2
             base[i] = pairs[2 * r]
             base[i + 1] = pairs[2 * r + 1]
+            left -= 2
         }
-        if x >= 10 {
-            base[i - 2] = pairs[2 * Int(x)]
-            base[i - 1] = pairs[2 * Int(x) + 1]
+        if left == 1 { base[i - 1] = 0x30 &+ UInt8(truncatingIfNeeded: x) }
+    }
+
+    /// Appends `v` in decimal.
+    @inlinable public mutating func appendDecimal(_ v: UInt64) {
+        ensure(20)
+        if v < 10 { base[used] = 0x30 &+ UInt8(truncatingIfNeeded: v); used += 1; return }
+        let digits = ByteSink.decimalDigits(v)
+        let end = used + digits
+        if digits <= 8 {
+            writeDigits(UInt32(truncatingIfNeeded: v), digits, endingAt: end)
+        } else if digits <= 16 {
+            // TSCs have 12-16 digits: two 32-bit halves of 8 digits are much cheaper than 64-bit division.
+            writeDigits(UInt32(truncatingIfNeeded: v % 100_000_000), 8, endingAt: end)
+            writeDigits(UInt32(truncatingIfNeeded: v / 100_000_000), digits - 8, endingAt: end - 8)
         } else {
-            base[i - 1] = 0x30 &+ UInt8(truncatingIfNeeded: x)
+            let low = v % 100_000_000
+            let rest = v / 100_000_000
+            writeDigits(UInt32(truncatingIfNeeded: low), 8, endingAt: end)
+            writeDigits(UInt32(truncatingIfNeeded: rest % 100_000_000), 8, endingAt: end - 8)
+            writeDigits(UInt32(truncatingIfNeeded: rest / 100_000_000), digits - 16, endingAt: end - 16)
         }
-        used += digits
+        used = end
     }
 
     /// Appends `v` in decimal with a leading '-' when negative.

@@ -81,6 +81,7 @@ struct CompiledCatalogue: Sendable {
 
     /// Appends the event name and ` field=value` pairs of event number `n` for `r`.
     /// `showID` adds `(0x…)` after the name (for unknown and guest ids).
+    @inline(__always)
     func render(_ n: Int, _ r: TraceRecord, showID: Bool, into out: inout ByteSink) {
         let e = events[n]
         let count = r.extraCount

@@ -29,6 +29,32 @@ import Testing
         #expect(render("%(1)c", .u(0x110000)).hasPrefix("OverflowError"))
     }
 
+    @Test func byteSinkNumbers() {
+        var values: [UInt64] = [0, 9, 10, 99, 100, 12_345_678, 99_999_999, 100_000_000, 123_456_789_012,
+                                9_999_999_999_999_999, 10_000_000_000_000_000, UInt64.max]
+        var p: UInt64 = 1
+        for _ in 0..<19 { p *= 10; values += [p - 1, p, p + 1] }
+        var out = ByteSink(capacity: 8)
+        for v in values {
+            out.reset()
+            out.appendDecimal(v)
+            #expect(String(decoding: out.bytes, as: UTF8.self) == String(v))
+            out.reset()
+            out.appendHex(v, width: 8)
+            let h = String(v, radix: 16)
+            #expect(String(decoding: out.bytes, as: UTF8.self) == String(repeating: "0", count: max(0, 8 - h.count)) + h)
+        }
+        out.reset()
+        out.appendDecimal(Int64.min)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == String(Int64.min))
+        out.reset()
+        for _ in 0..<1000 { out.append(repeating: 0x41, count: 3) }
+        #expect(out.count == 3000)
+        out.remove(at: 0)
+        out.truncate(to: 10)
+        #expect(out.bytes == [UInt8](repeating: 0x41, count: 10))
+    }
+
     @Test func outcomesFollowCPython() {
         #expect(PercentFormat("%(8)d").outcome == .fatal("KeyError: '8'"))
         #expect(PercentFormat("%q %(3)d").outcome == .fatal("ValueError: unsupported format character 'q' (0x71) at index 1"))

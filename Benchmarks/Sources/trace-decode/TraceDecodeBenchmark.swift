@@ -66,6 +66,12 @@ struct TraceDecodeBenchmark {
         print("\(label): \(records) records, \(Int(mb)) MB; wall \(format3(dt)) s = \(Int(mb / dt)) MB/s; CPU \(format3(cpu)) s = \(Int(mb / cpu)) MB/s, \(Int(Double(records) / cpu / 1e3)) k records/s; \(Int(Double(outBytes) / 1e6)) MB of text; peak RSS \(Int(peakRSSMiB())) MiB")
     }
 
+    /// TRACE_DECODE_ONLY=text runs only the text decode (for profiling).
+    static func textOnly() -> Bool {
+        guard let v = getenv("TRACE_DECODE_ONLY") else { return false }
+        return String(cString: v) == "text"
+    }
+
     static func format3(_ d: Double) -> String {
         let ms = Int((d * 1000).rounded())
         return "\(ms / 1000).\(String(repeating: "0", count: 3 - String(ms % 1000).count))\(ms % 1000)"
@@ -85,6 +91,10 @@ struct TraceDecodeBenchmark {
             print("generated \(path): \(c.bytes) bytes, \(c.records) records in \(format3(now() - t0)) s")
         }
         if args.count > 1 { path = args[1] }
+        if textOnly() {
+            try run("decode text, file order", path, style: .text, order: .file)
+            return
+        }
         try run("read only (floor), file order", path, style: nil, order: .file)
         try run("read only (floor), TSC order", path, style: nil, order: .tsc)
         try run("decode text, file order", path, style: .text, order: .file)

@@ -39,6 +39,14 @@ public final class TraceProducer: @unchecked Sendable {
         return TraceResult(rawValue: r) ?? .invalid
     }
 
+    /// Same without allocating: the words come from a buffer (0–7 of them).
+    @discardableResult
+    public func event(cpu: UInt32, _ event: UInt32, words: UnsafeBufferPointer<UInt32>, tsc: Bool = true) -> TraceResult {
+        let r = tsc ? trace_event_words(ctx, cpu, event, UInt32(words.count), words.baseAddress)
+                    : trace_event_words_notsc(ctx, cpu, event, UInt32(words.count), words.baseAddress)
+        return TraceResult(rawValue: r) ?? .invalid
+    }
+
     /// Writes a pending LOST_RECORDS record if it fits.
     @discardableResult
     public func flushLost(cpu: UInt32) -> TraceResult { TraceResult(rawValue: trace_flush_lost(ctx, cpu)) ?? .invalid }

@@ -79,8 +79,10 @@ import XenTrace
         #expect(trace_event_words_notsc(ctx, 0, 0x0080_2008, 3, words) == 0)
         #expect(trace_event_words_notsc(ctx, 0, 0x0080_2008, 8, words) == TB_EINVAL.rawValue)
         #expect(trace_event_words(ctx, 1, 0x0080_2008, 0, nil) == TB_EINVAL.rawValue)
+        let two: [UInt32] = [10, 11]
+        #expect(two.withUnsafeBufferPointer { p.event(cpu: 0, 0x0080_2001, words: $0, tsc: false) } == .written)
         let w = try #require(try region.rings[0].window())
-        #expect(w.bytes == le([0x3080_2008, 5, 6, 7]))
+        #expect(w.bytes == le([0x3080_2008, 5, 6, 7, 0x2080_2001, 10, 11]))
     }
 
     @Test func maskingFollowsXen() throws {

@@ -30,6 +30,12 @@ let package = Package(
             .product(name: "XenTrace", package: "XenScope"),
             .product(name: "XenTraceAnalysis", package: "XenScope"),
         ]),
+        // Trace reader: `trace info` figures and full record iteration (file and
+        // TSC order) on a generated 1 GB trace, beside `cat FILE > /dev/null`.
+        .executableTarget(name: "trace-read", dependencies: [
+            .product(name: "XenTrace", package: "XenScope"),
+            .product(name: "BinaryIO", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,7 +15,6 @@ enum TSCMerge {
         var core: ScanCore
         var pos: Int
         var dropMark: Int
-        var head: TraceRecord? = nil
 
         /// The cursor's next record, or nil when its CPU has no more.
         mutating func advance(_ b: UnsafeRawBufferPointer, _ resync: [Int: Int]) -> TraceRecord? {
@@ -48,10 +47,6 @@ enum TSCMerge {
                 }
             }
         }
-    }
-
-    @inline(__always) static func less(_ a: TraceRecord, _ b: TraceRecord) -> Bool {
-        a.tsc != b.tsc ? a.tsc < b.tsc : a.offset < b.offset
     }
 
     static func run(_ m: MappedFile, _ body: (TraceRecord) throws -> Bool) rethrows -> [TraceDiagnostic] {
@@ -93,19 +88,32 @@ enum TSCMerge {
             }
             let chunk = max(1 << 20, (64 << 20) / max(1, cursors.count))
 
-            // 3. Merge.
+            // 3. Merge: a binary heap of cursor indices keyed by the heads'
+            // (TSC, offset), kept in arrays of their own so comparisons touch
+            // nothing else.
+            var heads = [TraceRecord](repeating: TraceRecord(cpu: 0, header: 0, tsc: 0, extra: ExtraWords(), offset: 0), count: cursors.count)
+            var tscs = [UInt64](repeating: 0, count: cursors.count)
+            var offsets = [Int](repeating: 0, count: cursors.count)
             var heap: [Int] = []
             for i in cursors.indices {
-                cursors[i].head = cursors[i].advance(b, resync)
-                if cursors[i].head != nil { heap.append(i) }
+                if let r = cursors[i].advance(b, resync) {
+                    heads[i] = r
+                    tscs[i] = r.tsc
+                    offsets[i] = r.offset
+                    heap.append(i)
+                }
+            }
+            @inline(__always) func less(_ x: Int, _ y: Int) -> Bool {
+                tscs[x] != tscs[y] ? tscs[x] < tscs[y] : offsets[x] < offsets[y]
             }
             func siftDown(_ start: Int) {
                 var i = start
+                let n = heap.count
                 while true {
                     let l = 2 * i + 1, r = l + 1
                     var m = i
-                    if l < heap.count, less(cursors[heap[l]].head!, cursors[heap[m]].head!) { m = l }
-                    if r < heap.count, less(cursors[heap[r]].head!, cursors[heap[m]].head!) { m = r }
+                    if l < n, less(heap[l], heap[m]) { m = l }
+                    if r < n, less(heap[r], heap[m]) { m = r }
                     if m == i { return }
                     heap.swapAt(i, m)
                     i = m
@@ -113,17 +121,20 @@ enum TSCMerge {
             }
             for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
             while let top = heap.first {
-                if try !body(cursors[top].head!) { break }
-                cursors[top].head = cursors[top].advance(b, resync)
+                if try !body(heads[top]) { break }
+                if let r = cursors[top].advance(b, resync) {
+                    heads[top] = r
+                    tscs[top] = r.tsc
+                    offsets[top] = r.offset
+                } else {
+                    heap[0] = heap[heap.count - 1]
+                    heap.removeLast()
+                }
                 if cursors[top].pos - cursors[top].dropMark >= chunk {
                     m.dropPages(offset: cursors[top].dropMark, count: cursors[top].pos - cursors[top].dropMark)
                     cursors[top].dropMark = cursors[top].pos
                 }
-                if cursors[top].head == nil {
-                    heap[0] = heap[heap.count - 1]
-                    heap.removeLast()
-                }
-                if !heap.isEmpty { siftDown(0) }
+                if heap.count > 1 { siftDown(0) }
             }
             for c in cursors { diagnostics += c.core.finalDiagnostics() }
             return diagnostics

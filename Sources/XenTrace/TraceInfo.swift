@@ -62,45 +62,79 @@ public struct TraceInfo: Sendable {
         eventCounts = acc.eventCounts
     }
 
-    /// Counts records without hashing per record: CPUs by array index, events
-    /// through a one-entry cache in front of the dictionary.
+    /// Counts records cheaply: the current CPU's figures in a local struct
+    /// (records arrive window by window), events in a small open-addressing
+    /// table instead of a dictionary.
     struct Accumulator {
         var cpus: [CPU?] = []
+        var cur = CPU(cpu: 0)
+        var curIndex = -1
+        var keys = [UInt32](repeating: Accumulator.empty, count: 256)
+        var values = [Int](repeating: 0, count: 256)
+        var used = 0
+        static let empty: UInt32 = 0xffff_ffff
         var eventCounts: [UInt32: Int] = [:]
-        var lastEvent: UInt32 = 0xffff_ffff
-        var lastEventCount = 0
 
+        @inline(__always)
         mutating func add(_ r: TraceRecord) {
             let e = r.event
-            if e == lastEvent {
-                lastEventCount += 1
-            } else {
-                flushEvent()
-                lastEvent = e
-                lastEventCount = 1
+            var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & (keys.count - 1)
+            while true {
+                let k = keys[i]
+                if k == e { values[i] += 1; break }
+                if k == Accumulator.empty {
+                    keys[i] = e
+                    values[i] = 1
+                    used += 1
+                    if used * 2 > keys.count { grow() }
+                    break
+                }
+                i = (i + 1) & (keys.count - 1)
             }
-            let i = Int(r.cpu)
-            if i >= cpus.count { cpus.append(contentsOf: repeatElement(nil, count: i + 1 - cpus.count)) }
-            if cpus[i] == nil { cpus[i] = CPU(cpu: r.cpu) }
-            cpus[i]!.records += 1
-            cpus[i]!.bytes += r.size
+            let c = Int(r.cpu)
+            if c != curIndex { switchCPU(c) }
+            cur.records += 1
+            cur.bytes += r.size
             if r.hasTSC {
-                if cpus[i]!.firstTSC == 0 { cpus[i]!.firstTSC = r.tsc }
-                cpus[i]!.lastTSC = r.tsc
+                if cur.firstTSC == 0 { cur.firstTSC = r.tsc }
+                cur.lastTSC = r.tsc
             }
-            switch e {
-            case EventID.cpuChange: cpus[i]!.cpuChangeRecords += 1
-            case EventID.wrapBuffer: cpus[i]!.wrapRecords += 1
-            case EventID.lostRecords:
-                cpus[i]!.lostRecordEvents += 1
-                cpus[i]!.lostRecords += UInt64(r.extra.w0)
-            default: break
+            if e & 0x0fff_f000 == 0x0001_f000 {
+                switch e {
+                case EventID.cpuChange: cur.cpuChangeRecords += 1
+                case EventID.wrapBuffer: cur.wrapRecords += 1
+                case EventID.lostRecords:
+                    cur.lostRecordEvents += 1
+                    cur.lostRecords += UInt64(r.extra.w0)
+                default: break
+                }
             }
         }
 
+        mutating func switchCPU(_ c: Int) {
+            if curIndex >= 0 { cpus[curIndex] = cur }
+            if c >= cpus.count { cpus.append(contentsOf: repeatElement(nil, count: c + 1 - cpus.count)) }
+            cur = cpus[c] ?? CPU(cpu: UInt32(c))
+            curIndex = c
+        }
+
+        mutating func grow() {
+            let oldKeys = keys, oldValues = values
+            keys = [UInt32](repeating: Accumulator.empty, count: oldKeys.count * 4)
+            values = [Int](repeating: 0, count: oldKeys.count * 4)
+            for (k, v) in zip(oldKeys, oldValues) where k != Accumulator.empty {
+                var i = Int(truncatingIfNeeded: (k &* 0x9e37_79b1) >> 16) & (keys.count - 1)
+                while keys[i] != Accumulator.empty { i = (i + 1) & (keys.count - 1) }
+                keys[i] = k
+                values[i] = v
+            }
+        }
+
+        /// Moves the figures into their final places.
         mutating func flushEvent() {
-            if lastEventCount > 0 { eventCounts[lastEvent, default: 0] += lastEventCount }
-            lastEventCount = 0
+            if curIndex >= 0 { cpus[curIndex] = cur }
+            eventCounts = [:]
+            for (k, v) in zip(keys, values) where k != Accumulator.empty { eventCounts[k] = v }
         }
     }
 }

@@ -10,14 +10,25 @@ import BinaryIO
 /// TSCs keep file order. Memory is O(CPUs + damaged regions); each cursor
 /// drops the pages it has passed.
 enum TSCMerge {
+    /// One CPU's reader (the merge loop mutates it in place through an
+    /// unsafe buffer pointer: no exclusivity or copy-on-write checks per record).
     struct Cursor {
         let cpu: UInt32
         var core: ScanCore
         var pos: Int
-        var dropMark: Int
+        var dropMark = 0
+        /// Garbage regions found by the window walk (shared, never copied).
+        let resync: [Int: Int]
+
+        init(cpu: UInt32, core: ScanCore, pos: Int, resync: [Int: Int]) {
+            self.cpu = cpu
+            self.core = core
+            self.pos = pos
+            self.resync = resync
+        }
 
         /// The cursor's next record, or nil when its CPU has no more.
-        mutating func advance(_ b: UnsafeRawBufferPointer, _ resync: [Int: Int]) -> TraceRecord? {
+        mutating func advance(_ b: UnsafeRawBufferPointer) -> TraceRecord? {
             while true {
                 if core.inWindow || core.skipLeft > 0 {
                     if case .record(let r) = core.stepInWindow(b, &pos, base: 0, eof: true) { return r }
@@ -26,7 +37,7 @@ enum TSCMerge {
                 }
                 // Between windows: hop to this CPU's next CPU-change record.
                 while true {
-                    if let next = resync[pos] { pos = next; continue }
+                    if !resync.isEmpty, let next = resync[pos] { pos = next; continue }
                     guard pos + 12 <= b.count, ScanCore.load32(b, pos) == ScanCore.cpuChangeHeader else {
                         pos = b.count
                         return nil
@@ -78,7 +89,7 @@ enum TSCMerge {
             if headerlessEnd > 0 { cpus.insert(0) }
             var cursors: [Cursor] = cpus.sorted().map { c in
                 Cursor(cpu: c, core: ScanCore(cursorFor: c, inputSize: b.count),
-                       pos: firstWindow[c] ?? b.count, dropMark: 0)
+                       pos: firstWindow[c] ?? b.count, resync: resync)
             }
             if headerlessEnd > 0 {
                 // CPU 0 starts with the header-less records, already reported on.
@@ -86,58 +97,119 @@ enum TSCMerge {
                 cursors[0].core.quiet = true
                 cursors[0].core.enterHeaderlessRegion(size: headerlessEnd)
             }
-            let chunk = max(1 << 20, (64 << 20) / max(1, cursors.count))
+            let chunk = 8 << 20
+            let spreadLimit = 96 << 20
 
             // 3. Merge: a binary heap of cursor indices keyed by the heads'
-            // (TSC, offset), kept in arrays of their own so comparisons touch
-            // nothing else.
-            var heads = [TraceRecord](repeating: TraceRecord(cpu: 0, header: 0, tsc: 0, extra: ExtraWords(), offset: 0), count: cursors.count)
-            var tscs = [UInt64](repeating: 0, count: cursors.count)
-            var offsets = [Int](repeating: 0, count: cursors.count)
-            var heap: [Int] = []
-            for i in cursors.indices {
-                if let r = cursors[i].advance(b, resync) {
-                    heads[i] = r
-                    tscs[i] = r.tsc
-                    offsets[i] = r.offset
-                    heap.append(i)
+            // (TSC, offset). All per-record state lives in plain local
+            // structs (no captured variables, which would cost a dynamic
+            // exclusivity check per access).
+            try cursors.withUnsafeMutableBufferPointer { cs in
+                var heap = MergeHeap(count: cs.count)
+                for i in cs.indices {
+                    if let r = cs[i].advance(b) { heap.insert(i, r) }
                 }
-            }
-            @inline(__always) func less(_ x: Int, _ y: Int) -> Bool {
-                tscs[x] != tscs[y] ? tscs[x] < tscs[y] : offsets[x] < offsets[y]
-            }
-            func siftDown(_ start: Int) {
-                var i = start
-                let n = heap.count
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < n, less(heap[l], heap[m]) { m = l }
-                    if r < n, less(heap[r], heap[m]) { m = r }
-                    if m == i { return }
-                    heap.swapAt(i, m)
-                    i = m
+                heap.heapify()
+                var lowWater = 0
+                var sinceCheck = 0
+                while let top = heap.top {
+                    if try !body(heap.heads[top]) { break }
+                    if let r = cs[top].advance(b) {
+                        heap.replaceTop(r)
+                    } else {
+                        heap.removeTop()
+                    }
+                    sinceCheck &+= 1
+                    if sinceCheck & 0xffff == 0 {
+                        TSCMerge.releasePages(m, cs, &lowWater, chunk: chunk, spreadLimit: spreadLimit)
+                    }
                 }
-            }
-            for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
-            while let top = heap.first {
-                if try !body(heads[top]) { break }
-                if let r = cursors[top].advance(b, resync) {
-                    heads[top] = r
-                    tscs[top] = r.tsc
-                    offsets[top] = r.offset
-                } else {
-                    heap[0] = heap[heap.count - 1]
-                    heap.removeLast()
-                }
-                if cursors[top].pos - cursors[top].dropMark >= chunk {
-                    m.dropPages(offset: cursors[top].dropMark, count: cursors[top].pos - cursors[top].dropMark)
-                    cursors[top].dropMark = cursors[top].pos
-                }
-                if heap.count > 1 { siftDown(0) }
             }
             for c in cursors { diagnostics += c.core.finalDiagnostics() }
             return diagnostics
+        }
+    }
+
+    /// Pages behind the slowest cursor are done with: drop them. If the
+    /// cursors drift far apart (a CPU whose TSCs lag), each also drops what
+    /// it passed, at the price of the others faulting it back in.
+    static func releasePages(_ m: MappedFile, _ cs: UnsafeMutableBufferPointer<Cursor>, _ lowWater: inout Int, chunk: Int, spreadLimit: Int) {
+        var lo = Int.max, hi = 0
+        for c in cs { lo = min(lo, c.pos); hi = max(hi, c.pos) }
+        if lo == Int.max { return }
+        if lo - lowWater >= chunk {
+            m.dropPages(offset: lowWater, count: lo - lowWater)
+            lowWater = lo
+        }
+        if hi - lo > spreadLimit {
+            for i in cs.indices where cs[i].pos - max(cs[i].dropMark, lowWater) >= chunk {
+                let from = max(cs[i].dropMark, lowWater)
+                m.dropPages(offset: from, count: cs[i].pos - from)
+                cs[i].dropMark = cs[i].pos
+            }
+        }
+    }
+
+    /// A binary min-heap of cursor indices keyed by (TSC, file offset) of
+    /// each cursor's head record.
+    struct MergeHeap {
+        var heap: [Int] = []
+        var heads: [TraceRecord]
+        var tscs: [UInt64]
+        var offsets: [Int]
+
+        init(count: Int) {
+            heads = Array(repeating: TraceRecord(cpu: 0, header: 0, tsc: 0, extra: ExtraWords(), offset: 0), count: count)
+            tscs = Array(repeating: 0, count: count)
+            offsets = Array(repeating: 0, count: count)
+            heap.reserveCapacity(count)
+        }
+
+        var top: Int? { heap.first }
+
+        @inline(__always) func less(_ x: Int, _ y: Int) -> Bool {
+            tscs[x] != tscs[y] ? tscs[x] < tscs[y] : offsets[x] < offsets[y]
+        }
+
+        mutating func insert(_ i: Int, _ r: TraceRecord) {
+            heads[i] = r
+            tscs[i] = r.tsc
+            offsets[i] = r.offset
+            heap.append(i)
+        }
+
+        mutating func heapify() {
+            for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        }
+
+        /// The top cursor has a new head.
+        @inline(__always) mutating func replaceTop(_ r: TraceRecord) {
+            let t = heap[0]
+            heads[t] = r
+            tscs[t] = r.tsc
+            offsets[t] = r.offset
+            siftDown(0)
+        }
+
+        /// The top cursor is exhausted.
+        mutating func removeTop() {
+            heap[0] = heap[heap.count - 1]
+            heap.removeLast()
+            if !heap.isEmpty { siftDown(0) }
+        }
+
+        @inline(__always) mutating func siftDown(_ start: Int) {
+            var i = start
+            let n = heap.count
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < n, less(heap[l], heap[m]) { m = l }
+                if r < n, less(heap[r], heap[m]) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m)
+                i = m
+            }
         }
     }
 }

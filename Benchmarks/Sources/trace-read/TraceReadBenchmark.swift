@@ -10,7 +10,8 @@
 //   iterate-file   every record through TraceInput.forEachRecord(order: .file)
 //   iterate-tsc    the same in TSC order (per-CPU cursors + heap merge)
 //   xenscope-info  the built ../.build/release/xenscope trace info, if present
-// and prints MB/s, records/s and peak RSS (VmHWM) per case.
+// and prints wall and CPU seconds, MB/s and records/s (per CPU second, which
+// a shared machine disturbs less) and peak RSS (VmHWM) per case.
 import BinaryIO
 import Foundation
 import XenTrace
@@ -65,15 +66,22 @@ struct TraceReadBenchmark {
             cases.append(("xenscope-info", [cli, "trace", "info", path]))
         }
         print("file \(bytes) bytes; machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
-        print("| case | seconds | MB/s | records/s | peak RSS (MB) | vs cat |")
-        print("|---|---|---|---|---|---|")
-        var catSeconds = 0.0
+        var load = [0.0, 0.0, 0.0]
+        _ = getloadavg(&load, 3)
+        print("load average at start: \(String(format: "%.1f", load[0])) (CPU seconds are less disturbed by other load than wall seconds)")
+        print("| case | wall s | CPU s | MB/s (CPU) | records/s (CPU) | peak RSS (MB) | CPU vs cat |")
+        print("|---|---|---|---|---|---|---|")
+        var catCPU = 0.0
         for (name, argv) in cases {
             let r = try spawn(argv)
-            if name == "cat" { catSeconds = r.seconds }
-            let records = Int(r.output.split(separator: " ").first ?? "") ?? 0
-            let rps = records > 0 ? String(format: "%.1f M", Double(records) / r.seconds / 1e6) : "-"
-            print("| \(name) | \(String(format: "%.3f", r.seconds)) | \(mbps(bytes, r.seconds)) | \(rps) | \(String(format: "%.1f", Double(r.maxRSSKiB) / 1024)) | \(String(format: "%.2fx", r.seconds / catSeconds)) |")
+            if name == "cat" { catCPU = r.cpuSeconds }
+            let fields = r.output.split(separator: " ")
+            let records = Int(fields.first ?? "") ?? 0
+            let rps = records > 0 ? String(format: "%.1f M", Double(records) / r.cpuSeconds / 1e6) : "-"
+            // Children report their own VmHWM (ru_maxrss would include the
+            // parent's pre-exec peak); cat and the CLI cannot.
+            let hwm = fields.count >= 3 ? String(format: "%.1f", (Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 1024) : "-"
+            print("| \(name) | \(String(format: "%.3f", r.seconds)) | \(String(format: "%.3f", r.cpuSeconds)) | \(mbps(bytes, r.cpuSeconds)) | \(rps) | \(hwm) | \(String(format: "%.2fx", r.cpuSeconds / catCPU)) |")
         }
     }
 
@@ -83,7 +91,7 @@ struct TraceReadBenchmark {
         switch what {
         case "info":
             let info = try TraceInfo(input, order: .file)
-            print("\(info.totalRecords) \(info.eventCounts.count)")
+            print("\(info.totalRecords) \(info.eventCounts.count) \(vmHWMKiB())")
         case "iterate-file", "iterate-tsc":
             var n = 0
             var sum: UInt64 = 0
@@ -92,13 +100,22 @@ struct TraceReadBenchmark {
                 sum &+= r.tsc ^ UInt64(r.extra.w0)
                 return true
             }
-            print("\(n) \(sum)")
+            print("\(n) \(sum) \(vmHWMKiB())")
         default:
             fatalError("unknown case \(what)")
         }
     }
 
-    struct Run { var seconds: Double; var maxRSSKiB: Int; var output: String }
+    struct Run { var seconds: Double; var cpuSeconds: Double; var output: String }
+
+    /// This process's peak resident set (VmHWM in /proc/self/status), KiB.
+    static func vmHWMKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
 
     /// Runs `argv` with stdout captured, timing it and reading its peak RSS.
     static func spawn(_ argv: [String]) throws -> Run {
@@ -118,7 +135,8 @@ struct TraceReadBenchmark {
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         let seconds = now() - t0
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        return Run(seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss), output: out)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return Run(seconds: seconds, cpuSeconds: cpu, output: out)
     }
 
     static func now() -> Double {

@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -38,7 +38,7 @@ test: deps peers
 	$(MAKE) --no-print-directory fuzz
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
-fuzz: fuzz-trace fuzz-dump fuzz-formats
+fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub
 
 fuzz-trace:
 	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
@@ -51,6 +51,11 @@ fuzz-dump:
 # Formats engine (parser, %-renderer, xentrace_format emulation): 30 s.
 fuzz-formats:
 	./scripts/fuzz-formats.sh 30
+
+# The gdb remote-protocol engine (packet parser + session), Fuzz/gdbstub/: 20 s.
+FUZZ_GDBSTUB_SECONDS ?= 20
+fuzz-gdbstub:
+	./scripts/fuzz-gdbstub.sh $(FUZZ_GDBSTUB_SECONDS)
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)

@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
         .library(name: "GDBRemote", targets: ["GDBRemote"]),
+        .library(name: "GDBBackends", targets: ["GDBBackends"]),
         .library(name: "DWARF", targets: ["DWARF"]),
         .library(name: "Dump", targets: ["Dump"]),
         .library(name: "CrashAnalysis", targets: ["CrashAnalysis"]),
@@ -64,7 +65,7 @@ let package = Package(
         // MARK: gdb remote serial protocol (engine + transports; no dependencies)
         .target(name: "GDBRemote"),
         // Targets gdb can attach to: core files (later dumps, live Xen).
-        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "BinaryIO"]),
+        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "CrashAnalysis", "DWARF", "BinaryIO"]),
 
         // MARK: trace producer side: Xen-layout rings, consumer, collector
         .target(name: "CTraceBuffer"),
@@ -92,7 +93,7 @@ let package = Package(
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
-        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashTestSupport"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "CrashTestSupport"]),
         .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),
         .testTarget(name: "TraceRingTests", dependencies: ["TraceRing", "CTraceBuffer", "XenTrace"]),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "TraceRing", "CTraceBuffer", "XenTrace"]),

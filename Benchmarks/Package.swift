@@ -36,6 +36,11 @@ let package = Package(
             .product(name: "XenTrace", package: "XenScope"),
             .product(name: "BinaryIO", package: "XenScope"),
         ]),
+        // gdb through `xenscope gdbstub` vs QEMU's gdbstub: 64 MiB reads, round trips.
+        .executableTarget(name: "gdbstub", dependencies: [
+            .product(name: "GDBRemote", package: "XenScope"),
+            .product(name: "GDBBackends", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,6 @@
 import BinaryIO
+import CrashAnalysis
+import DWARF
 import Dump
 import GDBRemote
 
@@ -14,8 +16,12 @@ public final class DumpBackend: Backend {
     /// Page walkers per vCPU (nil: paging off or CR3 unknown → identity).
     private let walkers: [PageWalker?]
     private let firstThread: Int
+    /// The dump with the kernel's symbols (`--elf`), for `monitor dmesg`.
+    public let crash: CrashSession?
 
-    public init(dump: any Dump) throws {
+    /// `crash` (the same dump opened with the kernel's symbols) enables the
+    /// monitor commands that need symbols.
+    public init(dump: any Dump, crash: CrashSession? = nil) throws {
         guard !dump.cpus.isEmpty else {
             throw InputError(file: dump.path, "the dump has no CPU register notes: no threads to show")
         }
@@ -23,6 +29,7 @@ public final class DumpBackend: Backend {
             throw InputError(file: dump.path, "only x86-64 dumps can be served (this one is \(dump.architecture.rawValue))")
         }
         self.dump = dump
+        self.crash = crash
         let pv = (dump as? XenCoreDump)?.isPV ?? false
         walkers = dump.cpus.map { PageWalker(dump: dump, cpu: $0, machineFrames: pv) }
         // A KASLR kernel: gdb relocates its symbols by qOffsets.
@@ -40,6 +47,13 @@ public final class DumpBackend: Backend {
 
     public convenience init(path: String) throws {
         try self.init(dump: openDump(path: path))
+    }
+
+    /// Opens the dump and, with `kernel`, its symbols for `monitor dmesg`.
+    public convenience init(path: String, kernel: String?) throws {
+        let dump = try openDump(path: path)
+        let crash = try kernel.map { CrashSession(dump: dump, symbols: try Symbolizer(path: $0)) }
+        try self.init(dump: dump, crash: crash)
     }
 
     public func threads() -> [ThreadDescriptor] {
@@ -95,7 +109,8 @@ public final class DumpBackend: Backend {
 
     public var monitorHelp: [String] {
         ["info dump            format, CPUs, memory ranges and problems of the dump",
-         "translate ADDR       walk the selected vCPU's page tables for a virtual address"]
+         "translate ADDR       walk the selected vCPU's page tables for a virtual address",
+         "dmesg                the console ring (Xen's conring), needs --elf"]
     }
 
     public func monitor(_ command: String, thread: Int) -> String? {
@@ -106,6 +121,15 @@ public final class DumpBackend: Backend {
             if let o = sectionOffsets { s += "  KASLR offset 0x\(String(o.text, radix: 16)) (sent as qOffsets)\n" }
             for d in dump.diagnostics { s += "  problem: \(d)\n" }
             return s
+        }
+        if words == ["dmesg"] || words == ["conring"] {
+            guard let crash else { return "monitor dmesg needs the kernel's symbols: start the stub with --elf KERNEL\n" }
+            do {
+                let log = try crash.consoleRing()
+                return log.text.hasSuffix("\n") || log.text.isEmpty ? log.text : log.text + "\n"
+            } catch {
+                return "cannot read the console ring: \(error)\n"
+            }
         }
         if words.count == 2, words[0] == "translate" {
             var text = words[1]

@@ -1,6 +1,13 @@
 /// Hexadecimal helpers for the remote serial protocol. They work on raw
 /// bytes (never `String`) so that the memory path allocates nothing.
 enum Hex {
+    /// Both hex digits of every byte value, as the two bytes of a UInt16 in
+    /// memory order (one table load and one 16-bit store per byte on the
+    /// memory path).
+    static let pairs: [UInt16] = (0..<256).map { b in
+        UInt16(digit(UInt8(b >> 4))) | UInt16(digit(UInt8(b & 15))) << 8
+    }
+
     /// Lower-case hex digit for a nibble.
     @inline(__always) static func digit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble

@@ -14,6 +14,9 @@ public struct PacketWriter {
 
     public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
+    /// Calls `body` with the pending bytes without copying them.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { bytes.withUnsafeBytes(body) }
+
     /// Drops everything sent.
     public mutating func clear() { bytes.removeAll(keepingCapacity: true); start = -1 }
 
@@ -38,13 +41,14 @@ public struct PacketWriter {
     public mutating func appendHex(_ data: UnsafeRawBufferPointer) {
         let n = data.count
         let base = bytes.count
+        bytes.reserveCapacity(base + 2 * n)
         bytes.append(contentsOf: repeatElement(0, count: 2 * n))
+        guard n > 0 else { return }
         bytes.withUnsafeMutableBufferPointer { out in
-            var o = base
-            for b in data {
-                out[o] = Hex.digit(b >> 4)
-                out[o + 1] = Hex.digit(b & 15)
-                o += 2
+            let dst = UnsafeMutableRawPointer(out.baseAddress! + base)
+            let src = data.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            Hex.pairs.withUnsafeBufferPointer { table in
+                for i in 0..<n { dst.storeBytes(of: table[Int(src[i])].littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
             }
         }
     }
@@ -82,7 +86,7 @@ public struct PacketWriter {
         precondition(start >= 0, "finish() without begin()")
         if runLengthEncoding { compressPayload() }
         var sum: UInt8 = 0
-        for i in start..<bytes.count { sum &+= bytes[i] }
+        bytes.withUnsafeBufferPointer { b in for i in start..<b.count { sum &+= b[i] } }
         bytes.append(UInt8(ascii: "#"))
         bytes.append(Hex.digit(sum >> 4))
         bytes.append(Hex.digit(sum & 15))
@@ -109,7 +113,12 @@ public struct PacketWriter {
                     p[w] = c; p[w + 1] = p[r + 1]; w += 2; r += 2
                     continue
                 }
-                var run = 1
+                // Only runs of 4 or more get shorter; most bytes take this exit.
+                guard r + 3 < end, p[r + 1] == c, p[r + 2] == c, p[r + 3] == c else {
+                    p[w] = c; w += 1; r += 1
+                    continue
+                }
+                var run = 4
                 while r + run < end, p[r + run] == c { run += 1 }
                 p[w] = c; w += 1
                 var extra = run - 1

@@ -84,6 +84,15 @@ public final class RemoteSession {
     /// Forgets bytes the transport has sent.
     public func clearOutput() { writer.clear() }
 
+    /// Hands the pending output to `body` (e.g. a socket write) and clears it.
+    /// Use this on the hot path: holding a copy of ``output`` while clearing
+    /// would force the buffer to be copied (copy-on-write).
+    public func drainOutput<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let r = writer.withBytes(body)
+        writer.clear()
+        return r
+    }
+
     /// Processes bytes received from the debugger.
     public func receive(_ bytes: UnsafeRawBufferPointer) {
         for b in bytes {
@@ -303,8 +312,10 @@ public final class RemoteSession {
 
     private func readMemory(_ p: [UInt8], binary: Bool) {
         guard let (address, requested, _) = addressAndLength(p) else { replyError(0x16); return }
-        // Largest reply that fits our packet size (hex doubles, binary may escape).
-        let limit = binary ? (options.packetSize - 8) / 2 : (options.packetSize - 8) / 2
+        // gdb asks for PacketSize/2 bytes per `m` (its hex reply is then one
+        // PacketSize long, and gdb's reply buffer grows to fit): serve exactly
+        // that, so reads stay aligned. Binary replies escape at most 2x.
+        let limit = options.packetSize / 2
         let length = min(requested, limit, scratch.count)
         if length == 0 { reply(binary ? "b" : ""); return }
         let region = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<length])

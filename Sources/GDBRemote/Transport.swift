@@ -165,8 +165,7 @@ public struct SessionPump {
 
     /// Writes everything the session produced; false when the peer is gone.
     private func flush(_ fd: Int32, _ session: RemoteSession) -> Bool {
-        defer { session.clearOutput() }
-        return session.output.withUnsafeBytes { out -> Bool in
+        session.drainOutput { out -> Bool in
             var at = 0
             while at < out.count {
                 let n = isSocket

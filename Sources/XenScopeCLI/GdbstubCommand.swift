@@ -55,7 +55,7 @@ struct GdbstubCommand: ParsableCommand {
             backend = b
             source = core
         } else {
-            let b = try DumpBackend(path: dump!)
+            let b = try DumpBackend(path: dump!, kernel: elf)
             for d in b.dump.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
             if let elf, let warning = try buildIDMismatch(kernel: elf, dump: b.dump) { FDWriter.stderrLine("xenscope gdbstub: warning: \(warning)") }
             backend = b

@@ -46,6 +46,21 @@ import Testing
         #expect((remote["threads"] ?? []).contains { $0.contains("vCPU 1, cr3 0x101000") })
     }
 
+    /// `monitor dmesg` is the crash analyser's console ring, byte for byte.
+    @Test func monitorDmesgShowsTheConsoleRing() throws {
+        let guest = try PanickerGuest.shared()
+        let backend = try DumpBackend(path: guest.kdumpDump, kernel: guest.kernelELF)
+        let expected = try backend.crash!.consoleRing().text
+        let stub = try RunningStub(backend: backend)
+        defer { stub.stop() }
+        let out = gdbBatch([guest.kernelELF], commands: ["target remote 127.0.0.1:\(stub.port)", "echo @@dmesg\\n", "monitor dmesg", "echo @@end\\n"])
+        let shown = (sections(out)["dmesg"] ?? []).joined(separator: "\n")
+        #expect(expected.contains("bad checksum"))
+        #expect(shown + "\n" == (expected.hasSuffix("\n") ? expected : expected + "\n"))
+        let bare = try DumpBackend(path: guest.kdumpDump)
+        #expect(bare.monitor("dmesg", thread: 1) == "monitor dmesg needs the kernel's symbols: start the stub with --elf KERNEL\n")
+    }
+
     @Test func physicalModeAndPageWalkMonitorCommands() throws {
         let guest = try PanickerGuest.shared()
         let dump = try ElfCoreDump(path: guest.elfDump)

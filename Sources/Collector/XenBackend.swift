@@ -21,22 +21,31 @@ public final class XenBackend: TraceBackend {
     deinit { for (p, n) in mappings { xen.unmap(p, pages: n) } }
 
     public func start(eventMask: UInt32, cpus: Set<UInt32>?) throws {
-        if let pages { try xen.setSize(pages: pages) }
+        // true: we allocated them now; false: they existed (Xen said EBUSY).
+        let allocatedNow = try pages.map { try xen.setSize(pages: $0) } ?? false
         try xen.setEventMask(eventMask)
         try xen.setCPUMask(cpus)
         // Like xentrace: enable (allocates buffers on first use), then map.
         let info = try xen.enable(pages: pages ?? 32)
-        let tinfoPages = (info.size + 4095) / 4096
-        let tinfo = try xen.map(frames: (0..<tinfoPages).map { info.mfn + UInt($0) }, writable: false)
-        mappings.append((tinfo, tinfoPages))
-        let layout = try TInfoLayout(UnsafeRawBufferPointer(start: tinfo, count: tinfoPages * 4096),
-                                     cpuCount: try xen.maxCPUs(), name: "Xen t_info (frame 0x\(String(info.mfn, radix: 16)))")
-        for r in layout.rings {
-            let p = try xen.map(frames: r.frames.map { UInt($0) }, writable: true)
-            mappings.append((p, layout.pagesPerCPU))
-            rings.append(RingView(cpu: r.cpu, base: p, pages: layout.pagesPerCPU))
+        do {
+            let tinfoPages = (info.size + 4095) / 4096
+            let tinfo = try xen.map(frames: (0..<tinfoPages).map { info.mfn + UInt($0) }, writable: false)
+            mappings.append((tinfo, tinfoPages))
+            let layout = try TInfoLayout(UnsafeRawBufferPointer(start: tinfo, count: tinfoPages * 4096),
+                                         cpuCount: try xen.maxCPUs(), name: "Xen t_info (frame 0x\(String(info.mfn, radix: 16)))")
+            if let pages, !allocatedNow, pages != layout.pagesPerCPU {
+                throw CollectorError("Xen's trace buffers already exist with \(layout.pagesPerCPU) pages per CPU (Xen answered EBUSY to --size \(pages)); they cannot be resized until reboot: drop --size or use --size \(layout.pagesPerCPU)")
+            }
+            for r in layout.rings {
+                let p = try xen.map(frames: r.frames.map { UInt($0) }, writable: true)
+                mappings.append((p, layout.pagesPerCPU))
+                rings.append(RingView(cpu: r.cpu, base: p, pages: layout.pagesPerCPU))
+            }
+            try xen.bindTraceVirq()
+        } catch {
+            try? xen.disable()   // do not leave Xen tracing with nobody draining
+            throw error
         }
-        try xen.bindTraceVirq()
     }
 
     public func waitForData(timeoutNanoseconds: UInt64) {

@@ -147,16 +147,19 @@ public final class XenTraceControl: @unchecked Sendable {
         return Int(n)
     }
 
-    /// Sets the per-CPU ring size in pages. Xen allows this once per boot
-    /// (until buffers exist); afterwards it refuses (EBUSY or EINVAL).
-    public func setSize(pages: Int) throws(XenControlError) {
-        if xcSetSize(xch, UInt(pages)) != 0 {
-            let e = errno
-            if e == EBUSY || e == EINVAL {
-                throw XenControlError("Xen refused a ring size of \(pages) pages (\(String(cString: strerror(e)))): trace buffers were already allocated with another size in this boot (xentrace -S or tbuf_size=); drop --size or reboot")
-            }
-            throw XenControlError("xc_tbuf_set_size(\(pages)) failed: \(String(cString: strerror(e)))")
+    /// Sets the per-CPU ring size in pages. Xen allows this once per boot:
+    /// with buffers already allocated it answers EBUSY (returned here as
+    /// `false`: the caller compares the existing size) or, for a size other
+    /// than the boot-time `tbuf_size=`, EINVAL (thrown).
+    @discardableResult
+    public func setSize(pages: Int) throws(XenControlError) -> Bool {
+        if xcSetSize(xch, UInt(pages)) == 0 { return true }
+        let e = errno
+        if e == EBUSY { return false }
+        if e == EINVAL {
+            throw XenControlError("Xen refused a ring size of \(pages) pages (EINVAL): trace buffers already have another size in this boot (tbuf_size= on Xen's command line, or an earlier xentrace -S); drop --size or reboot")
         }
+        throw XenControlError("xc_tbuf_set_size(\(pages)) failed: \(String(cString: strerror(e)))")
     }
 
     /// Enables tracing (allocating buffers of `pages` pages if none exist)

@@ -20,7 +20,9 @@ import Collector
     }
 
     /// Exact accounting, ring by ring, for one file.
-    func expectExact(_ file: String, _ report: ProducerReport) throws {
+    /// `everyRing`: each ring must have produced something (false where the
+    /// collector may stop before a slow-starting thread wrote its first event).
+    func expectExact(_ file: String, _ report: ProducerReport, everyRing: Bool = true) throws {
         var checker = SequenceChecker()
         try checker.check(file: file)
         #expect(checker.diagnostics.isEmpty, "\(checker.diagnostics.prefix(3))")
@@ -28,10 +30,10 @@ import Collector
         #expect(!report.closeFailed)
         for ring in [UInt32(0), 1] {
             let produced = try #require(report.produced[ring])
-            #expect(produced > 0)
+            if everyRing { #expect(produced > 0) }
             #expect(checker.accounted(ring) == produced, "ring \(ring)")
-            #expect(checker.rings[ring]?.records == report.written[ring], "ring \(ring) written")
-            #expect(checker.rings[ring]?.lost == report.lost[ring], "ring \(ring) lost")
+            #expect((checker.rings[ring]?.records ?? 0) == (report.written[ring] ?? 0), "ring \(ring) written")
+            #expect((checker.rings[ring]?.lost ?? 0) == (report.lost[ring] ?? 0), "ring \(ring) lost")
         }
     }
 
@@ -144,13 +146,16 @@ import Collector
         if how == "signal" {
             let end = Date().addingTimeInterval(30)
             while ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0) < 100_000 && Date() < end { usleep(10_000) }
+            usleep(500_000)
             kill(collector.process.processIdentifier, SIGINT)
         }
         #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
         #expect(producer.wait(seconds: 30) == 0, "\(producer.stderr)")
         #expect(collector.stdout.contains(how == "signal" ? "\"stop\":\"signal Interrupt\"" : "\"stop\":\"duration of 1.5 s reached\""), "\(collector.stdout)")
         #expect(!collector.stderr.contains("warning"), "\(collector.stderr)")
-        try expectExact(file, ProducerReport(producer.stdout))
+        let report = ProducerReport(producer.stdout)
+        #expect(report.produced.values.reduce(0, +) > 0)
+        try expectExact(file, report, everyRing: false)
     }
 
     @Test func cpuAndEventMasksReachTheProducers() throws {

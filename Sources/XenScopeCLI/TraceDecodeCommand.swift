@@ -98,15 +98,12 @@ struct TraceDecodeCommand: ParsableCommand {
         }
 
         let out = FDWriter(fd: 1, capacity: 1 << 18)
-        if case .text = style, !noHeader {
-            // The summary needs a pass of its own: only for inputs that can be read twice.
-            let pre = try TraceInput.open(file)
-            if pre.isMapped {
-                let info = try TraceInfo(pre, order: .file)
-                for line in TraceSummary.header(info, name: file, cpuHz: hz) { out.line("# " + line) }
-            }
-        }
         let input = try TraceInput.open(file)
+        if case .text = style, !noHeader, input.isMapped {
+            // The summary needs a pass of its own: only for inputs that can be read twice.
+            let info = try TraceInfo(input, order: .file)
+            for line in TraceSummary.header(info, name: file, cpuHz: hz) { out.line("# " + line) }
+        }
         var decoder = TraceDecoder(style: style, filter: filter)
         // In TSC order CPU-change records are shown only when asked for by --event.
         decoder.hideCPUChange = effectiveOrder == .tsc

@@ -33,6 +33,17 @@ import XenTrace
         #expect(tscs == tscs.sorted())
     }
 
+    /// A pipe on standard input (read once, as a stream) gives the same lines as the mapped file.
+    @Test func standardInput() throws {
+        let exe = try #require(xenscopeBinary())
+        // Through a real pipe (a regular file as stdin would be mapped); the header needs a second pass, so none.
+        let piped = try run("/bin/sh", ["-c", "cat '\(sample)' | '\(exe)' trace decode --limit 200 -"])
+        let mapped = try xenscope(["trace", "decode", "--no-header", "--limit", "200", sample])
+        #expect(piped.status == 0)
+        #expect(lines(piped).count == 200)
+        #expect(piped.stdout == mapped.stdout)
+    }
+
     @Test func eventFilterCountsMatchReader() throws {
         let c = try counts()
         let sw = try xenscope(["trace", "decode", "--no-header", "--event", "sched:switch", sample])

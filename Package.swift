@@ -65,7 +65,7 @@ let package = Package(
         // MARK: gdb remote serial protocol (engine + transports; no dependencies)
         .target(name: "GDBRemote"),
         // Targets gdb can attach to: core files (later dumps, live Xen).
-        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "CrashAnalysis", "DWARF", "BinaryIO"]),
+        .target(name: "GDBBackends", dependencies: ["GDBRemote", "ELF", "Dump", "CrashAnalysis", "DWARF", "XenControl", "BinaryIO"]),
 
         // MARK: trace producer side: Xen-layout rings, consumer, collector
         .target(name: "CTraceBuffer"),
@@ -77,7 +77,7 @@ let package = Package(
 
         // MARK: command line
         .executableTarget(name: "XenScopeCLI", dependencies: [
-            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis", "ELF",
+            "BinaryIO", "XenTrace", "XenTraceAnalysis", "GDBRemote", "GDBBackends", "DWARF", "Dump", "CrashAnalysis", "ELF", "XenControl",
             "XenTraceFormats",
             "Collector",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
-        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "CrashTestSupport"]),
+        .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "XenControl", "CrashTestSupport"]),
         .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),
         .testTarget(name: "TraceRingTests", dependencies: ["TraceRing", "CTraceBuffer", "XenTrace"]),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "TraceRing", "CTraceBuffer", "XenTrace"]),

@@ -43,6 +43,8 @@ public protocol Backend: AnyObject {
     func monitor(_ command: String, thread: Int) -> String?
     /// Help lines for the backend's own monitor commands.
     var monitorHelp: [String] { get }
+    /// The debugger left (detach, kill or disconnect): let a live target run on.
+    func detach()
     /// Extra description for the `qXfer:auxv:read` object (process cores), or nil.
     var auxv: [UInt8]? { get }
     /// Relocation for `qOffsets` (e.g. a kernel's KASLR slide), or nil.
@@ -70,6 +72,7 @@ extension Backend {
         throw .unsupported
     }
     public func monitor(_ command: String, thread: Int) -> String? { nil }
+    public func detach() {}
     public var monitorHelp: [String] { [] }
     public var auxv: [UInt8]? { nil }
     public var sectionOffsets: (text: UInt64, data: UInt64)? { nil }

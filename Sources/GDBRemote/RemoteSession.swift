@@ -75,10 +75,13 @@ public final class RemoteSession {
         xferCache = nil
     }
 
-    /// The connection went away: remove the client's breakpoints.
+    /// The connection went away: remove the client's breakpoints and let a
+    /// live target run on.
     public func disconnected() {
         for (k, a, l) in breakpoints { try? backend.removeBreakpoint(k, at: a, length: l) }
+        let hadClient = !breakpoints.isEmpty || packetCount > 0
         breakpoints.removeAll()
+        if hadClient { backend.detach() }
     }
 
     /// Forgets bytes the transport has sent.

@@ -3,13 +3,14 @@ import Dump
 import ELF
 import GDBBackends
 import GDBRemote
+import XenControl
 
 /// `xenscope gdbstub`: lets a stock gdb attach (`target remote`) to a core
 /// file, a dump or a live guest.
 struct GdbstubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gdbstub",
-        abstract: "Let gdb attach (target remote) to a dump or a core file (read-only).",
+        abstract: "Let gdb attach (target remote) to a dump, a core file or a live Xen guest.",
         discussion: """
             Then, in gdb:  target remote 127.0.0.1:1234   (or: target remote /dev/…  with --tty)
             Threads are the core's threads (vCPUs for dumps); `monitor help` lists extra commands.
@@ -24,6 +25,9 @@ struct GdbstubCommand: ParsableCommand {
 
     @Option(name: .long, help: "Process core file (e.g. from gdb's gcore): threads, registers and memory.")
     var core: String?
+
+    @Option(name: .long, help: "Live Xen guest (domain id), from dom0: paused on attach, continue/Ctrl-C, registers and memory read/write.")
+    var domain: UInt32?
 
     @Option(name: .long, help: "Address to listen on (HOST:PORT). Default 127.0.0.1:1234.")
     var listen: String = "127.0.0.1:1234"
@@ -41,7 +45,9 @@ struct GdbstubCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard (dump == nil) != (core == nil) else { throw ValidationError("give exactly one of --dump FILE or --core FILE") }
+        guard [dump != nil, core != nil, domain != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --dump FILE, --core FILE or --domain ID")
+        }
         if elf != nil && dump == nil { throw ValidationError("--elf goes with --dump") }
         guard packetSize >= 4096 && packetSize <= 1 << 24 else { throw ValidationError("--packet-size must be between 4096 and 16777216") }
     }
@@ -54,6 +60,14 @@ struct GdbstubCommand: ParsableCommand {
             for d in b.core.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
             backend = b
             source = core
+        } else if let domain {
+            let b: XenGuestBackend
+            do { b = try XenGuestBackend(domain: domain) { FDWriter.stderrLine("xenscope gdbstub: \($0)") } } catch let e as XenControlError {
+                FDWriter.stderrLine("xenscope gdbstub: \(e)")
+                throw ExitCode(2)
+            }
+            backend = b
+            source = "domain \(domain)"
         } else {
             let b = try DumpBackend(path: dump!, kernel: elf)
             for d in b.dump.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }

@@ -1,0 +1,228 @@
+import GDBRemote
+import XenControl
+
+/// A live Xen guest, debugged from dom0 (`xenscope gdbstub --domain ID`):
+/// vCPUs as threads, registers from and to the vCPU contexts, memory through
+/// the guest's page tables and foreign mappings, pause on attach and Ctrl-C,
+/// unpause on continue and detach.
+///
+/// Breakpoint and single-step traps reach a dom0 debugger only when the
+/// hypervisor was built with CONFIG_GDBSX (Debian's is not); the backend
+/// reads the hypervisor's build configuration and says so at attach. Without
+/// it, gdb would plant int3 through memory writes and the guest would take
+/// the trap itself — so breakpoints are refused then, with that reason.
+public final class XenGuestBackend: Backend {
+    public let control: XenDomainControl
+    public let capabilities: BackendCapabilities
+    public let layout = X86RegisterLayout(features: [.sse, .system])
+    /// What the hypervisor's configuration says about CONFIG_GDBSX.
+    public let gdbsxStatus: String
+    public let isHVM: Bool
+    /// The hypervisor delivers guest debug traps to dom0.
+    public let hasGDBSX: Bool
+    private let vcpus: Int
+    private var pausedByUs = false
+    private var stepping: Int?
+    private var interruptRequested = false
+    private var lastStop = StopEvent(signal: 5, thread: 1)
+    private let log: (String) -> Void
+
+    /// Context offsets (x86-64 `vcpu_guest_context`, Xen 4.17 public ABI).
+    enum Offset {
+        static let flags = 512, userRegs = 520, ctrlreg = 4984, fsBase = 5144, gsBaseKernel = 5152, gsBaseUser = 5160
+        static let vgcfI387Valid: UInt64 = 1, vgcfInKernel: UInt64 = 4, vgcfOnline: UInt64 = 32
+        /// `cpu_user_regs` fields in gdb's order (rax rbx rcx rdx rsi rdi rbp rsp r8–r15 rip), offsets inside user_regs.
+        static let gprs: [(X86Register, Int)] = [
+            (.rax, 80), (.rbx, 40), (.rcx, 88), (.rdx, 96), (.rsi, 104), (.rdi, 112), (.rbp, 32), (.rsp, 152),
+            (.r8, 72), (.r9, 64), (.r10, 56), (.r11, 48), (.r12, 24), (.r13, 16), (.r14, 8), (.r15, 0), (.rip, 128),
+        ]
+        /// Fields gdb shows as 4 bytes but Xen stores as 16/64-bit.
+        static let small: [(X86Register, Int, Int)] = [
+            (.eflags, 144, 8), (.cs, 136, 2), (.ss, 160, 2), (.ds, 176, 2), (.es, 168, 2), (.fs, 184, 2), (.gs, 192, 2),
+        ]
+    }
+
+    public init(domain: UInt32, log: @escaping (String) -> Void = { _ in }) throws {
+        self.log = log
+        control = try XenDomainControl(domain: domain)
+        let info = try control.info()
+        isHVM = info.flags.contains(.hvm)
+        vcpus = info.maxVCPUID + 1
+        let config = XenDomainControl.hypervisorConfig()
+        let gdbsx = config?.contains("CONFIG_GDBSX=y") ?? false
+        if let config {
+            gdbsxStatus = config.contains("CONFIG_GDBSX=y")
+                ? "hypervisor has CONFIG_GDBSX: breakpoints and single-step traps reach the debugger"
+                : "hypervisor built without CONFIG_GDBSX (needs DEBUG or EXPERT): pause, inspect, change and continue work; breakpoints and single-step do not"
+        } else {
+            gdbsxStatus = "cannot read the hypervisor's build configuration (libxenhypfs, /buildinfo/config): assuming no CONFIG_GDBSX, so no breakpoints or single-step"
+        }
+        // Z0 always reaches insertBreakpoint, which says whether gdb may
+        // plant int3 itself (CONFIG_GDBSX) or why not.
+        var caps: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .softwareBreakpoints]
+        if isHVM { caps.insert(.physicalMemory) }
+        if gdbsx {
+            if isHVM { caps.insert(.step) }
+            _ = control.setDebugging(true)
+        }
+        hasGDBSX = gdbsx
+        capabilities = caps
+        log(gdbsxStatus)
+        try control.pause()   // stop on attach, as gdb expects
+        pausedByUs = true
+    }
+
+    deinit { detach() }
+
+    public func detach() {
+        if pausedByUs { try? control.unpause(); pausedByUs = false }
+    }
+
+    public func threads() -> [ThreadDescriptor] {
+        (0..<vcpus).map { i in
+            let online = (try? control.context(vcpu: i)).map { c in
+                c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: Offset.flags, as: UInt64.self) } & Offset.vgcfOnline != 0
+            } ?? false
+            return ThreadDescriptor(id: i + 1, name: "vcpu\(i)",
+                                    extraInfo: "dom\(control.domain) vcpu\(i) \(online ? "online" : "offline")\(isHVM ? " HVM" : " PV")")
+        }
+    }
+
+    public func stopEvent() -> StopEvent { lastStop }
+
+    public func registers(thread: Int) throws(BackendError) -> X86RegisterValues {
+        guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        let c: [UInt8]
+        do { c = try control.context(vcpu: thread - 1) } catch { throw .failed(error.description) }
+        return Self.registers(fromContext: c, isHVM: isHVM)
+    }
+
+    /// Decodes an x86-64 `vcpu_guest_context` (Xen 4.17 layout) into gdb's registers.
+    public static func registers(fromContext c: [UInt8], isHVM: Bool) -> X86RegisterValues {
+        precondition(c.count >= XenDomainControl.contextSize)
+        return c.withUnsafeBytes { b in
+            func u64(_ o: Int) -> UInt64 { b.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
+            var v = X86RegisterValues()
+            for (r, o) in Offset.gprs { v[r] = u64(Offset.userRegs + o) }
+            for (r, o, size) in Offset.small {
+                let raw = u64(Offset.userRegs + o)
+                v[r] = size == 2 ? raw & 0xffff : raw & 0xffff_ffff
+            }
+            let flags = u64(Offset.flags)
+            let inKernel = flags & Offset.vgcfInKernel != 0 || isHVM
+            v[.fsBase] = u64(Offset.fsBase)
+            v[.gsBase] = inKernel ? u64(Offset.gsBaseKernel) : u64(Offset.gsBaseUser)
+            v[.kernelGSBase] = inKernel ? u64(Offset.gsBaseUser) : u64(Offset.gsBaseKernel)
+            v[.cr0] = u64(Offset.ctrlreg)
+            v[.cr2] = u64(Offset.ctrlreg + 16)
+            v[.cr3] = u64(Offset.ctrlreg + 24)
+            v[.cr4] = u64(Offset.ctrlreg + 32)
+            if flags & Offset.vgcfI387Valid != 0 { v.setFXSAVE(b[0..<512]) }
+            return v
+        }
+    }
+
+    public func writeRegister(thread: Int, _ register: X86Register, bytes: [UInt8]) throws(BackendError) {
+        guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        var value: UInt64 = 0
+        for (i, b) in bytes.prefix(8).enumerated() { value |= UInt64(b) << (8 * UInt64(i)) }
+        let offset: Int
+        if let g = Offset.gprs.first(where: { $0.0 == register }) { offset = Offset.userRegs + g.1 }
+        else if let s = Offset.small.first(where: { $0.0 == register }) { offset = Offset.userRegs + s.1 }
+        else if register == .fsBase { offset = Offset.fsBase }
+        else { throw .failed("\(register.name) cannot be changed on a live Xen vCPU") }
+        do {
+            var c = try control.context(vcpu: thread - 1)
+            c.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
+            try control.setContext(vcpu: thread - 1, c)
+        } catch { throw .failed(error.description) }
+    }
+
+    /// Page by page: translate through the vCPU's page tables (or take the
+    /// frame directly in physical mode), map, copy, unmap.
+    public func readMemory(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer, thread: Int, space: AddressSpace) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let a = address &+ UInt64(done)
+            let inPage = Int(a & 0xfff)
+            let take = min(buffer.count - done, 4096 - inPage)
+            let frame = space == .physical ? a >> 12 : control.translate(vcpu: max(thread, 1) - 1, a)
+            guard let frame, let page = control.map(frame: frame, writable: false) else { break }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[done..<done + take])
+                .copyMemory(from: UnsafeRawBufferPointer(start: page + inPage, count: take))
+            control.unmap(page)
+            done += take
+        }
+        return done
+    }
+
+    public func writeMemory(at address: UInt64, _ bytes: UnsafeRawBufferPointer, thread: Int, space: AddressSpace) throws(BackendError) {
+        var done = 0
+        while done < bytes.count {
+            let a = address &+ UInt64(done)
+            let inPage = Int(a & 0xfff)
+            let take = min(bytes.count - done, 4096 - inPage)
+            let frame = space == .physical ? a >> 12 : control.translate(vcpu: max(thread, 1) - 1, a)
+            guard let frame, let page = control.map(frame: frame, writable: true) else {
+                throw .failed("guest address 0x\(String(a, radix: 16)) is not mapped")
+            }
+            (page + inPage).copyMemory(from: bytes.baseAddress! + done, byteCount: take)
+            control.unmap(page)
+            done += take
+        }
+    }
+
+    public func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
+        if let step {
+            guard capabilities.contains(.step), control.singleStep(vcpu: step - 1, true) else {
+                throw .failed("single-step needs an HVM guest and a hypervisor with CONFIG_GDBSX")
+            }
+        }
+        stepping = step
+        interruptRequested = false
+        do {
+            if pausedByUs { try control.unpause(); pausedByUs = false }
+        } catch { throw .failed(error.description) }
+    }
+
+    public func interrupt() {
+        interruptRequested = true
+        if !pausedByUs, (try? control.pause()) != nil { pausedByUs = true }
+    }
+
+    /// Stopped when the domain is paused: by our Ctrl-C, or by the
+    /// hypervisor on a debug trap (CONFIG_GDBSX).
+    public func pollStop(timeoutMilliseconds: Int) -> StopEvent? {
+        guard let info = try? control.info() else {
+            lastStop = StopEvent(signal: 9, thread: 1)   // the domain went away
+            return lastStop
+        }
+        if info.flags.contains(.shutdown) || info.flags.contains(.dying) {
+            lastStop = StopEvent(signal: 9, thread: 1)
+            return lastStop
+        }
+        guard info.flags.contains(.paused) else { return nil }
+        if !pausedByUs { try? control.pause(); pausedByUs = true }   // keep it paused once we report
+        if let s = stepping { _ = control.singleStep(vcpu: s - 1, false) }
+        let thread = stepping ?? 1
+        lastStop = StopEvent(signal: interruptRequested ? 2 : 5, thread: thread)
+        stepping = nil
+        interruptRequested = false
+        return lastStop
+    }
+
+    public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
+        guard hasGDBSX else {
+            throw .failed("breakpoints need a hypervisor built with CONFIG_GDBSX (this one is not); the guest would take the int3 itself")
+        }
+        throw .unsupported   // gdb writes int3 through memory; Xen pauses the domain on the trap
+    }
+
+    public var monitorHelp: [String] { ["xen                  domain state and whether breakpoints can work (CONFIG_GDBSX)"] }
+
+    public func monitor(_ command: String, thread: Int) -> String? {
+        guard command == "xen" else { return nil }
+        let info = try? control.info()
+        return "domain \(control.domain): \(isHVM ? "HVM/PVH" : "PV"), \(vcpus) vCPUs, flags 0x\(String(info?.flags.rawValue ?? 0, radix: 16))\n\(gdbsxStatus)\n"
+    }
+}

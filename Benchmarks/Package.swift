@@ -41,6 +41,12 @@ let package = Package(
             .product(name: "GDBRemote", package: "XenScope"),
             .product(name: "GDBBackends", package: "XenScope"),
         ]),
+        // Crash analysis: first backtrace, console log, page-table walk, page reads on 64 MiB–8 GiB dumps.
+        .executableTarget(name: "crash", dependencies: [
+            .product(name: "CrashAnalysis", package: "XenScope"),
+            .product(name: "Dump", package: "XenScope"),
+            .product(name: "DWARF", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

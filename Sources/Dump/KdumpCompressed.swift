@@ -45,7 +45,10 @@ public final class KdumpCompressedDump: Dump {
     private let dumpedBitmap: [UInt64]
     private let rank: [UInt32]
     private let descriptorsOffset: UInt64
-    private var cachePFN: UInt64 = .max
+    /// Decompressed pages, direct-mapped by pfn: page-table walks touch the
+    /// same few table pages over and over, and decompressing one costs ~20 µs.
+    private static let cacheSlots = 64
+    private var cachePFNs = [UInt64](repeating: .max, count: KdumpCompressedDump.cacheSlots)
     private var cache: [UInt8]
 
     static let descriptorSize = 24
@@ -164,7 +167,7 @@ public final class KdumpCompressedDump: Dump {
         }
         if let s = runStart { ranges.append((s * UInt64(blockSize))..<(UInt64(words.count * 64) * UInt64(blockSize))) }
         physicalRanges = ranges
-        cache = [UInt8](repeating: 0, count: blockSize)
+        cache = [UInt8](repeating: 0, count: blockSize * Self.cacheSlots)
         cpus = CPUNotes.cpus(from: notes, file: path, diagnostics: &problems)
         diagnostics = problems
     }
@@ -179,7 +182,11 @@ public final class KdumpCompressedDump: Dump {
     }
 
     public func withPage<R>(_ pfn: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        if pfn == cachePFN { return try cache.withUnsafeBytes(body) }
+        let slot = Int(pfn % UInt64(Self.cacheSlots))
+        let ps = pageSize
+        if cachePFNs[slot] == pfn {
+            return try cache.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(slot * ps)..<(slot * ps + ps)])) }
+        }
         guard pfn < UInt64.max / UInt64(pageSize), isDumped(pfn) else {
             throw DumpReadError.notInDump(address: pfn &* UInt64(pageSize))
         }
@@ -199,13 +206,13 @@ public final class KdumpCompressedDump: Dump {
         guard offset >= 0, size > 0, size <= UInt32(pageSize) * 2 else {
             throw DumpReadError.corrupt(InputError(file: path, offset: Int(clamping: dOff), "page descriptor of pfn \(pfn) has offset \(offset), size \(size)"))
         }
-        let ps = pageSize
+        cachePFNs[slot] = .max
         do {
             try view.withBytes(offset: UInt64(offset), count: Int(size)) { src in
                 if flags & Self.flagZlib != 0 {
                     var outLen = uLongf(ps)
                     let rc = cache.withUnsafeMutableBytes { dst in
-                        uncompress(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &outLen,
+                        uncompress((dst.baseAddress! + slot * ps).assumingMemoryBound(to: Bytef.self), &outLen,
                                    src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(src.count))
                     }
                     guard rc == Z_OK, outLen == uLongf(ps) else {
@@ -217,14 +224,13 @@ public final class KdumpCompressedDump: Dump {
                     guard src.count == ps else {
                         throw InputError(file: path, offset: Int(offset), "raw page of pfn \(pfn) has \(src.count) bytes, expected \(ps)")
                     }
-                    cache.withUnsafeMutableBytes { $0.copyMemory(from: src) }
+                    cache.withUnsafeMutableBytes { dst in (dst.baseAddress! + slot * ps).copyMemory(from: src.baseAddress!, byteCount: ps) }
                 }
             }
         } catch let e as InputError {
-            cachePFN = .max
             throw DumpReadError.corrupt(e)
         }
-        cachePFN = pfn
-        return try cache.withUnsafeBytes(body)
+        cachePFNs[slot] = pfn
+        return try cache.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(slot * ps)..<(slot * ps + ps)])) }
     }
 }

@@ -74,13 +74,23 @@ public struct PanickerGuest: Sendable {
     /// (synthetic until the lab's real `xl dump-core` files exist): "pv"
     /// (machine frames, .xen_p2m) or "hvm" (.xen_pfn). Made once per kind.
     public func xenCore(_ kind: String) throws -> String {
-        let out = directory + "/xc-\(kind).core"
-        if !FileManager.default.fileExists(atPath: out) {
-            try Self.run("/usr/bin/env", ["python3", Self.packageRoot + "/samples/guests/panicker/xc_core.py", elfDump, out + ".tmp", kind],
-                         what: "writing an xc_core dump")
-            try FileManager.default.moveItem(atPath: out + ".tmp", toPath: out)
-        }
-        return out
+        try (kind == "pv" ? Self.xcPV : Self.xcHVM).get()
+    }
+
+    // Made once per process (static lets are initialised once, thread-safely),
+    // so suites running in parallel never race on the files.
+    private static let xcPV = makeXenCore("pv")
+    private static let xcHVM = makeXenCore("hvm")
+
+    private static func makeXenCore(_ kind: String) -> Result<String, GuestError> {
+        do {
+            let guest = try shared()
+            let out = guest.directory + "/xc-\(kind).core"
+            try? FileManager.default.removeItem(atPath: out)
+            try run("/usr/bin/env", ["python3", packageRoot + "/samples/guests/panicker/xc_core.py", guest.elfDump, out, kind],
+                    what: "writing an xc_core dump")
+            return .success(out)
+        } catch let e as GuestError { return .failure(e) } catch { return .failure(GuestError(message: "\(error)")) }
     }
 
     /// A second build of the kernel that differs in one string (so in its

@@ -26,7 +26,7 @@ struct CrashBench {
 
     static func peakRSSMiB() -> Double {
         var u = rusage()
-        getrusage(RUSAGE_SELF, &u)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         return Double(u.ru_maxrss) / 1024
     }
 
@@ -72,7 +72,7 @@ struct CrashBench {
             try sparseCopy(dir + "/dump.elf", to: path, size: UInt64(gib) << 30)
             cases.append(("\(name) sparse ELF", path))
         }
-        print("| dump | file size | first full backtrace | full console log | table walk | translations/s | pages read/s | peak RSS |")
+        print("| dump | file size | first full backtrace | full console log | full table walk | translations/s | pages read/s (first 64 MiB) | peak RSS so far |")
         print("|---|---|---|---|---|---|---|---|")
         for (name, path) in cases {
             let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -108,7 +108,7 @@ struct CrashBench {
             let tRead = now() - t4
             precondition(frames == 9 && log.size == 4096 && sink != 0 && readPages == pages)
             func ms(_ t: Double) -> String { String(format: "%.1f ms", t * 1000) }
-            print("| \(name) | \(size >> 20) MiB | \(ms(tBT)) (\(frames) frames) | \(ms(tLog)) (\(log.text.utf8.count) B) | \(ms(tWalk)) (\(mappings) leaves, \(covered >> 20) MiB mapped) | \(String(format: "%.2f M", Double(pages) / tTr / 1e6)) | \(String(format: "%.0f k", Double(readPages) / tRead / 1e3)) | \(String(format: "%.0f MiB", peakRSSMiB())) |")
+            print("| \(name) | \(String(format: "%.1f", Double(size) / 1048576)) MiB | \(ms(tBT)) (\(frames) frames) | \(ms(tLog)) (\(log.text.utf8.count) B) | \(String(format: "%.0f µs", tWalk * 1e6)) (\(mappings) leaves, \(covered >> 20) MiB mapped) | \(String(format: "%.2f M", Double(pages) / tTr / 1e6)) | \(String(format: "%.0f k", Double(readPages) / tRead / 1e3)) | \(String(format: "%.0f MiB", peakRSSMiB())) |")
         }
         for (gib, _) in [(2, ""), (8, "")] { unlink(dir + "/sparse-\(gib)g.elf") }
     }

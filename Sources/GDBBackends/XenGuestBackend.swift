@@ -74,6 +74,11 @@ public final class XenGuestBackend: Backend {
 
     deinit { detach() }
 
+    /// The next debugger finds the domain paused again.
+    public func attach() {
+        if !pausedByUs, (try? control.pause()) != nil { pausedByUs = true }
+    }
+
     public func detach() {
         if pausedByUs { try? control.unpause(); pausedByUs = false }
     }

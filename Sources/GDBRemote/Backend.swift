@@ -43,6 +43,8 @@ public protocol Backend: AnyObject {
     func monitor(_ command: String, thread: Int) -> String?
     /// Help lines for the backend's own monitor commands.
     var monitorHelp: [String] { get }
+    /// A debugger arrives: a live target stops (gdb expects a stopped target).
+    func attach()
     /// The debugger left (detach, kill or disconnect): let a live target run on.
     func detach()
     /// Extra description for the `qXfer:auxv:read` object (process cores), or nil.
@@ -72,6 +74,7 @@ extension Backend {
         throw .unsupported
     }
     public func monitor(_ command: String, thread: Int) -> String? { nil }
+    public func attach() {}
     public func detach() {}
     public var monitorHelp: [String] { [] }
     public var auxv: [UInt8]? { nil }

@@ -58,10 +58,11 @@ public final class RemoteSession {
 
     deinit { scratch.deallocate() }
 
-    /// Back to the state of a fresh connection (acks on, no thread selected).
-    /// Breakpoints the old client left are removed from a live target.
+    /// Back to the state of a fresh connection (acks on, no thread selected),
+    /// for the next debugger: breakpoints an old client left are removed and
+    /// the backend is told a debugger arrives (a live target pauses again).
     public func reset() {
-        disconnected()
+        removeBreakpoints()
         decoder.reset()
         writer.clear()
         lastReply.removeAll(keepingCapacity: true)
@@ -70,18 +71,26 @@ public final class RemoteSession {
         space = .virtual
         reportSwbreak = false; reportHwbreak = false
         finished = false
+        isRunning = false
+        packetCount = 0
+        rejectedPackets = 0
         registerCache.removeAll()
         threadListCache = nil
         xferCache = nil
+        lastStop = nil
+        backend.attach()
     }
 
-    /// The connection went away: remove the client's breakpoints and let a
-    /// live target run on.
+    /// The connection went away (or the debugger detached): remove the
+    /// client's breakpoints and let a live target run on.
     public func disconnected() {
+        removeBreakpoints()
+        backend.detach()
+    }
+
+    private func removeBreakpoints() {
         for (k, a, l) in breakpoints { try? backend.removeBreakpoint(k, at: a, length: l) }
-        let hadClient = !breakpoints.isEmpty || packetCount > 0
         breakpoints.removeAll()
-        if hadClient { backend.detach() }
     }
 
     /// Forgets bytes the transport has sent.

@@ -16,6 +16,10 @@ final class MemoryBackend: Backend {
     var stepping: Int?
     var interruptRequested = false
     var physicalReads = 0
+    var attaches = 0, detaches = 0
+
+    func attach() { attaches += 1 }
+    func detach() { detaches += 1 }
 
     init(capabilities: BackendCapabilities, sse: Bool = true) {
         self.capabilities = capabilities

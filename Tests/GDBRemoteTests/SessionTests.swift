@@ -184,10 +184,16 @@ let readWrite: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .s
         let b = MemoryBackend(capabilities: readWrite)
         var c = TestClient(b)
         #expect(c.exchange("Z0,400200,1") == "OK")
-        c.session.reset()
+        c.session.disconnected()                 // the client vanished
         #expect(b.swBreakpoints.isEmpty)
+        #expect(b.detaches == 1)
+        c.session.reset()                        // the next client arrives
+        #expect(b.attaches == 1)
+        #expect(c.exchange("Z0,400300,1") == "OK")
         #expect(c.exchange("D") == "OK")
         #expect(c.session.finished)
+        #expect(b.swBreakpoints.isEmpty)
+        #expect(b.detaches == 2)
     }
 
     @Test func monitorCommands() {

@@ -11,7 +11,8 @@ import BinaryIO
 /// - `QEMU`/0: QEMU's `QEMUCPUState` (target/i386/arch_dump.c), version 1:
 ///   u32 version, u32 size, rax rbx rcx rdx rsi rdi rsp rbp r8–r15, rip,
 ///   rflags, ten segments {u32 selector, u32 limit, u32 flags, u32 pad,
-///   u64 base} for cs ds es fs gs ss ldt tr gdt idt, then cr[5]. 432 bytes.
+///   u64 base} for cs ds es fs gs ss ldt tr gdt idt, then cr[5] (432 bytes);
+///   QEMU ≥ 5 appends kernel_gs_base at +432 and says size 440.
 /// - `Xen`/0x1000002 `XEN_ELFNOTE_CRASH_REGS`: `crash_xen_core_t` = cr0 cr2
 ///   cr3 cr4 (4 × u64), after each pCPU's NT_PRSTATUS
 ///   (xen/include/public/elfnote.h, xen/arch/x86/include/asm/x86_64/elf.h).
@@ -75,6 +76,8 @@ public enum CPUNotes {
                 cpus[qemuIndex].cr2 = u64(d, cr + 16)
                 cpus[qemuIndex].cr3 = u64(d, cr + 24)
                 cpus[qemuIndex].cr4 = u64(d, cr + 32)
+                // Later QEMUs append kernel_gs_base (the note's size says so).
+                if d.count >= 440 && u32(d, 4) >= 440 { cpus[qemuIndex].kernelGsBase = u64(d, 432) }
                 cpus[qemuIndex].source += " + QEMU CPU state"
             } else if n.name == "Xen" && n.type == xenCrashRegs {
                 defer { lastWasPrstatus = false }

@@ -70,6 +70,13 @@ public enum ReaderCrossCheck {
             _ = try u.forEachRecord(order: .file) { _ in true }
         }
 
+        // trace info's counting fast path (mapped) = the normal path (stream).
+        let fast = try TraceInfo(mapped, order: .file)
+        let slow = try TraceInfo(TraceInput(name: "check", stream: ChunkedStream(bytes, seed: seed, maxChunk: 512), size: bytes.count), order: .file)
+        if fast.cpus != slow.cpus || fast.eventCounts != slow.eventCounts || fast.diagnostics.map(key) != slow.diagnostics.map(key) {
+            problems.append("trace info fast path disagrees: \(fast.cpus) / \(slow.cpus)")
+        }
+
         // TSC order holds the same records, each CPU's in file order.
         if byTSC.map(\.offset).sorted() != byFile.map(\.offset) {
             problems.append("TSC order delivers \(byTSC.count) records, file order \(byFile.count) (or other ones)")

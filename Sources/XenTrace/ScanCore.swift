@@ -240,6 +240,39 @@ struct ScanCore {
         return .end
     }
 
+    /// Fast path for counting passes (`trace info`): calls `visit(header,
+    /// tsc, firstWord)` for the complete, well-formed records at the start of
+    /// the rest of the current window, without building `TraceRecord`s. It
+    /// stops before anything unusual (a record crossing the window or the
+    /// buffer, a TSC going backwards) and leaves that to ``step``, so the
+    /// results and diagnostics are exactly those of the normal path.
+    @inline(__always)
+    mutating func countInWindow(_ b: UnsafeRawBufferPointer, _ pos: inout Int, _ visit: (UInt32, UInt64, UInt32) -> Void) {
+        guard inWindow, skipLeft == 0 else { return }
+        var p = pos
+        var left = windowLeft
+        var tsc = curTSC
+        let end = b.count
+        while left >= 4 && end - p >= 4 {
+            let h = ScanCore.load32(b, p)
+            let size = TraceRecord.size(header: h)
+            if size > left || size > end - p { break }
+            var q = p + 4
+            if h & 0x8000_0000 != 0 {
+                let t = ScanCore.load64(b, q)
+                if t < tsc { break }
+                tsc = t
+                q += 8
+            }
+            visit(h, tsc, h & 0x7000_0000 != 0 ? ScanCore.load32(b, q) : 0)
+            p += size
+            left -= size
+        }
+        pos = p
+        windowLeft = left
+        curTSC = tsc
+    }
+
     /// Reads within the current window only: returns `.end` when the window
     /// is complete (or the input ends inside it).
     mutating func stepInWindow(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int, eof: Bool) -> ScanStep {

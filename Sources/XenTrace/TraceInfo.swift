@@ -51,7 +51,8 @@ public struct TraceInfo: Sendable {
     /// not depend on the order, which only exercises the other reader.
     public init(_ input: TraceInput, order: RecordOrder = .file) throws {
         var acc = Accumulator()
-        let d = try input.forEachRecord(order: order) { acc.add($0); return true }
+        let d = try (order == .file ? input.countRecords(&acc) : nil)
+            ?? input.forEachRecord(order: order) { acc.add($0); return true }
         acc.flushEvent()
         self.init(acc)
         diagnostics = d
@@ -106,6 +107,41 @@ public struct TraceInfo: Sendable {
                 case EventID.lostRecords:
                     cur.lostRecordEvents += 1
                     cur.lostRecords += UInt64(r.extra.w0)
+                default: break
+                }
+            }
+        }
+
+        /// One record from the counting fast path (CPU already selected).
+        @inline(__always)
+        mutating func addFast(_ h: UInt32, _ tsc: UInt64, _ w0: UInt32) {
+            let e = h & 0x0fff_ffff
+            var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & (keys.count - 1)
+            while true {
+                let k = keys[i]
+                if k == e { values[i] += 1; break }
+                if k == Accumulator.empty {
+                    keys[i] = e
+                    values[i] = 1
+                    used += 1
+                    if used * 2 > keys.count { grow() }
+                    break
+                }
+                i = (i + 1) & (keys.count - 1)
+            }
+            cur.records += 1
+            cur.bytes += TraceRecord.size(header: h)
+            if h & 0x8000_0000 != 0 {
+                if cur.firstTSC == 0 { cur.firstTSC = tsc }
+                cur.lastTSC = tsc
+            }
+            if e & 0x0fff_f000 == 0x0001_f000 {
+                switch e {
+                case EventID.cpuChange: cur.cpuChangeRecords += 1
+                case EventID.wrapBuffer: cur.wrapRecords += 1
+                case EventID.lostRecords:
+                    cur.lostRecordEvents += 1
+                    cur.lostRecords += UInt64(w0)
                 default: break
                 }
             }

@@ -113,6 +113,36 @@ public final class TraceInput {
         }
     }
 
+    /// `trace info`'s pass over a mapped file in file order, through the
+    /// scanner's counting fast path; nil for streams (they take the normal path).
+    func countRecords(_ acc: inout TraceInfo.Accumulator) -> [TraceDiagnostic]? {
+        guard let m = mapping else { return nil }
+        m.adviseSequential()
+        let d: [TraceDiagnostic] = m.withBytes { b in
+            var core = ScanCore(inputSize: b.count)
+            var pos = 0
+            var dropped = 0
+            while true {
+                if core.inWindow {
+                    let c = Int(core.cpu)
+                    if c != acc.curIndex { acc.switchCPU(c) }
+                    core.countInWindow(b, &pos) { h, tsc, w0 in acc.addFast(h, tsc, w0) }
+                }
+                guard case .record(let r) = core.step(b, &pos, base: 0, eof: true) else { break }
+                acc.add(r)
+                if pos - dropped >= TraceInput.dropChunk {
+                    m.dropPages(offset: dropped, count: pos - dropped)
+                    dropped = pos
+                }
+            }
+            m.dropPages(offset: dropped, count: pos - dropped)
+            return core.finalDiagnostics()
+        }
+        return d.enumerated()
+            .sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }
+            .map { var x = $0.element; x.file = name; return x }
+    }
+
     static func scanStream(_ s: ByteStream, size: Int?, _ body: (TraceRecord) throws -> Bool) throws -> [TraceDiagnostic] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBuffer, alignment: 16)
         defer { buffer.deallocate() }

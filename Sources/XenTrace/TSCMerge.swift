@@ -98,7 +98,7 @@ enum TSCMerge {
                 cursors[0].core.enterHeaderlessRegion(size: headerlessEnd)
             }
             let chunk = 8 << 20
-            let spreadLimit = 96 << 20
+            let spreadLimit = 48 << 20
 
             // 3. Merge: a binary heap of cursor indices keyed by the heads'
             // (TSC, offset). All per-record state lives in plain local

@@ -38,7 +38,11 @@ public final class DumpBackend: Backend {
         } else {
             sectionOffsets = nil
         }
-        if let kd = dump as? KdumpCompressedDump, kd.currentCPU > 0, kd.currentCPU < dump.cpus.count {
+        // The stop thread is the CPU that panicked: from the kernel's symbols
+        // (`panic_cpu`, via the crash session) when given, else the kdump header.
+        if let cpu = crash?.addressSpaceCPU, cpu < dump.cpus.count {
+            firstThread = cpu + 1
+        } else if let kd = dump as? KdumpCompressedDump, kd.currentCPU > 0, kd.currentCPU < dump.cpus.count {
             firstThread = kd.currentCPU + 1
         } else {
             firstThread = 1

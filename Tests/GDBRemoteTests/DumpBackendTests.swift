@@ -59,6 +59,7 @@ import Testing
         let guest = try PanickerGuest.shared()
         let backend = try DumpBackend(path: guest.kdumpDump, kernel: guest.kernelELF)
         let expected = try backend.crash!.consoleRing().text
+        #expect(backend.stopEvent().thread == 2)   // CPU 1 panicked (panic_cpu = 1)
         let stub = try RunningStub(backend: backend)
         defer { stub.stop() }
         let out = gdbBatch([guest.kernelELF], commands: ["target remote 127.0.0.1:\(stub.port)", "echo @@dmesg\\n", "monitor dmesg", "echo @@end\\n"])
@@ -66,6 +67,7 @@ import Testing
         #expect(expected.contains("bad checksum"))
         #expect(shown + "\n" == (expected.hasSuffix("\n") ? expected : expected + "\n"))
         let bare = try DumpBackend(path: guest.kdumpDump)
+        #expect(bare.stopEvent().thread == 1)      // without symbols: QEMU's kdump header says CPU 0
         #expect(bare.monitor("dmesg", thread: 1) == "monitor dmesg needs the kernel's symbols: start the stub with --elf KERNEL\n")
     }
 

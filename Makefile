@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub
+.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -38,7 +38,7 @@ test: deps peers
 	$(MAKE) --no-print-directory fuzz
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
-fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub
+fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf
 
 fuzz-trace:
 	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
@@ -56,6 +56,11 @@ fuzz-formats:
 FUZZ_GDBSTUB_SECONDS ?= 20
 fuzz-gdbstub:
 	./scripts/fuzz-gdbstub.sh $(FUZZ_GDBSTUB_SECONDS)
+
+# The ELF loader (headers, notes, cores): 20 s.
+FUZZ_ELF_SECONDS ?= 20
+fuzz-elf:
+	./scripts/fuzz-elf.sh $(FUZZ_ELF_SECONDS)
 
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)

@@ -47,6 +47,11 @@ let package = Package(
             .product(name: "Dump", package: "XenScope"),
             .product(name: "DWARF", package: "XenScope"),
         ]),
+        // Random addresses in a large debug binary vs eu-addr2line, addr2line, llvm-symbolizer.
+        .executableTarget(name: "symbolize", dependencies: [
+            .product(name: "DWARF", package: "XenScope"),
+            .product(name: "ELF", package: "XenScope"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -117,3 +117,24 @@ import BinaryIO
         #expect(cut.diagnostics.map(\.description) == ["s.elf: at byte 64 (0x40): section header table (3 entries of 64 bytes) lies beyond the end of the file (192 bytes); sections ignored"])
     }
 }
+
+@Suite struct ELFSymbolTests {
+    /// Every named, defined symbol (not FILE/SECTION) equals nm --defined-only's list.
+    @Test func symbolsMatchNM() throws {
+        let dir = try FixtureCompiler.tempDir()
+        let exe = try FixtureCompiler.compile(["elf/hello.c"], output: "hello", in: dir, flags: ["-O2"])
+        let elf = try ELFFile(path: exe)
+        let ours = Set(try elf.symbols().filter { !$0.name.isEmpty && $0.sectionIndex != 0 && $0.type != 3 && $0.type != 4 }
+            .map { "\($0.value) \($0.name)" })
+        let nm = Set(try FixtureCompiler.run("nm", ["--defined-only", exe]).split(separator: "\n").compactMap { line -> String? in
+            let f = line.split(separator: " ")
+            guard f.count == 3 else { return nil }
+            return "\(UInt64(f[0], radix: 16)!) \(f[2])"
+        })
+        #expect(ours.count > 20)
+        #expect(ours == nm)
+        let main = try #require(try elf.symbols().first { $0.name == "main" })
+        #expect(main.type == ELFSymbol.typeFunction && main.binding == 1 && main.size > 0)
+        #expect(try elf.symbols(table: ".nosuch").isEmpty)
+    }
+}

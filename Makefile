@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: all deps peers build release test demo install install-files man check-install bench clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf
+.PHONY: all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -91,6 +91,12 @@ check-install: man
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release
 	@echo "run: Benchmarks/.build/release/trace-decode [TRACE]   (from the repository root)"
+
+# Symbolizer vs eu-addr2line, addr2line, llvm-symbolizer on Debian's debug vmlinux.
+bench-symbolize: deps
+	command -v llvm-symbolizer >/dev/null || apt-get install -y -qq --no-install-recommends llvm
+	cd Benchmarks && $(SWIFT) build -c release --product symbolize
+	Benchmarks/.build/release/symbolize --elf "$$(./scripts/fetch-vmlinux.sh)"
 
 clean:
 	rm -rf .build .build-fuzz

@@ -40,7 +40,19 @@ public final class Symbolizer: Sendable {
         debugFile = found.debugFile
         rejectedDebugFiles = found.rejected
         let module = try DwflModule(path: path, debugFile: found.debugFile)
-        state = Mutex(Session(module: module))
+        // The symbol table libdwfl would use: the image's .symtab, else the
+        // debug file's, else .dynsym. Indexed on first use (start-up stays cheap).
+        let source: (ELFFile, String)?
+        if elf.section(named: ".symtab") != nil {
+            source = (elf, ".symtab")
+        } else if let d = found.debugFile, d != path, let delf = try? ELFFile(path: d), delf.section(named: ".symtab") != nil {
+            source = (delf, ".symtab")
+        } else if elf.section(named: ".dynsym") != nil {
+            source = (elf, ".dynsym")
+        } else {
+            source = nil
+        }
+        state = Mutex(Session(module: module, symbolSource: source))
     }
 
     /// True when DWARF (functions, lines, inline chains) is available.
@@ -94,18 +106,37 @@ final class Session {
     /// Joined comp_dir per line-table CU, by CU DIE offset.
     private var compDirs: [UInt64: String?] = [:]
 
-    init(module: DwflModule) { self.module = module }
+    /// Where the ELF symbols come from, and their index once built.
+    private let symbolSource: (ELFFile, String)?
+    private var symbolIndex: SymbolTableIndex?
+
+    init(module: DwflModule, symbolSource: (ELFFile, String)?) {
+        self.module = module
+        self.symbolSource = symbolSource
+    }
+
+    private var symbols: SymbolTableIndex {
+        if let s = symbolIndex { return s }
+        let s = symbolSource.flatMap { try? SymbolTableIndex(elf: $0.0, table: $0.1) } ?? SymbolTableIndex()
+        symbolIndex = s
+        return s
+    }
 
     func symbolize(_ address: UInt64, bias: UInt64) -> SymbolizedAddress {
         let a = address &- bias
         var result = SymbolizedAddress(address: address, fileAddress: a, inImage: false, symbol: nil, symbolOffset: 0, frames: [])
         guard a >= module.start, a < module.end, let mod = dwfl_addrmodule(module.dwfl, a) else { return result }
         result.inImage = true
-        var offset: GElf_Off = 0
-        var sym = GElf_Sym()
-        if let n = dwfl_module_addrinfo(mod, a, &offset, &sym, nil, nil, nil) {
-            result.symbol = String(cString: n)
-            result.symbolOffset = offset
+        if let hit = symbols.lookup(a) {
+            result.symbol = hit.name
+            result.symbolOffset = hit.offset
+        } else {
+            var offset: GElf_Off = 0
+            var sym = GElf_Sym()
+            if let n = dwfl_module_addrinfo(mod, a, &offset, &sym, nil, nil, nil) {
+                result.symbol = String(cString: n)
+                result.symbolOffset = offset
+            }
         }
         let line = lineLocation(mod, a)
         var dwbias: Dwarf_Addr = 0

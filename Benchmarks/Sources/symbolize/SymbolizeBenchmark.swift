@@ -1,11 +1,12 @@
 // Symbolizer benchmark: random addresses in a large debug binary, side by
 // side with eu-addr2line, GNU addr2line and llvm-symbolizer in one run.
 // Start-up = one address, fresh process (ours: fresh Symbolizer in-process).
-// Usage: symbolize [--elf FILE] [--count N] [--eu-count N] [--seed S]
+// Usage: symbolize [--elf FILE] [--count N] [--eu-count N] [--seed S] [--skip-peers]
 // Default FILE: $XENSCOPE_CACHE/symbench/vmlinux-6.1.0-56-amd64 (scripts/fetch-vmlinux.sh).
 import DWARF
 import ELF
 import Foundation
+import Synchronization
 
 @main
 struct SymbolizeBenchmark {
@@ -42,6 +43,7 @@ struct SymbolizeBenchmark {
         let count = Int(option("--count") ?? "") ?? 100_000
         let euCount = Int(option("--eu-count") ?? "") ?? 10_000
         var seed = UInt64(option("--seed") ?? "") ?? 1
+        let skipPeers = args.contains("--skip-peers")
 
         // Addresses: uniform over FUNC symbols in executable sections, uniform offset inside each.
         let elf = try ELFFile(path: elfPath)
@@ -69,7 +71,7 @@ struct SymbolizeBenchmark {
             ("addr2line (GNU)", "/usr/bin/addr2line", ["-a", "-f", "-i", "-e", elfPath], count),
             ("llvm-symbolizer", "/usr/bin/llvm-symbolizer", ["--obj=" + elfPath, "--print-address"], count),
         ]
-        for (name, path, a, n) in tools {
+        for (name, path, a, n) in tools where !skipPeers {
             guard FileManager.default.isExecutableFile(atPath: path) else { print("| \(name) | missing (\(path)) | | | |"); continue }
             let startup = try (0..<3).map { _ in try timeTool(path, a, input: dir + "/one.txt") }.min()!
             let wall = try timeTool(path, a, input: dir + (n == euCount && name == "eu-addr2line" ? "/eu.txt" : "/all.txt"))
@@ -93,19 +95,18 @@ struct SymbolizeBenchmark {
         // Two workers, one libdw session each (the machine has 2 cores).
         t0 = now()
         let halves = [Array(addrs[..<(count / 2)]), Array(addrs[(count / 2)...])]
-        let totals = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
-        defer { totals.deallocate() }
+        let totals = Mutex([0, 0])
         let paths = elfPath
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             guard let s = try? Symbolizer(path: paths) else { return }
             var n = 0
             for a in halves[i] { n += s.symbolize(a).frames.count }
-            totals[i] = n
+            totals.withLock { $0[i] = n }
         }
         let wall2 = now() - t0
         print("| XenScope Symbolizer, 2 threads | | \(count) | \(fmt(wall2)) s | \(Int(Double(count) / wall2)) |")
         print("")
-        print("frames: \(frames) (1 thread), \(totals[0] + totals[1]) (2 threads); load average at end: \(loadAverage())")
+        print("frames: \(frames) (1 thread), \(totals.withLock { $0[0] + $0[1] }) (2 threads); load average at end: \(loadAverage())")
         try? FileManager.default.removeItem(atPath: dir)
     }
 

@@ -33,3 +33,43 @@ import Testing
             """)
     }
 }
+
+/// `xenscope trace synth --json` says what it wrote; `trace info --json`
+/// must find exactly that, in both orders.
+@Suite struct SynthCommandTests {
+    func json(_ s: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(s.utf8)) as! [String: Any]
+    }
+
+    @Test func synthCountsMatchInfo() throws {
+        let xenscope = try xenscopeBinary()
+        let dir = try makeTempDir("synth-cli")
+        defer { removeDir(dir) }
+        let path = dir + "/s.xentrace"
+        let s = try runCaptured([xenscope, "trace", "synth", "--size", "2M", "--cpus", "4", "--domains", "8",
+                                 "--seed", "5", "--scheduler", "credit", "--json", "-o", path])
+        #expect(s.status == 0, "\(s.stderr)")
+        let w = try json(s.stdout)
+        for order in ["file", "tsc"] {
+            let r = try runCaptured([xenscope, "trace", "info", "--json", "--order", order, path])
+            #expect(r.status == 0, "\(r.stderr)")
+            let i = try json(r.stdout)
+            #expect(i["records"] as? Int == w["records"] as? Int)
+            #expect(i["bytes"] as? Int == w["bytes"] as? Int)
+            #expect(i["cpu_change_records"] as? Int == w["windows"] as? Int)
+            #expect(i["lost_records"] as? Int == w["lost_records"] as? Int)
+            #expect(i["wrap_records"] as? Int == w["wrap_records"] as? Int)
+            #expect(i["first_tsc"] as? Int == w["first_tsc"] as? Int)
+            #expect(i["last_tsc"] as? Int == w["last_tsc"] as? Int)
+            #expect((i["events"] as? [String: Int]) == (w["events"] as? [String: Int]))
+            let perCPU = (i["cpus"] as? [[String: Any]] ?? []).map { $0["records"] as? Int ?? -1 }
+            #expect(perCPU == (w["cpu_records"] as? [Int]))
+            #expect((w["events"] as? [String: Int])?["0x00022009"] ?? 0 > 0, "credit's SCHEDULE event")
+        }
+        // Same options, same bytes.
+        let again = dir + "/again.xentrace"
+        _ = try runCaptured([xenscope, "trace", "synth", "--size", "2M", "--cpus", "4", "--domains", "8",
+                             "--seed", "5", "--scheduler", "credit", "-o", again])
+        #expect(FileManager.default.contentsEqual(atPath: path, andPath: again))
+    }
+}

@@ -30,6 +30,7 @@ public struct TraceDecoder {
     public var hideCPUChange = false
     private var emulator: XentraceFormatEmulator?
     private var lastTSC: [UInt64] = []
+    private let isText: Bool
     private var scratch = ByteSink(capacity: 256)
 
     public init(style: Style, filter: DecodeFilter = DecodeFilter(), catalogue: EventCatalogue = .shared) {
@@ -37,7 +38,30 @@ public struct TraceDecoder {
         self.filter = filter
         self.catalogue = catalogue
         filterIsEmpty = filter.isEmpty
+        if case .text = style { isText = true } else { isText = false }
         if case let .xentraceFormat(f, mhz) = style { emulator = XentraceFormatEmulator(formats: f, mhz: mhz) }
+    }
+
+    /// The hot path: our text format, no filters.
+    @inline(__always)
+    private mutating func decodeText(_ r: TraceRecord, into out: inout ByteSink) {
+        let c = Int(r.cpu)
+        if c >= lastTSC.count { lastTSC.append(contentsOf: repeatElement(0, count: c - lastTSC.count + 1)) }
+        let prev = lastTSC[c]
+        lastTSC[c] = r.tsc
+        if hideCPUChange && r.event == EventID.cpuChange { return }
+        let rel: Int64 = prev == 0 ? 0 : (r.tsc >= prev ? Int64(clamping: r.tsc - prev) : -Int64(clamping: prev - r.tsc))
+        out.append(0x43); out.append(0x50); out.append(0x55)
+        out.appendDecimal(UInt64(r.cpu))
+        out.append(0x20); out.append(0x20)
+        out.appendDecimal(r.tsc)
+        out.append(0x20); out.append(0x28); out.append(0x2b)
+        var pad = 8 - ByteSink.decimalDigits(rel.magnitude) - (rel < 0 ? 1 : 0)
+        while pad > 0 { out.append(0x20); pad -= 1 }
+        out.appendDecimal(rel)
+        out.append(0x29); out.append(0x20); out.append(0x20)
+        catalogue.renderText(r, into: &out)
+        out.append(0x0a)
     }
 
     /// The first line(s) of the stream: the JSON header object or the CSV header row.
@@ -55,6 +79,10 @@ public struct TraceDecoder {
     /// Renders `r` if it passes the filter. Returns whether it was shown, or
     /// the emulator's verdict in xentrace_format mode.
     public mutating func decode(_ r: TraceRecord, into out: inout ByteSink) -> XentraceFormatEmulator.Step {
+        if isText && filterIsEmpty {
+            decodeText(r, into: &out)
+            return .next
+        }
         if emulator != nil {
             // xentrace_format has no filters; we apply ours after its state update
             // so that its reltsc and CPU tracking see every record.

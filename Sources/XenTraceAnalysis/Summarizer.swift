@@ -36,7 +36,9 @@ public struct Summarizer {
     public static func summarize(path: String, options: SummaryOptions = SummaryOptions(),
                                  sink: TimelineSink? = nil) throws -> TraceSummary {
         let trace = try TraceFile(path: path)
-        let s = trace.mapping.withBytes { summarize(bytes: $0, file: path, options: options, sink: sink) }
+        let mapping = trace.mapping
+        let s = mapping.withBytes { summarize(bytes: $0, file: path, options: options, sink: sink,
+                                              dropPages: { mapping.dropPages(offset: $0, count: $1) }) }
         try sink?.end()
         return s
     }
@@ -44,8 +46,9 @@ public struct Summarizer {
     /// Summarises a whole trace held in memory.
     /// `sink`, if given, receives the intervals as they close (its `end()` is the caller's job).
     public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions(),
-                                 sink: TimelineSink? = nil) -> TraceSummary {
+                                 sink: TimelineSink? = nil, dropPages: ((Int, Int) -> Void)? = nil) -> TraceSummary {
         var merge = XenalyzeOrderWalk(bytes)
+        merge.dropPages = dropPages
         var run = SummaryRun(merge: merge, options: options, sink: sink)
         if options.threads > 1 {
             // Two cores: one thread decodes and merges, this one analyses.

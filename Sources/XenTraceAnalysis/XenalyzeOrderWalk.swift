@@ -48,6 +48,12 @@ public struct XenalyzeOrderWalk {
     private var streams: [Stream] = []
     private var windows: [Window] = []
     private let bytes: UnsafeRawBufferPointer
+    /// Called with byte ranges no stream will read again (for madvise), so
+    /// resident memory stays bounded on files of any size.
+    public var dropPages: ((Int, Int) -> Void)? = nil
+    private var dropped = 0
+    private var sinceCheck = 0
+    static let dropEvery = 32 << 20
 
     /// Indexes `bytes` (the whole file) by CPU window.
     public init(_ bytes: UnsafeRawBufferPointer) {
@@ -174,6 +180,7 @@ public struct XenalyzeOrderWalk {
             if count > 6 { extra.w6 = c.peekUInt32(at: p + 24)! }
             let r = TraceRecord(cpu: st.cpu, header: header, tsc: tsc, extra: extra, offset: st.pos)
             st.pos += size
+            sinceCheck += size
             st.current = r
             let event = header & 0x0fff_ffff
             if event == Ev.lostRecords && count == 4 && header & 0x8000_0000 != 0 {
@@ -237,6 +244,13 @@ public struct XenalyzeOrderWalk {
                 try body(.record(r, orderTSC: streams[s].orderTSC))
             }
             advance(s)
+            if sinceCheck >= XenalyzeOrderWalk.dropEvery, let drop = dropPages {
+                sinceCheck = 0
+                // Below every unfinished stream's read position nothing is needed again.
+                var low = bytes.count
+                for t in streams where t.index < t.endWindow { low = min(low, t.pos) }
+                if low > dropped { drop(dropped, low - dropped); dropped = low }
+            }
             if streams[s].current == nil {
                 try body(.cpuEnd(cpu: streams[s].cpu, lastTSC: streams[s].lastTSC))
                 heap.swapAt(0, heap.count - 1)

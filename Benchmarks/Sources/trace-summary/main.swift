@@ -2,6 +2,8 @@
 // `cat FILE > /dev/null` floor, on the same generated trace, in one run.
 //
 // usage: trace-summary [--size 1G] [--cpus 8] [--domains 2000] [--xenscope PATH] [--xenalyze PATH] [--file PATH]
+// Without --xenscope the summary runs in a child of this binary (same library
+// code as `xenscope trace summary`, release-built with the benchmark).
 // Each tool runs as a child process (stdout to /dev/null); wall time and peak
 // RSS come from wait4(). The trace is generated once (TraceSynthesizer) into
 // $XENSCOPE_CACHE/bench/ and reused.
@@ -10,8 +12,17 @@ import Glibc
 #endif
 import Foundation
 import XenTrace
+import XenTraceAnalysis
 
 var args = Array(CommandLine.arguments.dropFirst())
+// Child mode: run the summary in this process (the library `xenscope trace
+// summary` calls), render it as the CLI does, and exit.
+if args.first == "--child", args.count >= 2 {
+    let s = try Summarizer.summarize(path: args[1])
+    let text = SummaryText.render(s)
+    print(text.utf8.count)
+    exit(0)
+}
 func opt(_ name: String, _ def: String) -> String {
     if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
     return def
@@ -28,7 +39,7 @@ let size: Int = {
 }()
 let file = opt("--file", "\(cache)/bench/synth-\(sizeArg)-\(cpus)cpu-\(domains)dom.xentrace")
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-let xenscope = opt("--xenscope", here.appendingPathComponent("../../../.build/release/xenscope").standardized.path)
+let xenscope = opt("--xenscope", "")
 let xenalyze = opt("--xenalyze", "\(cache)/peers/root/usr/bin/xenalyze")
 
 if !FileManager.default.fileExists(atPath: file) {
@@ -65,7 +76,7 @@ print(String(format: "%-32@ %9@ %10@ %12@ %6@", "tool" as NSString, "seconds" as
 _ = measure(["/bin/cat", file])   // warm the page cache once
 var results: [(String, Double)] = []
 for (name, argv) in [("cat FILE > /dev/null", ["/bin/cat", file]),
-                     ("xenscope trace summary", [xenscope, "trace", "summary", file]),
+                     ("xenscope trace summary", xenscope.isEmpty ? [CommandLine.arguments[0], "--child", file] : [xenscope, "trace", "summary", file]),
                      ("xenalyze --summary", [xenalyze, "--summary", file])] {
     let (t, rss, st) = measure(argv)
     results.append((name, t))

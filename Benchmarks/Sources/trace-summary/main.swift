@@ -14,7 +14,7 @@ import Foundation
 import XenTrace
 import XenTraceAnalysis
 
-var args = Array(CommandLine.arguments.dropFirst())
+let args = Array(CommandLine.arguments.dropFirst())
 // Child mode: run the summary in this process (the library `xenscope trace
 // summary` calls), render it as the CLI does, and exit.
 if args.first == "--child", args.count >= 2 {
@@ -23,7 +23,7 @@ if args.first == "--child", args.count >= 2 {
     print(text.utf8.count)
     exit(0)
 }
-func opt(_ name: String, _ def: String) -> String {
+@MainActor func opt(_ name: String, _ def: String) -> String {
     if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
     return def
 }
@@ -53,7 +53,7 @@ if !FileManager.default.fileExists(atPath: file) {
 let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as! NSNumber).doubleValue
 
 /// Runs argv with stdout/stderr to /dev/null; returns (seconds, peak RSS in MiB, exit status).
-func measure(_ argv: [String]) -> (Double, Double, Int32) {
+@MainActor func measure(_ argv: [String]) -> (Double, Double, Int32) {
     var fa = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&fa)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)

@@ -40,6 +40,7 @@ extension CrashSession {
     /// stack-scan guesses where CFI and frame pointers end early (Xen release
     /// builds have neither); they are labelled as guesses.
     public func backtraces(unwinder: Unwinder? = nil, maxFrames: Int = 64, scanWords: Int = 0) throws -> [CPUBacktrace] {
+        guard let symbols else { throw CrashError.noSymbols(what: "a backtrace") }
         let u = try unwinder ?? Unwinder(images: [.init(path: symbols.path)])
         let machineFrames = (dump as? XenCoreDump)?.isPV ?? false
         return dump.cpus.map { cpu in

@@ -22,6 +22,7 @@ extension CrashSession {
     /// or DWARF symbol, so Debian's DWARF-less `xen-syms` works too.
     public func consoleRing() throws -> ConsoleLog {
         let names = XenLayouts.conringSymbols
+        guard let symbols else { throw CrashError.noSymbols(what: "the console log") }
         guard let ringVar = address(of: names.ring), let sizeVar = address(of: names.size),
               let prodVar = address(of: names.producer) else {
             throw CrashError.symbolMissing(image: symbols.path, names: [names.ring, names.size, names.producer],

@@ -11,13 +11,14 @@ import ELF
 /// dumps the tables' machine frames go through the dump's p2m.
 public final class CrashSession {
     public let dump: any Dump
-    /// Symbols of the image given with `--elf` (DWARF when present, else ELF symbols).
-    public let symbols: Symbolizer
+    /// Symbols of the image given with `--elf` (DWARF when present, else ELF
+    /// symbols); nil when none was given: registers and memory still work.
+    public let symbols: Symbolizer?
     /// The CPU whose page tables are used for virtual addresses.
     public let addressSpaceCPU: Int?
     public let memory: VirtualMemory?
 
-    public init(dump: any Dump, symbols: Symbolizer) {
+    public init(dump: any Dump, symbols: Symbolizer?) {
         self.dump = dump
         self.symbols = symbols
         let machineFrames = (dump as? XenCoreDump)?.isPV ?? false
@@ -34,15 +35,16 @@ public final class CrashSession {
         memory = chosen.map { VirtualMemory(walker: $0.1) }
     }
 
-    /// Opens `dumpPath` (any supported format) and `elfPath`.
-    public convenience init(dumpPath: String, elfPath: String) throws {
+    /// Opens `dumpPath` (any supported format) and `elfPath` (optional).
+    public convenience init(dumpPath: String, elfPath: String?) throws {
         let d = try openDump(path: dumpPath)
-        let s = try Symbolizer(path: elfPath)
+        let s = try elfPath.map { try Symbolizer(path: $0) }
         self.init(dump: d, symbols: s)
     }
 
     /// The address of a global symbol, nil when the image has none by that name.
     public func address(of symbol: String) -> UInt64? {
+        guard let symbols else { return nil }
         let defs = symbols.lookup(symbol: symbol)
         return (defs.first { $0.kind == "object" } ?? defs.first)?.address
     }
@@ -65,8 +67,8 @@ public final class CrashSession {
 
     /// `panic_cpu` (Linux and our test guest: an int, −1 while no panic) read
     /// through any CPU's tables, before the session picks its address space.
-    static func panicCPUFromSymbol(dump: any Dump, symbols: Symbolizer, machineFrames: Bool) -> Int? {
-        guard let a = symbols.lookup(symbol: "panic_cpu").first?.address else { return nil }
+    static func panicCPUFromSymbol(dump: any Dump, symbols: Symbolizer?, machineFrames: Bool) -> Int? {
+        guard let symbols, let a = symbols.lookup(symbol: "panic_cpu").first?.address else { return nil }
         for cpu in dump.cpus {
             guard let w = PageWalker(dump: dump, cpu: cpu, machineFrames: machineFrames),
                   let b = try? VirtualMemory(walker: w).read(a, count: 4) else { continue }
@@ -82,6 +84,7 @@ public enum CrashError: Error, CustomStringConvertible, Equatable {
     case noAddressSpace(String)
     case symbolMissing(image: String, names: [String], what: String)
     case badConsoleRing(String)
+    case noSymbols(what: String)
 
     public var description: String {
         switch self {
@@ -91,6 +94,8 @@ public enum CrashError: Error, CustomStringConvertible, Equatable {
             return "\(image): has no symbol \(names.joined(separator: ", ")), needed for \(what)"
         case .badConsoleRing(let m):
             return m
+        case .noSymbols(let what):
+            return "\(what) needs the kernel's or hypervisor's symbols: give --elf"
         }
     }
 }

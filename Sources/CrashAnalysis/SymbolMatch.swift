@@ -18,6 +18,7 @@ extension CrashSession {
     ///    allocated note section (our guest, Linux `.notes`, Xen's build-id note);
     /// 3. the first bytes of `.text` in memory against the file.
     public func checkSymbols() -> SymbolMatch {
+        guard let symbols else { return SymbolMatch(verdict: .unknown, message: "no symbols given (--elf): nothing to check") }
         let elf = symbols.elf
         let name = symbols.path
         let fileID = elf.buildIDHex

@@ -23,8 +23,8 @@ struct CrashOptions: ParsableArguments {
     @Argument(help: "The dump file.")
     var dump: String
 
-    @Option(name: .customLong("elf"), help: "The kernel or xen-syms ELF that was running (symbols; DWARF when present).")
-    var elf: String
+    @Option(name: .customLong("elf"), help: "The kernel or xen-syms ELF that was running (symbols; DWARF when present). Needed for the summary, log and bt.")
+    var elf: String?
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -179,7 +179,7 @@ struct CrashReadCommand: ParsableCommand {
         if address.hasPrefix("0x"), let v = UInt64(address.dropFirst(2), radix: 16) { a = v }
         else if let v = UInt64(address) { a = v }
         else if let v = s.address(of: address) { a = v }
-        else { throw ValidationError("\(address) is neither a number nor a symbol of \(options.elf)") }
+        else { throw ValidationError("\(address) is neither a number nor a symbol of \(options.elf ?? "(no --elf given)")") }
         guard length > 0, length <= 1 << 24 else { throw ValidationError("length must be 1…16 MiB") }
         let bytes: [UInt8]
         do {

@@ -42,7 +42,7 @@ import Testing
         let s = try CrashSession(dumpPath: guest.kdumpDump, elfPath: guest.kernelELF)
         let m = s.checkSymbols()
         #expect(m.verdict == .match)
-        #expect(m.message.contains(s.symbols.buildID!))
+        #expect(m.message.contains(s.symbols!.buildID!))
     }
 
     @Test func wrongELFIsSaidPlainly() throws {
@@ -51,7 +51,16 @@ import Testing
         let m = s.checkSymbols()
         #expect(m.verdict == .mismatch)
         #expect(m.message.contains("does NOT match the dump"), "\(m.message)")
-        #expect(m.message.contains(s.symbols.buildID!))
+        #expect(m.message.contains(s.symbols!.buildID!))
+    }
+
+    @Test func registersAndMemoryNeedNoSymbols() throws {
+        let s = try CrashSession(dumpPath: guest.kdumpDump, elfPath: nil)
+        #expect(s.dump.cpus.count == 2)
+        #expect(try s.read(0xffff_ffff_8010_a000, count: 4).count == 4)
+        #expect(s.checkSymbols().verdict == .unknown)
+        #expect(throws: CrashError.noSymbols(what: "the console log")) { try s.consoleRing() }
+        #expect(throws: CrashError.noSymbols(what: "a backtrace")) { try s.backtraces() }
     }
 
     @Test func readsSymbolsThroughThePageTables() throws {

@@ -9,6 +9,8 @@ pkgs=(
   elfutils gdb gcc libc6-dev binutils python3 python3-lib2to3 xz-utils zstd gzip
   # tests: DuckDB (PyPI, in a venv) over exported tables; headless browser for the HTML report
   python3-venv python3-pip chromium
+  # tests: arm64 crash guest (cross compiler, QEMU for aarch64, gdb for aarch64 cores)
+  gcc-aarch64-linux-gnu qemu-system-arm gdb-multiarch
   # tests: trace collector (nice, prlimit, mount for a small tmpfs)
   coreutils util-linux mount
 )

@@ -41,6 +41,7 @@ extension CrashSession {
     /// builds have neither); they are labelled as guesses.
     public func backtraces(unwinder: Unwinder? = nil, maxFrames: Int = 64, scanWords: Int = 0) throws -> [CPUBacktrace] {
         guard let symbols else { throw CrashError.noSymbols(what: "a backtrace") }
+        if dump.architecture == .aarch64 { return aarch64Backtraces(symbols: symbols, maxFrames: maxFrames) }
         let u = try unwinder ?? Unwinder(images: [.init(path: symbols.path)])
         let machineFrames = (dump as? XenCoreDump)?.isPV ?? false
         return dump.cpus.map { cpu in

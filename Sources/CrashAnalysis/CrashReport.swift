@@ -25,6 +25,7 @@ extension CrashSession {
 
 /// Registers of one CPU as `crash`'s `bt` prints them under a frame list.
 public func formatRegisters(_ c: CPUState) -> String {
+    if let a = c.aarch64 { return formatAArch64Registers(a) }
     func h(_ v: UInt64, _ w: Int = 16) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: max(0, w - s.count)) + s

@@ -31,6 +31,9 @@ public final class CrashSession {
                 break
             }
         }
+        if chosen == nil, let (w, _) = Self.aarch64WalkerFromSymbols(dump: dump, symbols: symbols) {
+            chosen = (preferred ?? 0, w)   // aarch64 without saved TTBRs: one kernel address space
+        }
         addressSpaceCPU = chosen?.0
         memory = chosen.map { VirtualMemory(walker: $0.1) }
     }
@@ -72,6 +75,11 @@ public final class CrashSession {
         for cpu in dump.cpus {
             guard let w = PageWalker(dump: dump, cpu: cpu, machineFrames: machineFrames),
                   let b = try? VirtualMemory(walker: w).read(a, count: 4) else { continue }
+            let v = Int32(bitPattern: UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24)
+            return v >= 0 && Int(v) < dump.cpus.count ? Int(v) : nil
+        }
+        if let (w, _) = aarch64WalkerFromSymbols(dump: dump, symbols: symbols),
+           let b = try? VirtualMemory(walker: w).read(a, count: 4) {
             let v = Int32(bitPattern: UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24)
             return v >= 0 && Int(v) < dump.cpus.count ? Int(v) : nil
         }

@@ -138,6 +138,12 @@ final class Session {
                 result.symbolOffset = offset
             }
         }
+        // Arm mapping symbols ($x code, $d data) mark instruction-set
+        // changes, not functions: name the nearest real symbol instead.
+        if result.symbol?.hasPrefix("$") == true, let (name, off) = nearestNamedSymbol(mod, a) {
+            result.symbol = name
+            result.symbolOffset = off
+        }
         let line = lineLocation(mod, a)
         var dwbias: Dwarf_Addr = 0
         if let cuPtr = dwfl_module_addrdie(mod, a, &dwbias), let dwarf = dwarf_cu_getdwarf(cuPtr.pointee.cu) {
@@ -187,6 +193,23 @@ final class Session {
             file = ScopeIndex.join(dir, file)
         }
         return SourceLocation(file: file, line: Int(lineNo), column: Int(column))
+    }
+
+    /// The closest symbol at or below `a` whose name does not start with `$`.
+    func nearestNamedSymbol(_ mod: OpaquePointer, _ a: UInt64) -> (String, UInt64)? {
+        let n = dwfl_module_getsymtab(mod)
+        guard n > 0 else { return nil }
+        var best: (String, UInt64)? = nil
+        for i in 1..<n {
+            var sym = GElf_Sym()
+            var value: GElf_Addr = 0
+            guard let s = dwfl_module_getsym_info(mod, i, &sym, &value, nil, nil, nil), s.pointee != 0x24 /* $ */,
+                  sym.st_shndx != 0, value <= a else { continue }
+            let type = sym.st_info & 0xf
+            guard type <= 2 else { continue }
+            if best == nil || a - value < best!.1 { best = (String(cString: s), a - value) }
+        }
+        return best
     }
 
     func lookup(_ name: String, bias: UInt64) -> [SymbolDefinition] {

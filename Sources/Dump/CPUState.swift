@@ -22,6 +22,9 @@ public struct CPUState: Sendable, Equatable, Codable {
     public var cr3: UInt64?
     public var cr4: UInt64?
     public var efer: UInt64?
+    /// The registers of an aarch64 CPU; nil on x86 (whose fields above are
+    /// then unused zeros on arm64).
+    public var aarch64: AArch64Registers?
     /// Where the registers came from, e.g. "NT_PRSTATUS + QEMU note".
     public var source: String = ""
 
@@ -36,7 +39,8 @@ public struct CPUState: Sendable, Equatable, Codable {
     /// Named registers in the order `gdb`'s `info registers` prints them,
     /// followed by those gdb does not show for a core (control registers).
     public var named: [(name: String, value: UInt64?)] {
-        [("rax", rax), ("rbx", rbx), ("rcx", rcx), ("rdx", rdx), ("rsi", rsi), ("rdi", rdi),
+        if let aarch64 { return aarch64.named }
+        return [("rax", rax), ("rbx", rbx), ("rcx", rcx), ("rdx", rdx), ("rsi", rsi), ("rdi", rdi),
          ("rbp", rbp), ("rsp", rsp), ("r8", r8), ("r9", r9), ("r10", r10), ("r11", r11),
          ("r12", r12), ("r13", r13), ("r14", r14), ("r15", r15), ("rip", rip), ("eflags", rflags),
          ("cs", cs), ("ss", ss), ("ds", ds), ("es", es), ("fs", fs), ("gs", gs),

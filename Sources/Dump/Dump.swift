@@ -35,6 +35,8 @@ public enum DumpFormat: String, Sendable, Codable {
 public enum Architecture: String, Sendable, Codable {
     case x86_64 = "x86_64"
     case i386 = "i386"
+    /// 64-bit Arm (QEMU `qemu-system-aarch64` dumps; see ``AArch64Registers``).
+    case aarch64 = "aarch64"
 }
 
 /// One ELF-style note found in a dump (PT_NOTE segment, `.note.Xen`, or a

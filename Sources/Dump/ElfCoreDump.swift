@@ -52,7 +52,8 @@ public final class ElfCoreDump: Dump {
         switch elf.header.machine {
         case ELFHeader.machineX86_64: architecture = .x86_64
         case 3: architecture = .i386
-        default: throw InputError(file: path, offset: 18, "dump of machine type \(elf.header.machine) is not supported (x86-64 only)")
+        case AArch64Registers.elfMachine: architecture = .aarch64
+        default: throw InputError(file: path, offset: 18, "dump of machine type \(elf.header.machine) is not supported (x86-64 and aarch64 only)")
         }
         var problems = elf.diagnostics
         var notes = [DumpNote]()
@@ -109,7 +110,7 @@ public final class ElfCoreDump: Dump {
         }
         physicalRanges = ranges
         prstatusPids = CPUNotes.prstatusPids(notes)
-        cpus = CPUNotes.cpus(from: notes, file: path, diagnostics: &problems)
+        cpus = CPUNotes.cpus(from: notes, file: path, architecture: architecture, diagnostics: &problems)
         diagnostics = problems
         zeroPage = [UInt8](repeating: 0, count: 4096)
     }

@@ -27,7 +27,7 @@ import CZlib
 public final class KdumpCompressedDump: Dump {
     public let path: String
     public let format: DumpFormat
-    public let architecture: Architecture = .x86_64
+    public let architecture: Architecture
     public let pageSize: Int
     public let cpus: [CPUState]
     public let notes: [DumpNote]
@@ -168,7 +168,12 @@ public final class KdumpCompressedDump: Dump {
         if let s = runStart { ranges.append((s * UInt64(blockSize))..<(UInt64(words.count * 64) * UInt64(blockSize))) }
         physicalRanges = ranges
         cache = [UInt8](repeating: 0, count: blockSize * Self.cacheSlots)
-        cpus = CPUNotes.cpus(from: notes, file: path, diagnostics: &problems)
+        // utsname.machine names the architecture when the writer fills it
+        // (makedumpfile); QEMU 7.2 writes "Unknown" for arm64 guests, whose
+        // NT_PRSTATUS is then told apart by size (aarch64 392 bytes, x86-64 336).
+        let prstatusSize = notes.first { $0.name == "CORE" && $0.type == CPUNotes.prstatus }?.descriptor.count
+        architecture = utsname[4] == "aarch64" || (utsname[4] != "x86_64" && prstatusSize == 392) ? .aarch64 : .x86_64
+        cpus = CPUNotes.cpus(from: notes, file: path, architecture: architecture, diagnostics: &problems)
         diagnostics = problems
     }
 

@@ -28,7 +28,8 @@ public enum CPUNotes {
     /// CPU-state note or Xen CRASH_REGS note. QEMU writes all PRSTATUS notes
     /// first and then all QEMU notes, so the k-th of each kind belong
     /// together; Xen writes CRASH_REGS right after its PRSTATUS.
-    public static func cpus(from notes: [DumpNote], file: String, diagnostics: inout [InputError]) -> [CPUState] {
+    public static func cpus(from notes: [DumpNote], file: String, architecture: Architecture = .x86_64, diagnostics: inout [InputError]) -> [CPUState] {
+        if architecture == .aarch64 { return AArch64Registers.cpus(from: notes, file: file, diagnostics: &diagnostics) }
         var cpus = [CPUState]()
         var qemuIndex = 0
         var lastWasPrstatus = false

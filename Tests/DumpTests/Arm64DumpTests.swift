@@ -1,3 +1,4 @@
+import BinaryIO
 import CrashTestSupport
 import Dump
 import Foundation
@@ -59,5 +60,31 @@ import Testing
         }
         let noRoot = PageWalker(dump: w.dump, aarch64: AArch64PageWalker(ttbr0: nil, ttbr1: ttbr1))
         #expect(throws: TranslationError.aarch64(.noRoot(virtual: 0x1000, register: "TTBR0_EL1"))) { try noRoot.translate(0x1000) }
+    }
+}
+
+/// Damaged aarch64 register notes: each problem is named, the rest is used.
+@Suite struct Arm64BadNoteTests {
+    func prstatus(pc: UInt64, size: Int = 392) -> [UInt8] {
+        var d = [UInt8](repeating: 0, count: size)
+        d[32] = 1   // pr_pid
+        if size >= 112 + 33 * 8 { for i in 0..<8 { d[112 + 32 * 8 + i] = UInt8(truncatingIfNeeded: pc >> (8 * UInt64(i))) } }
+        return d
+    }
+
+    @Test func shortAndStrayNotesAreReported() {
+        var problems = [InputError]()
+        let notes = [
+            DumpNote(name: "CORE", type: 2, descriptor: [UInt8](repeating: 0, count: 528), fileOffset: 0x100),   // FP before any CPU
+            DumpNote(name: "CORE", type: 1, descriptor: prstatus(pc: 0, size: 200), fileOffset: 0x200),          // too short
+            DumpNote(name: "CORE", type: 1, descriptor: prstatus(pc: 0xffff_0000_4008_0000), fileOffset: 0x300),
+            DumpNote(name: "CORE", type: 2, descriptor: [UInt8](repeating: 0, count: 100), fileOffset: 0x400),   // FP too short
+        ]
+        let cpus = CPUNotes.cpus(from: notes, file: "d", architecture: .aarch64, diagnostics: &problems)
+        #expect(cpus.count == 1)
+        #expect(cpus.first?.aarch64?.pc == 0xffff_0000_4008_0000)
+        #expect(cpus.first?.aarch64?.fpsr == nil)
+        #expect(problems.map(\.offset) == [0x100, 0x200, 0x400])
+        #expect(problems[1].description.contains("NT_PRSTATUS note has 200 bytes, aarch64 needs 384"))
     }
 }

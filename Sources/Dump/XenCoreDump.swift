@@ -106,10 +106,12 @@ public final class XenCoreDump: Dump {
                 "file ends after \(pagesInFile) of \(count) pages of .xen_pages (truncated dump); later pages read as not in dump"))
         }
         var pfns = [UInt64](), m2p = [(mfn: UInt64, pfn: UInt64)]()
-        pfns.reserveCapacity(count)
-        let indexAvailable = index.offset >= fileSize ? 0 : Int(min(UInt64(count * stride), fileSize - index.offset)) / stride
+        // Entries present in the file (counts come from the file: never trust them for sizes).
+        let bytesThere = index.offset >= fileSize ? 0 : fileSize - index.offset
+        let indexAvailable = Int(min(UInt64(count), bytesThere / UInt64(stride)))
+        pfns.reserveCapacity(indexAvailable)
         if indexAvailable < count {
-            problems.append(InputError(file: path, offset: Int(clamping: index.offset &+ UInt64(indexAvailable * stride)),
+            problems.append(InputError(file: path, offset: Int(clamping: index.offset &+ UInt64(indexAvailable) &* UInt64(stride)),
                 "\(indexName) is cut off after \(indexAvailable) of \(count) entries (truncated dump); pages without an entry cannot be placed and read as not in dump"))
         }
         if indexAvailable > 0 { try elf.withBytes(offset: index.offset, count: UInt64(indexAvailable * stride)) { b in
@@ -130,7 +132,7 @@ public final class XenCoreDump: Dump {
         byPFN = pfns.enumerated().map { ($0.element, $0.offset) }.sorted { $0.pfn < $1.pfn }
         self.m2p = m2p.prefix(usable).filter { $0.pfn != XenLayouts.invalidPFN }.sorted { $0.mfn < $1.mfn }
         var ranges = [Range<UInt64>]()
-        for p in pfns.sorted() where p != XenLayouts.invalidPFN {
+        for p in pfns.sorted() where p < 1 << 52 {   // beyond 2^52 frames is no x86 address (and ~0 is "unused")
             if let l = ranges.last, l.upperBound == p << 12 { ranges[ranges.count - 1] = l.lowerBound..<((p + 1) << 12) }
             else { ranges.append((p << 12)..<((p + 1) << 12)) }
         }

@@ -47,8 +47,7 @@ public struct Summarizer {
     /// `sink`, if given, receives the intervals as they close (its `end()` is the caller's job).
     public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions(),
                                  sink: TimelineSink? = nil, dropPages: ((Int, Int) -> Void)? = nil) -> TraceSummary {
-        var merge = XenalyzeOrderWalk(bytes)
-        merge.dropPages = dropPages
+        var merge = XenalyzeOrderWalk(bytes, dropPages: dropPages)
         var run = SummaryRun(merge: merge, options: options, sink: sink)
         if options.threads > 1 {
             // Two cores: one thread decodes and merges, this one analyses.

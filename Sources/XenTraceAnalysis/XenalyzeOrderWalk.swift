@@ -56,8 +56,12 @@ public struct XenalyzeOrderWalk {
     static let dropEvery = 32 << 20
 
     /// Indexes `bytes` (the whole file) by CPU window.
-    public init(_ bytes: UnsafeRawBufferPointer) {
+    /// `dropPages`, if given, is told about byte ranges that are not needed
+    /// for now (indexing faults in a page per window; reading comes later).
+    public init(_ bytes: UnsafeRawBufferPointer, dropPages: ((Int, Int) -> Void)? = nil) {
         self.bytes = bytes
+        self.dropPages = dropPages
+        var indexDropped = 0
         var byCPU: [UInt32: Int] = [:]
         var perStream: [[Window]] = []
         let c = ByteCursor(bytes)
@@ -109,7 +113,12 @@ public struct XenalyzeOrderWalk {
                 windowCount += 1
             }
             o = end
+            if let dropPages, o - indexDropped >= XenalyzeOrderWalk.dropEvery {
+                dropPages(indexDropped, o - indexDropped)
+                indexDropped = o
+            }
         }
+        if let dropPages, n > indexDropped { dropPages(indexDropped, n - indexDropped) }
         let order = streams.indices.sorted { streams[$0].cpu < streams[$1].cpu }
         var sorted: [Stream] = []
         for i in order {

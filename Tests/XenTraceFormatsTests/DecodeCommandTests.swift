@@ -55,6 +55,19 @@ import XenTrace
         #expect(lines(cpu).allSatisfy { $0.hasPrefix("CPU3 ") })
     }
 
+    /// A formats file with --order: our conventions (merged, real TSCs, CPU-change records left out).
+    @Test func formatsFileInTSCOrder() throws {
+        let formats = repoRoot().appendingPathComponent("formats/xenscope.formats").path
+        let r = try xenscope(["trace", "decode", "--formats", formats, "--order", "tsc", sample])
+        #expect(r.status == 0)
+        let l = lines(r)
+        #expect(l.count == 180_680 - 187)
+        let tscs = l.map { UInt64($0.split(separator: " ", omittingEmptySubsequences: true)[1])! }
+        #expect(tscs.allSatisfy { $0 > 0 })
+        #expect(tscs == tscs.sorted())
+        #expect(l[0] == "CPU0  50475882825885 (+       0)  sched:block dom=0 vcpu=2")
+    }
+
     @Test func domainFilter() throws {
         let r = try xenscope(["trace", "decode", "--no-header", "--domain", "32767", "--event", "sched:switch", "--limit", "50", sample])
         let l = lines(r)

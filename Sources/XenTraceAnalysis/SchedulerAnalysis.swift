@@ -165,6 +165,12 @@ struct SchedulerAnalysis {
     }
 
     mutating func prevUpdate(_ p: Int, _ v: Int, _ tsc: UInt64, _ new: RS) {
+        guard p >= 0 && p < pcpus.count else {
+            anomalies.note("switch-from-other-pcpu", offset: offset, "d\(vcpus[v].dom)v\(vcpus[v].vid) descheduled but no pCPU is known for it; its interval is not counted")
+            vcpus[v].tsc = 0
+            runstateUpdate(v, new, tsc)
+            return
+        }
         if vcpus[v].pcpu != p {
             anomalies.note("switch-from-other-pcpu", offset: offset,
                            "d\(vcpus[v].dom)v\(vcpus[v].vid) descheduled on pCPU \(p) but last ran on pCPU \(vcpus[v].pcpu); its interval is not counted")

@@ -160,7 +160,11 @@ public struct XenalyzeOrderWalk {
                 streams[s] = st
                 continue
             }
-            let header = c.peekUInt32(at: st.pos)!
+            guard st.pos + 4 <= w.end, let header = c.peekUInt32(at: st.pos) else {
+                streams[s].pos = w.end
+                note(.truncatedRecord, st.pos, st.cpu, "\(w.end - st.pos) byte(s) at the end of a CPU window, too short for a record")
+                continue
+            }
             let size = TraceRecord.size(header: header)
             if st.pos + size > w.end {
                 streams[s].pos = w.end

@@ -13,6 +13,8 @@ pkgs=(
   gcc-aarch64-linux-gnu qemu-system-arm gdb-multiarch
   # tests: trace collector (nice, prlimit, mount for a small tmpfs)
   coreutils util-linux mount
+  # the lab: Xen under QEMU (lab/, docs/lab.md)
+  qemu-system-x86 cpio
 )
 missing=()
 for p in "${pkgs[@]}"; do

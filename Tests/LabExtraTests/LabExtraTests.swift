@@ -1,0 +1,97 @@
+import Dump
+import ELF
+import Foundation
+import Testing
+import XenTrace
+
+/// Results of the `make lab`-only profiles (`pvh`, `selfbuilt`): slow or
+/// needing a hypervisor build, so `make test` and CI do not run these; `make
+/// lab-test` does, and fails when `make lab` has not produced them.
+struct ExtraResults {
+    let dir: String
+    static func profile(_ name: String, file: StaticString = #filePath) throws -> ExtraResults {
+        let repo = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = repo + "/lab/results/" + name
+        guard FileManager.default.fileExists(atPath: dir + "/results/scenarios.txt") else {
+            Issue.record("no results of lab profile \(name) in \(dir): run `make lab` first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return ExtraResults(dir: dir)
+    }
+    func text(_ relative: String) throws -> String {
+        String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/" + relative)), as: UTF8.self)
+    }
+}
+
+/// `NAME: HEX` pairs of xenctx output.
+func xenctxRegisters(_ text: String) -> [String: UInt64] {
+    var regs: [String: UInt64] = [:]
+    for m in text.matches(of: #/(?:^|\s)([a-z][a-z0-9]*):\s+([0-9a-f]{4,16})\b/#) where regs[String(m.1)] == nil {
+        regs[String(m.1)] = UInt64(m.2, radix: 16)
+    }
+    return regs
+}
+
+func expectRegistersMatch(_ c: CPUState, _ x: [String: UInt64], _ what: String) {
+    let ours: [String: UInt64] = [
+        "rip": c.rip, "rsp": c.rsp, "rax": c.rax, "rbx": c.rbx, "rcx": c.rcx, "rdx": c.rdx,
+        "rsi": c.rsi, "rdi": c.rdi, "rbp": c.rbp, "r8": c.r8, "r9": c.r9, "r10": c.r10,
+        "r11": c.r11, "r12": c.r12, "r13": c.r13, "r14": c.r14, "r15": c.r15,
+    ]
+    for (name, value) in ours {
+        #expect(x[name] == value, "\(what) \(name): dump \(String(value, radix: 16)) xenctx \(x[name].map { String($0, radix: 16) } ?? "missing")")
+    }
+}
+
+@Suite struct LabSelfBuiltTests {
+    /// The hypervisor built from Debian's source carries DWARF and is the one
+    /// that booted: `xl info` shows the build-id of the xen-syms we keep.
+    @Test func selfBuiltXenBootedWithDWARF() throws {
+        let r = try ExtraResults.profile("selfbuilt")
+        let syms = try ELFFile(path: r.dir + "/xen-syms")
+        #expect(syms.section(named: ".debug_info") != nil, "xen-syms has no DWARF")
+        let id = try #require(syms.buildIDHex)
+        let info = try r.text("results/selfbuilt/xl-info.txt")
+        #expect(info.contains(#/build_id\s+:\s+/# ) && info.contains(id), "xl info does not show build-id \(id)")
+        #expect(info.contains(#/xen_version\s+:\s+4\.17\./#))
+    }
+
+    @Test func selfBuiltGuestDumpMatchesXenctx() throws {
+        let r = try ExtraResults.profile("selfbuilt")
+        let dump = try XenCoreDump(path: r.dir + "/results/selfbuilt/pv.core")
+        #expect(dump.diagnostics.isEmpty && dump.isPV && dump.cpus.count == 2)
+        for v in 0..<2 {
+            expectRegistersMatch(dump.cpus[v], xenctxRegisters(try r.text("results/selfbuilt/xenctx-vcpu\(v).txt")), "vcpu \(v)")
+        }
+        let info = TraceInfo(try TraceFile(path: r.dir + "/results/selfbuilt/sched.xentrace"))
+        #expect(info.diagnostics.isEmpty && info.cpus.map(\.cpu) == [0, 1])
+    }
+}
+
+@Suite struct LabPVHTests {
+    /// A PVH guest's dump-core is very slow under TCG and bounded by a
+    /// timeout: a complete file must match xenctx; a cut one must be read
+    /// without a crash, with diagnostics naming the file.
+    @Test func pvhDumpIsCompleteAndMatchesOrCutAndDiagnosed() throws {
+        let r = try ExtraResults.profile("pvh")
+        let rc = try r.text("results/dump-pvh/dump-core-rc.txt")
+        let path = r.dir + "/results/dump-pvh/pvh.core"
+        if rc.contains("rc=0") {
+            let dump = try XenCoreDump(path: path)
+            #expect(dump.diagnostics.isEmpty && !dump.isPV && dump.cpus.count == 2)
+            for v in 0..<2 {
+                expectRegistersMatch(dump.cpus[v], xenctxRegisters(try r.text("results/dump-pvh/xenctx-vcpu\(v).txt")), "vcpu \(v)")
+            }
+        } else {
+            #expect(rc.contains("rc=124"), "dump-core neither finished nor timed out: \(rc)")
+            do {
+                let dump = try openDump(path: path)
+                #expect(!dump.diagnostics.isEmpty, "a cut xc_core file read without any diagnostic")
+                #expect(dump.diagnostics.allSatisfy { "\($0)".contains("pvh.core") })
+            } catch {
+                #expect("\(error)".contains("pvh.core"), "error does not name the file: \(error)")
+            }
+        }
+    }
+}

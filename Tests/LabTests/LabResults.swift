@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// Where `make lab` / `lab/run.sh ci` left the CI profile's outputs:
+/// `lab/results/ci` (host side: serial log, QEMU dumps, registers) and its
+/// `results/` subfolder (what dom0 wrote: traces, guest dumps, logs).
+/// `XENSCOPE_LAB_RESULTS` overrides the folder.
+struct LabResults {
+    let host: String
+    var dom0: String { host + "/results" }
+
+    /// The results of the last lab run, or a failure saying how to produce them.
+    static func ci(file: StaticString = #filePath) throws -> LabResults {
+        let env = ProcessInfo.processInfo.environment
+        let repo = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = env["XENSCOPE_LAB_RESULTS"] ?? repo + "/lab/results/ci"
+        guard FileManager.default.fileExists(atPath: dir + "/results/scenarios.txt") else {
+            Issue.record("no lab results in \(dir): run `make lab` (or lab/run.sh ci) first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return LabResults(host: dir)
+    }
+
+    func text(_ relative: String) throws -> String {
+        // Lossy: console logs carry terminal control bytes.
+        String(decoding: try Data(contentsOf: URL(fileURLWithPath: host + "/" + relative)), as: UTF8.self)
+    }
+
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: host + "/" + relative) }
+
+    /// `results/traces/*.xentrace` (Xen's xentrace) or `*.xenscope` (ours).
+    func traces(suffix: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dom0 + "/traces")
+            .filter { $0.hasSuffix(suffix) }.sorted().map { dom0 + "/traces/" + $0 }
+    }
+}
+
+/// The peers scripts/fetch-peers.sh unpacks (Debian's xen-utils-common).
+enum Peers {
+    static var folder: String {
+        let env = ProcessInfo.processInfo.environment
+        return (env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope") + "/peers"
+    }
+    static var xenalyze: String { folder + "/root/usr/bin/xenalyze" }
+    static var xentraceFormat: String { folder + "/xentrace_format.py3" }
+}
+
+/// Runs a program and returns its standard output; records a failure (never a
+/// skip) when it is missing or exits non-zero.
+func run(_ exe: String, _ args: [String], stdin: String? = nil) throws -> String {
+    guard FileManager.default.isExecutableFile(atPath: exe) || FileManager.default.fileExists(atPath: exe) else {
+        Issue.record("\(exe) not found: run `make test` (scripts/fetch-peers.sh unpacks the peers)")
+        throw CocoaError(.fileNoSuchFile)
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    if let stdin { p.standardInput = FileHandle(forReadingAtPath: stdin) }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(exe) \(args.joined(separator: " ")) exited with \(p.terminationStatus)")
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Hex register values `NAME: HEX` / `NAME=HEX` from tool output, lower-cased names.
+func registers(in text: Substring, separator: String) -> [String: UInt64] {
+    var regs: [String: UInt64] = [:]
+    let re = try! NSRegularExpression(pattern: "(?:^|\\s)([A-Za-z][A-Za-z0-9]*)\\s*\(separator)\\s*([0-9a-fA-F]{4,16})\\b")
+    let s = String(text)
+    for m in re.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
+        let name = s[Range(m.range(at: 1), in: s)!].lowercased()
+        if regs[name] == nil { regs[name] = UInt64(s[Range(m.range(at: 2), in: s)!], radix: 16) }
+    }
+    return regs
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs one lab profile: builds what it needs (xenscope release binary, the
+# initramfs images), boots Xen under QEMU and leaves results in
+# lab/results/PROFILE. Profiles:
+#   ci    one boot: traces + PV dump-core, then an NMI crash of the hypervisor
+#         and QEMU's whole-machine dumps (what CI runs)
+#   pvh   PVH guest dump-core (slow under TCG; make lab only)
+#   selfbuilt  the hypervisor built from Debian's source with GDBSX and DWARF
+#         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core
+# Usage: lab/run.sh PROFILE
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt}"
+work="$here/work"; results="$here/results/$profile"
+mkdir -p "$work"
+command -v qemu-system-x86_64 >/dev/null || { echo "lab: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }
+root="$("$here/fetch.sh")"
+kver="$(sed 's/^linux-image-//' "$root/.kernel-package")"
+
+# Our binary, release build; rebuilt only when a source file is newer.
+bin="$repo/.build/release/xenscope"
+if [ ! -x "$bin" ] || [ -n "$(find "$repo/Sources" "$repo/Package.swift" -newer "$bin" -print -quit)" ]; then
+  echo "lab: swift build -c release --product xenscope" >&2
+  (cd "$repo" && swift build -c release --product xenscope >&2)
+fi
+# Images are rebuilt when the binary or a lab file changed.
+if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$bin" "$here/dom0" "$here/domU" "$here/scenarios" "$here/mkinitrd.sh" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
+  "$here/mkinitrd.sh" "$work" "$bin" >/dev/null
+fi
+[ -f "$work/xen-debian" ] || gunzip -c "$root/boot/xen-4.17-amd64.gz" > "$work/xen-debian"
+
+rm -rf "$results"; mkdir -p "$results"
+t0=$(date +%s); rc=0
+case "$profile" in
+  ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+  pvh) /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+  selfbuilt)
+       xenout="$("$here/build-xen.sh")"
+       cp "$xenout/xen-syms" "$xenout/source-version" "$results/"
+       /usr/bin/python3 "$here/boot.py" --xen "$xenout/xen" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios selfbuilt --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+  *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
+esac
+[ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"
+echo "lab: profile $profile took $(( $(date +%s) - t0 )) s, results in $results" >&2
+exit $rc

@@ -1,0 +1,17 @@
+# Scenario "dump-pvh" (make lab only: very slow under TCG): same as dump-pv
+# for a PVH guest; the dump is bounded and may be truncated.
+out=$1; . /lab/common.sh
+set -x
+start_guest pvh || exit 1
+sleep 3
+domid=$(retry xl domid pvh)
+echo $domid > $out/domid
+retry xl pause pvh
+for v in 0 1; do retry xenctx -a -s /results/kallsyms $domid $v > $out/xenctx-vcpu$v.txt 2>&1; done
+xl debug-keys q
+xl dmesg > $out/debug-keys-q.txt 2>&1
+retry timeout ${PVH_DUMP_SECONDS:-240} xl dump-core pvh $out/pvh.core
+echo "dump-core rc=$?" | tee $out/dump-core-rc.txt
+retry xl unpause pvh
+cp /var/log/xen/console/guest-pvh.log $out/guest-console.log
+ls -l $out

@@ -1,0 +1,33 @@
+# Scenario "traces": a PV guest running and dom0 under load; Xen's xentrace
+# and (when this build has it) `xenscope trace record --xen` capture the same
+# event masks one after the other. The first capture allocates small per-CPU
+# buffers (Xen keeps that size for the rest of the boot); the "lost" capture
+# polls them only every 3 s so that Xen drops records and writes
+# TRC_LOST_RECORDS.
+out=$1; . /lab/common.sh
+set -x
+xl list | grep -q '^pv ' || start_guest pv || exit 1
+start_load
+ours=no
+for i in 1 2 3; do h=$(xenscope trace record --help 2>&1); [ $? -lt 128 ] && break; done
+echo "$h" | grep -q -- '--xen' && ours=yes
+# capture NAME MASK SECONDS POLL_MS [PAGES]
+xt() { rm -f $out/$1.xentrace; timeout $(( $3 + 30 )) xentrace -D $size -s $4 -e $2 -T $3 $out/$1.xentrace; }
+xs() { rm -f $out/$1.xenscope; timeout $(( $3 + 30 )) xenscope trace record --xen --event $2 --duration $3 -o $out/$1.xenscope; }
+capture() {
+  size=${5:+-S $5}
+  retry xt "$@"
+  echo "xentrace $1 mask=$2 seconds=$3 poll_ms=$4 pages=${5:-unchanged} rc=$?" >> $out/captures.txt
+  if [ $ours = yes ]; then
+    retry xs "$@"
+    echo "xenscope $1 mask=$2 seconds=$3 rc=$?" >> $out/captures.txt
+  fi
+}
+capture sched 0x0002f000 6 100 8
+capture all   0x0ffff000 8 100
+capture lost  0x0ffff000 6 3000
+stop_load
+for f in $out/*.xentrace $out/*.xenscope; do
+  [ -f "$f" ] && xenscope trace info $f > $f.info-dom0.txt 2>&1
+done
+ls -l $out

@@ -13,7 +13,7 @@ for i in 1 2 3; do h=$(xenscope trace record --help 2>&1); [ $? -lt 128 ] && bre
 echo "$h" | grep -q -- '--xen' && ours=yes
 # capture NAME MASK SECONDS POLL_MS [PAGES]
 xt() { rm -f $out/$1.xentrace; timeout $(( $3 + 30 )) xentrace -D $size -s $4 -e $2 -T $3 $out/$1.xentrace; }
-xs() { rm -f $out/$1.xenscope; timeout $(( $3 + 30 )) xenscope trace record --xen --event $2 --duration $3 -o $out/$1.xenscope; }
+xs() { rm -f $out/$1.xenscope; timeout $(( $3 + 30 )) xenscope trace record --xen --discard --event $2 --duration $3 -o $out/$1.xenscope; }
 capture() {
   size=${5:+-S $5}
   retry xt "$@"

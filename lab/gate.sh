@@ -17,9 +17,22 @@ command -v qemu-system-x86_64 >/dev/null || cannot "qemu-system-x86_64 is not in
 [ -x /usr/bin/python3 ] || cannot "/usr/bin/python3 is missing"
 "$here/fetch.sh" >/dev/null || cannot "the Debian packages cannot be fetched (apt-get download failed)"
 stamp="$("$here/stamp.sh")"
-if [ -z "${CI:-}" ] && [ -f "$results/results/scenarios.txt" ] && [ "$(cat "$results/stamp" 2>/dev/null)" = "$stamp" ]; then
-  echo "lab: reusing results of an earlier run in $results (make lab boots afresh)" >&2
-  exit 0
+# Outside CI, one boot per version of lab/ serves every clone on the machine:
+# results live in the cache, lab/results/ci links to them.
+shared="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab/results-ci-$stamp"
+if [ -z "${CI:-}" ]; then
+  if [ -f "$results/results/scenarios.txt" ] && [ "$(cat "$results/stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "lab: reusing results of an earlier run in $results (make lab boots afresh)" >&2
+    exit 0
+  fi
+  if [ -f "$shared/results/scenarios.txt" ] && [ "$(cat "$shared/stamp" 2>/dev/null)" = "$stamp" ]; then
+    rm -rf "$results"; mkdir -p "$(dirname "$results")"; ln -s "$shared" "$results"
+    echo "lab: reusing results of an earlier run in $shared (make lab boots afresh)" >&2
+    exit 0
+  fi
 fi
 echo "lab: booting Xen under QEMU (profile ci; a few minutes)" >&2
 "$here/run.sh" ci || exit 1
+if [ -z "${CI:-}" ] && [ ! -L "$results" ]; then
+  rm -rf "$shared" && mv "$results" "$shared" && ln -s "$shared" "$results"
+fi

@@ -33,14 +33,14 @@ rm -rf "$results"; mkdir -p "$results"
 t0=$(date +%s); rc=0
 case "$profile" in
   ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   pvh) /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)
        xenout="$("$here/build-xen.sh")"
        cp "$xenout/xen-syms" "$xenout/source-version" "$results/"
        /usr/bin/python3 "$here/boot.py" --xen "$xenout/xen" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios selfbuilt --timeout "${LAB_TIMEOUT:-900}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios selfbuilt --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BinaryIO
+import DWARF
 import XenTrace
 import XenTraceFormats
 
@@ -59,11 +60,15 @@ struct TraceDecodeCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not print the summary header before the text lines.")
     var noHeader = false
 
+    @Option(name: .long, help: ArgumentHelp("Symbolize guest code addresses (VM-exit RIPs, PV trap/fault/hypercall EIPs) with this ELF: ` [func+0xoff (file:line)]` after the line. BIAS = load base or KASLR slide.", valueName: "elf[:bias]"), completion: .file())
+    var symbols: String?
+
     func validate() throws {
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
         if formats != nil && (json || csv) { throw ValidationError("--formats applies to text output only") }
         if mhz != nil && formats == nil { throw ValidationError("-c/--mhz needs --formats (xentrace_format compatibility)") }
         if let limit, limit < 0 { throw ValidationError("--limit must be >= 0") }
+        if symbols != nil && (formats != nil || json || csv) { throw ValidationError("--symbols applies to the default text output only") }
     }
 
     func run() throws {
@@ -95,6 +100,14 @@ struct TraceDecodeCommand: ParsableCommand {
         } else {
             effectiveOrder = order ?? .tsc
             style = json ? .json : (csv ? .csv : .text)
+        }
+
+        var names: DescriptionCache?
+        if let symbols {
+            let (path, bias) = parseImageWithBias(symbols)
+            do { names = DescriptionCache(try Symbolizer(path: path, bias: bias)) } catch {
+                throw ValidationError("--symbols: cannot read \(path): \(error)")
+            }
         }
 
         let out = FDWriter(fd: 1, capacity: 1 << 18)
@@ -130,7 +143,16 @@ struct TraceDecodeCommand: ParsableCommand {
                 failure = "at byte \(r.offset) (0x\(String(r.offset, radix: 16))): \(message)"
                 return false
             }
-            if sink.count != before { shown += 1 }
+            if sink.count != before {
+                shown += 1
+                if names != nil, let rip = CodeAddress.of(r) {
+                    // Replace the line's newline with ` [description]\n`.
+                    sink.truncate(to: sink.count - 1)
+                    sink.append(0x20); sink.append(0x5b)
+                    sink.append(names!.describe(rip))
+                    sink.append(0x5d); sink.append(0x0a)
+                }
+            }
             if sink.count >= 1 << 16 {
                 sink.withBytes { out.writeRaw($0) }
                 sink.reset()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DWARF
 import Foundation
 import XenTraceAnalysis
 
@@ -63,13 +64,31 @@ struct TraceSummaryCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON (schema xenscope.trace-summary/1).")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Name the hottest guest RIPs per exit reason with this ELF (`func+0xoff (file:line)`). BIAS = load base or KASLR slide.", valueName: "elf[:bias]"), completion: .file())
+    var symbols: String?
+
+    func validate() throws {
+        if symbols != nil && json { throw ValidationError("--symbols applies to the text output only") }
+    }
+
     func run() throws {
+        var names: DescriptionCache?
+        if let symbols {
+            let (path, bias) = parseImageWithBias(symbols)
+            do { names = DescriptionCache(try Symbolizer(path: path, bias: bias)) } catch {
+                throw ValidationError("--symbols: cannot read \(path): \(error)")
+            }
+        }
         let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file))
         let out = FDWriter(fd: 1)
         if json {
             out.line(try SummaryJSON.encode(s))
         } else {
-            out.write(SummaryText.render(s))
+            if names != nil {
+                out.write(SummaryText.render(s) { String(decoding: names!.describe($0), as: UTF8.self) })
+            } else {
+                out.write(SummaryText.render(s))
+            }
         }
         out.flush()
         for d in s.diagnostics.prefix(20) { FDWriter.stderrLine("xenscope: \(d)") }

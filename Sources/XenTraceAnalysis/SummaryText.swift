@@ -1,7 +1,9 @@
 /// Renders a ``TraceSummary`` as text for people. Sections with nothing to
 /// show (e.g. HVM exits on a trace without HVM records) are left out.
 public enum SummaryText {
-    public static func render(_ s: TraceSummary) -> String {
+    /// `symbolize`, when given, names each hottest guest RIP (e.g.
+    /// `func+0xoff (file:line)`); those RIPs are then listed one per line.
+    public static func render(_ s: TraceSummary, symbolize: ((UInt64) -> String)? = nil) -> String {
         var o = ""
         func line(_ x: String = "") { o += x; o += "\n" }
         func sec(_ c: UInt64) -> String { fmt(s.seconds(c), 3) }
@@ -70,7 +72,10 @@ public enum SummaryText {
                 line(row(["\(e.name) (\(e.reason))", "\(e.stats.events)", sec(e.stats.cycles), fmt(pct, 2), "\(e.stats.meanCycles)",
                           "\(e.distribution.percentiles.p50)", "\(e.distribution.percentiles.p90)", "\(e.distribution.percentiles.p99)",
                           "\(e.stats.maxCycles)"], [-28, 9, 9, 7, 10, 10, 10, 10, 12]))
-                if !e.topRIPs.isEmpty {
+                if !e.topRIPs.isEmpty, let symbolize {
+                    line("      hottest RIPs:")
+                    for r in e.topRIPs.prefix(5) { line("        0x\(String(r.rip, radix: 16))×\(r.count)  \(symbolize(r.rip))") }
+                } else if !e.topRIPs.isEmpty {
                     line("      hottest RIPs: " + e.topRIPs.prefix(5).map { "0x\(String($0.rip, radix: 16))×\($0.count)" }.joined(separator: " "))
                 }
             }

@@ -19,10 +19,9 @@ import XenTrace
         return String(decoding: r.stdout, as: UTF8.self)
     }
 
-    @Test func vmexitRipsNamed() throws {
-        let exe = try #require(xenscopeBinary(), "xenscope binary not built: run `swift build` first")
-        let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// Compiles the guest program into `dir`; returns its path and the
+    /// (link-time) addresses of hot_loop and handle_io from nm.
+    func compileGuest(in dir: URL) throws -> (prog: String, hot: UInt64, io: UInt64) {
         let src = dir.appendingPathComponent("guest.c").path
         let prog = dir.appendingPathComponent("guest").path
         try Self.source.write(toFile: src, atomically: true, encoding: .utf8)
@@ -32,7 +31,14 @@ import XenTrace
             let f = line.split(separator: " ")
             if f.count == 3, f[1] == "T", ["hot_loop", "handle_io"].contains(f[2]) { funcs[String(f[2])] = UInt64(f[0], radix: 16) }
         }
-        let hot = try #require(funcs["hot_loop"]), io = try #require(funcs["handle_io"])
+        return (prog, try #require(funcs["hot_loop"]), try #require(funcs["handle_io"]))
+    }
+
+    @Test func vmexitRipsNamed() throws {
+        let exe = try #require(xenscopeBinary(), "xenscope binary not built: run `swift build` first")
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (prog, hot, io) = try compileGuest(in: dir)
         let bias: UInt64 = 0x5555_0000_0000   // as if loaded (PIE) at this base
         let rips: [(String, UInt64)] = [("hot_loop", 4), ("handle_io", 0), ("hot_loop", 4), ("handle_io", 6)]
         var recs: [TraceRecord] = []
@@ -69,5 +75,43 @@ import XenTrace
         let plain = try run(exe, ["trace", "decode", "--no-header", trace])
         let stripped = lines.map { $0.split(separator: " [", maxSplits: 1)[0] }
         #expect(String(decoding: plain.stdout, as: UTF8.self).split(separator: "\n").map { Substring($0) } == stripped)
+    }
+
+    /// `trace summary --symbols`: each hottest RIP of an exit reason on its own
+    /// line with its name; counts as without --symbols.
+    @Test func summaryHottestRipsNamed() throws {
+        let exe = try #require(xenscopeBinary(), "xenscope binary not built: run `swift build` first")
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (prog, hot, io) = try compileGuest(in: dir)
+        // 3 IO_INSTRUCTION (30) exits at hot_loop+0x4, 1 at handle_io; each closed by a VMENTRY.
+        var recs: [TraceRecord] = []
+        var tsc: UInt64 = 10_000
+        for rip in [hot + 4, io, hot + 4, hot + 4] {
+            recs.append(TraceRecord(cpu: 0, event: 0x0008_1102, tsc: tsc, extra: [30, UInt32(truncatingIfNeeded: rip), UInt32(rip >> 32)]))
+            recs.append(TraceRecord(cpu: 0, event: 0x0008_1001, tsc: tsc + 500, extra: []))
+            tsc += 2_000
+        }
+        var w = TraceWriter()
+        w.appendWindow(cpu: 0, records: recs)
+        let trace = dir.appendingPathComponent("s.xentrace").path
+        try Data(w.bytes).write(to: URL(fileURLWithPath: trace))
+
+        let plain = try run(exe, ["trace", "summary", trace])
+        let named = try run(exe, ["trace", "summary", "--symbols", prog, trace])
+        let plainText = String(decoding: plain.stdout, as: UTF8.self), namedText = String(decoding: named.stdout, as: UTF8.self)
+        #expect(plainText.contains("      hottest RIPs: 0x\(String(hot + 4, radix: 16))×3 0x\(String(io, radix: 16))×1\n"), "\(plainText)")
+        let line = { (addr: UInt64) throws -> String in
+            let a2l = try tool("eu-addr2line", ["-f", "-e", prog, "0x" + String(addr, radix: 16)]).split(separator: "\n")
+            let loc = a2l[1].split(separator: "/").last!.split(separator: ":")
+            return "\(loc[0]):\(loc[1])"
+        }
+        let expected = "      hottest RIPs:\n"
+            + "        0x\(String(hot + 4, radix: 16))×3  hot_loop+0x4 (\(try line(hot + 4)))\n"
+            + "        0x\(String(io, radix: 16))×1  handle_io (\(try line(io)))\n"
+        #expect(namedText.contains(expected), "\(namedText)")
+        // Everything else is unchanged.
+        #expect(namedText.replacingOccurrences(of: expected, with: "") == plainText.replacingOccurrences(
+            of: "      hottest RIPs: 0x\(String(hot + 4, radix: 16))×3 0x\(String(io, radix: 16))×1\n", with: ""))
     }
 }

@@ -34,7 +34,7 @@ t0=$(date +%s); rc=0
 case "$profile" in
   ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
-  pvh) /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
+  pvh) LAB_CPU="${LAB_CPU:-max,-smap,-smep}" /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)
        xenout="$("$here/build-xen.sh")"

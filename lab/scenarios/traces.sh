@@ -1,9 +1,11 @@
 # Scenario "traces": a PV guest running and dom0 under load; Xen's xentrace
 # and (when this build has it) `xenscope trace record --xen` capture the same
 # event masks one after the other. The first capture allocates small per-CPU
-# buffers (Xen keeps that size for the rest of the boot); the "lost" capture
-# polls them only every 3 s so that Xen drops records and writes
-# TRC_LOST_RECORDS.
+# buffers (Xen keeps that size for the rest of the boot); during the "lost"
+# capture the collector is stopped (SIGSTOP) for 3 s, so Xen's rings overflow
+# and it writes TRC_LOST_RECORDS however fast or idle the machine is (slow
+# polling alone is not enough: the collector also wakes on Xen's half-full
+# VIRQ).
 out=$1; . /lab/common.sh
 set -x
 xl list | grep -q '^pv ' || start_guest pv || exit 1
@@ -12,8 +14,14 @@ ours=no
 for i in 1 2 3; do h=$(xenscope trace record --help 2>&1); [ $? -lt 128 ] && break; done
 echo "$h" | grep -q -- '--xen' && ours=yes
 # capture NAME MASK SECONDS POLL_MS [PAGES]
-xt() { rm -f $out/$1.xentrace; timeout $(( $3 + 30 )) xentrace -D $size -s $4 -e $2 -T $3 $out/$1.xentrace; }
-xs() { rm -f $out/$1.xenscope; timeout $(( $3 + 30 )) xenscope trace record --xen --discard --event $2 --duration $3 -o $out/$1.xenscope; }
+# stall NAME PROG: for the "lost" capture, stop PROG 1 s in, for 3 s.
+stall() {
+  [ "$1" = lost ] || return 0
+  sleep 1; for p in $(pidof $2); do kill -STOP $p; done
+  sleep 3; for p in $(pidof $2); do kill -CONT $p; done
+}
+xt() { rm -f $out/$1.xentrace; timeout $(( $3 + 30 )) xentrace -D $size -s $4 -e $2 -T $3 $out/$1.xentrace & local pid=$!; stall $1 xentrace; wait $pid; }
+xs() { rm -f $out/$1.xenscope; timeout $(( $3 + 30 )) xenscope trace record --xen --discard --event $2 --duration $3 -o $out/$1.xenscope & local pid=$!; stall $1 xenscope; wait $pid; }
 capture() {
   size=${5:+-S $5}
   retry xt "$@"

@@ -41,7 +41,7 @@ for t in DumpNotes:notes Kdump:kdump XenCore:xc; do
   swiftc "${flags[@]}" "${inc[@]}" "Fuzz/${name}Fuzz.swift" "$B/BinaryIO.o" "$B/ELF.o" "$B/Dump.o" \
     -lz -llzma -lzstd -o "$B/fuzz-${seeds}"
   echo "fuzzing ${name} for ${secs}s"
-  "$B/fuzz-${seeds}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
+  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
     -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1
 done
 if ls "$B"/dump-artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/dump-artifacts:"; ls "$B/dump-artifacts"; exit 1; fi

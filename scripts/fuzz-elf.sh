@@ -22,5 +22,5 @@ cc -O1 Tests/Fixtures/elf/hello.c -o "$B/corpus/hello"
 cc -O1 -c Tests/Fixtures/elf/hello.c -o "$B/corpus/hello.o"
 head -c 700 "$B/corpus/hello" > "$B/corpus/hello-cut"
 echo "fuzzing the ELF loader for ${secs}s"
-"$B/fuzz-elf" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+"$B/fuzz-elf" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
   -artifact_prefix="$B/artifacts/" "$B/corpus" 2>&1 | tail -n 8

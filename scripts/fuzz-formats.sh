@@ -21,5 +21,5 @@ swiftc "${flags[@]}" "${inc[@]}" -module-name XenTraceFormats -emit-module -emit
 swiftc "${flags[@]}" "${inc[@]}" Fuzz/FormatsFuzz.swift "$B/BinaryIO.o" "$B/XenTrace.o" "$B/XenTraceFormats.o" \
   -lz -llzma -lzstd -o "$B/fuzz-formats"
 echo "fuzzing the formats engine for ${secs}s"
-"$B/fuzz-formats" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
+"$B/fuzz-formats" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
   -artifact_prefix="$B/../formats-artifacts/" "$B/corpus" Fuzz/formats-seeds 2>&1 | tail -n 12

@@ -12,5 +12,5 @@ mkdir -p "$B/corpus" "$B/artifacts"
 swiftc -O -wmo -parse-as-library -sanitize=fuzzer,address -swift-version 6 -module-name GDBRemoteFuzz \
   Sources/GDBRemote/*.swift Fuzz/gdbstub/FuzzGDBRemote.swift -o "$B/fuzz-gdbremote"
 echo "fuzzing the gdb remote-protocol engine for ${secs}s"
-"$B/fuzz-gdbremote" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+"$B/fuzz-gdbremote" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
   -artifact_prefix="$B/artifacts/" "$B/corpus" Fuzz/gdbstub/corpus 2>&1 | tail -n 5

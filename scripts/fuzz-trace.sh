@@ -19,5 +19,5 @@ swiftc "${flags[@]}" "${inc[@]}" -module-name XenTrace -emit-module -emit-module
 swiftc "${flags[@]}" "${inc[@]}" Fuzz/TraceReaderFuzz.swift "$B/BinaryIO.o" "$B/XenTrace.o" \
   -lz -llzma -lzstd -o "$B/fuzz-trace"
 echo "fuzzing the trace reader for ${secs}s"
-"$B/fuzz-trace" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+"$B/fuzz-trace" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
   -artifact_prefix="$B/artifacts/" "$B/corpus" Fuzz/seeds Tests/XenTraceTests/Corpus 2>&1 | tail -n 25

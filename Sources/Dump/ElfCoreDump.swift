@@ -136,7 +136,9 @@ public final class ElfCoreDump: Dump {
             throw DumpReadError.corrupt(InputError(file: path, offset: Int(clamping: s.offset &+ (a - s.start)),
                 "physical page 0x\(String(a, radix: 16)) (PT_LOAD #\(s.index)) lies beyond the end of the truncated file"))
         }
-        if a >= s.fileEnd, a + 4096 <= s.memEnd { return try zeroPage.withUnsafeBytes(body) }
+        // Past the file data (p_filesz < p_memsz) the segment is zero-filled;
+        // a page that also runs past p_memsz reads as zeros too.
+        if a >= s.fileEnd { return try zeroPage.withUnsafeBytes(body) }
         // A page half in the file, half zero-filled: gather it.
         var page = zeroPage
         let have = Int(s.fileEnd - a)

@@ -48,7 +48,7 @@ test: deps peers
 # number of inputs (each run then explores a prefix of the same sequence, so
 # what CI finds is what a developer's run of the same commit finds). `make
 # fuzz` alone explores with a random seed for the whole time.
-TEST_FUZZ_ARGS ?= -seed=1 -runs=20000
+TEST_FUZZ_ARGS ?= -seed=1 -runs=15000
 fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf
 
 fuzz-trace:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decides whether `make test` includes the lab, and runs its CI profile when
+# Decides whether `make test` includes the lab, and boots its CI profiles (lab/ci-profiles) when
 # needed. Exit 0: lab results are there (fresh or just made), run LabTests.
 # Exit 3: the lab cannot run here and CI is not set: skip LabTests (says why).
 # Any other exit: failure (with CI set, a lab that cannot run is a failure).
@@ -7,7 +7,6 @@
 # (`make lab` always boots afresh); LAB=skip skips the lab explicitly.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-results="$here/results/ci"
 cannot() {
   if [ -n "${CI:-}" ]; then echo "lab: CI is set and the lab cannot run: $*" >&2; exit 1; fi
   echo "lab: SKIPPED (LabTests not run): $*" >&2; exit 3
@@ -17,22 +16,27 @@ command -v qemu-system-x86_64 >/dev/null || cannot "qemu-system-x86_64 is not in
 [ -x /usr/bin/python3 ] || cannot "/usr/bin/python3 is missing"
 "$here/fetch.sh" >/dev/null || cannot "the Debian packages cannot be fetched (apt-get download failed)"
 stamp="$("$here/stamp.sh")"
-# Outside CI, one boot per version of lab/ serves every clone on the machine:
-# results live in the cache, lab/results/ci links to them.
-shared="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab/results-ci-$stamp"
-if [ -z "${CI:-}" ]; then
-  if [ -f "$results/results/scenarios.txt" ] && [ "$(cat "$results/stamp" 2>/dev/null)" = "$stamp" ]; then
-    echo "lab: reusing results of an earlier run in $results (make lab boots afresh)" >&2
-    exit 0
+cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab"
+# The profiles CI boots, one per line in lab/ci-profiles (make lab boots all).
+for profile in $(grep -v '^#' "$here/ci-profiles"); do
+  results="$here/results/$profile"
+  # Outside CI, one boot per version of lab/ serves every clone on the
+  # machine: results live in the cache, lab/results/PROFILE links to them.
+  shared="$cache/results-$profile-$stamp"
+  if [ -z "${CI:-}" ]; then
+    if [ -f "$results/results/scenarios.txt" ] && [ "$(cat "$results/stamp" 2>/dev/null)" = "$stamp" ]; then
+      echo "lab: $profile: reusing results of an earlier run in $results (make lab boots afresh)" >&2
+      continue
+    fi
+    if [ -f "$shared/results/scenarios.txt" ] && [ "$(cat "$shared/stamp" 2>/dev/null)" = "$stamp" ]; then
+      rm -rf "$results"; mkdir -p "$(dirname "$results")"; ln -s "$shared" "$results"
+      echo "lab: $profile: reusing results of an earlier run in $shared (make lab boots afresh)" >&2
+      continue
+    fi
   fi
-  if [ -f "$shared/results/scenarios.txt" ] && [ "$(cat "$shared/stamp" 2>/dev/null)" = "$stamp" ]; then
-    rm -rf "$results"; mkdir -p "$(dirname "$results")"; ln -s "$shared" "$results"
-    echo "lab: reusing results of an earlier run in $shared (make lab boots afresh)" >&2
-    exit 0
+  echo "lab: booting Xen under QEMU (profile $profile; a few minutes)" >&2
+  "$here/run.sh" "$profile" || exit 1
+  if [ -z "${CI:-}" ] && [ ! -L "$results" ]; then
+    rm -rf "$shared" && mv "$results" "$shared" && ln -s "$shared" "$results"
   fi
-fi
-echo "lab: booting Xen under QEMU (profile ci; a few minutes)" >&2
-"$here/run.sh" ci || exit 1
-if [ -z "${CI:-}" ] && [ ! -L "$results" ]; then
-  rm -rf "$shared" && mv "$results" "$shared" && ln -s "$shared" "$results"
-fi
+done

@@ -8,6 +8,10 @@ import GDBRemote
 /// `xl dump-core`, Xen kdump): vCPUs as threads, virtual addresses through the
 /// selected vCPU's own page tables (so physical-only dumps work), and
 /// guest-physical addresses after `monitor phys on`.
+///
+/// aarch64 dumps are served with gdb's aarch64 target description; QEMU saves
+/// no TTBRs for them, so virtual addresses go through the kernel's own
+/// `swapper_pg_dir` found by symbol (start the stub with `--elf`).
 public final class DumpBackend: Backend {
     public let dump: any Dump
     public let capabilities: BackendCapabilities = [.physicalMemory]
@@ -16,6 +20,8 @@ public final class DumpBackend: Backend {
     /// Page walkers per vCPU (nil: paging off or CR3 unknown → identity).
     private let walkers: [PageWalker?]
     private let firstThread: Int
+    /// gdb's aarch64 description for aarch64 dumps; nil for x86-64.
+    public let registerDescription: RegisterDescription?
     /// The dump with the kernel's symbols (`--elf`), for `monitor dmesg`.
     public let crash: CrashSession?
 
@@ -25,13 +31,26 @@ public final class DumpBackend: Backend {
         guard !dump.cpus.isEmpty else {
             throw InputError(file: dump.path, "the dump has no CPU register notes: no threads to show")
         }
-        guard dump.architecture == .x86_64 else {
-            throw InputError(file: dump.path, "only x86-64 dumps can be served (this one is \(dump.architecture.rawValue))")
+        guard dump.architecture == .x86_64 || dump.architecture == .aarch64 else {
+            throw InputError(file: dump.path, "only x86-64 and aarch64 dumps can be served (this one is \(dump.architecture.rawValue))")
         }
         self.dump = dump
         self.crash = crash
         let pv = (dump as? XenCoreDump)?.isPV ?? false
-        walkers = dump.cpus.map { PageWalker(dump: dump, cpu: $0, machineFrames: pv) }
+        if dump.architecture == .aarch64 {
+            // A CPU's own TTBRs when the dump saved them, else the kernel's
+            // tables found by symbol (the crash session's address space).
+            walkers = dump.cpus.map { PageWalker(dump: dump, cpu: $0) ?? crash?.memory?.walker }
+            let cpus = dump.cpus.compactMap(\.aarch64)
+            var system = [String]()
+            if cpus.contains(where: { $0.ttbr0 != nil }) { system.append("ttbr0_el1") }
+            if cpus.contains(where: { $0.ttbr1 != nil }) { system.append("ttbr1_el1") }
+            if cpus.contains(where: { $0.tcr != nil }) { system.append("tcr_el1") }
+            registerDescription = AArch64Description.make(fpu: cpus.contains { $0.vregs != nil }, system: system)
+        } else {
+            walkers = dump.cpus.map { PageWalker(dump: dump, cpu: $0, machineFrames: pv) }
+            registerDescription = nil
+        }
         // A KASLR kernel: gdb relocates its symbols by qOffsets.
         if let off = dump.vmcoreinfo?["KERNELOFFSET"].flatMap({ UInt64($0, radix: 16) }), off != 0 {
             sectionOffsets = (off, off)
@@ -62,6 +81,11 @@ public final class DumpBackend: Backend {
 
     public func threads() -> [ThreadDescriptor] {
         dump.cpus.enumerated().map { i, c in
+            if c.aarch64 != nil {
+                let tables = walkers[i].map { "ttbr1 0x\(String($0.aarch64?.ttbr1 ?? $0.root, radix: 16))" }
+                    ?? "no page tables (no TTBR saved; start with --elf KERNEL)"
+                return ThreadDescriptor(id: i + 1, name: "vcpu\(c.index)", extraInfo: "vCPU \(c.index), \(tables), \(dump.format.rawValue) dump")
+            }
             let paging = walkers[i] == nil ? "no paging" : "cr3 0x\(String(c.cr3 ?? 0, radix: 16))"
             return ThreadDescriptor(id: i + 1, name: "vcpu\(c.index)", extraInfo: "vCPU \(c.index), \(paging), \(dump.format.rawValue) dump")
         }
@@ -85,9 +109,33 @@ public final class DumpBackend: Backend {
         return v
     }
 
+    /// x0–x30, sp, pc, cpsr (gdb's is 32 bits: PSTATE's low half), then the
+    /// FP/SIMD and system registers the description has.
+    public func genericRegisters(thread: Int) throws(BackendError) -> RegisterValues {
+        guard thread >= 1, thread <= dump.cpus.count else { throw .noThread(thread) }
+        guard let d = registerDescription, let a = dump.cpus[thread - 1].aarch64 else { throw .unsupported }
+        var v = RegisterValues(count: d.registers.count)
+        for i in 0..<31 { v.set(i, a.x[i], size: 8) }
+        v.set(31, a.sp, size: 8)
+        v.set(32, a.pc, size: 8)
+        v.set(33, a.pstate, size: 4)
+        if let vregs = a.vregs, vregs.count == 512, let v0 = d.number(of: "v0") {
+            for i in 0..<32 { v.bytes[v0 + i] = Array(vregs[(16 * i)..<(16 * i + 16)]) }
+        }
+        let scalars: [(String, UInt64?, Int)] = [("fpsr", a.fpsr.map(UInt64.init), 4), ("fpcr", a.fpcr.map(UInt64.init), 4),
+                                                 ("ttbr0_el1", a.ttbr0, 8), ("ttbr1_el1", a.ttbr1, 8), ("tcr_el1", a.tcr, 8)]
+        for (name, value, size) in scalars {
+            if let n = d.number(of: name), let value { v.set(n, value, size: size) }
+        }
+        return v
+    }
+
     /// Page by page: translate (virtual mode), then copy from the dump's page.
     public func readMemory(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer, thread: Int, space: AddressSpace) -> Int {
         let walker = space == .virtual && thread >= 1 && thread <= walkers.count ? walkers[thread - 1] : nil
+        // aarch64 without page tables: a virtual address says nothing about
+        // where the data is (no "paging off" identity as on x86).
+        if walker == nil, space == .virtual, registerDescription != nil { return 0 }
         let pageSize = UInt64(dump.pageSize)
         var done = 0
         while done < buffer.count {
@@ -140,10 +188,15 @@ public final class DumpBackend: Backend {
             if text.hasPrefix("0x") { text = text.dropFirst(2) }
             guard let va = UInt64(text, radix: 16) else { return "usage: monitor translate ADDR (hex)\n" }
             guard thread >= 1, thread <= walkers.count, let w = walkers[thread - 1] else {
+                if registerDescription != nil { return "vCPU of thread \(thread) has no page tables: no TTBR saved; start the stub with --elf KERNEL\n" }
                 return "vCPU of thread \(thread) has paging off or no CR3: virtual = physical\n"
             }
             do {
                 let pa = try w.translate(va)
+                if let a = w.aarch64 {
+                    let table = va >> 63 == 1 ? "ttbr1 0x\(String(a.ttbr1 ?? 0, radix: 16))" : "ttbr0 0x\(String(a.ttbr0 ?? 0, radix: 16))"
+                    return "0x\(String(va, radix: 16)) -> physical 0x\(String(pa, radix: 16)) (vCPU \(thread - 1), \(table))\n"
+                }
                 return "0x\(String(va, radix: 16)) -> physical 0x\(String(pa, radix: 16)) (vCPU \(thread - 1), cr3 0x\(String(w.root, radix: 16)))\n"
             } catch {
                 return "\(error)\n"

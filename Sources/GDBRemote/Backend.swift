@@ -9,6 +9,12 @@ public protocol Backend: AnyObject {
     var capabilities: BackendCapabilities { get }
     /// Registers this target has (decides the target description).
     var layout: X86RegisterLayout { get }
+    /// A target that is not x86-64 (aarch64) describes its registers here;
+    /// the session then uses it and ``genericRegisters(thread:)`` instead of
+    /// ``layout`` and ``registers(thread:)``. nil (the default): x86-64.
+    var registerDescription: RegisterDescription? { get }
+    /// Registers of one thread by the numbers of ``registerDescription``.
+    func genericRegisters(thread: Int) throws(BackendError) -> RegisterValues
     /// The threads (vCPUs, or LWPs of a process core), in display order.
     func threads() -> [ThreadDescriptor]
     /// Why the target is stopped now (answer to `?`).
@@ -55,6 +61,8 @@ public protocol Backend: AnyObject {
 
 /// Default answers for read-only targets: every change is refused.
 extension Backend {
+    public var registerDescription: RegisterDescription? { nil }
+    public func genericRegisters(thread: Int) throws(BackendError) -> RegisterValues { throw .unsupported }
     public func writeRegister(thread: Int, _ register: X86Register, bytes: [UInt8]) throws(BackendError) {
         throw .readOnly("registers cannot be changed")
     }

@@ -42,6 +42,8 @@ public final class RemoteSession {
     private var reportHwbreak = false
     private var lastStop: StopEvent?
     private var registerCache: [Int: X86RegisterValues] = [:]
+    /// Per thread: each register's bytes by gdb number (both architectures).
+    private var byNumberCache: [Int: [[UInt8]?]] = [:]
     private var breakpoints: [(BreakpointKind, UInt64, Int)] = []
     private var threadListCache: [ThreadDescriptor]?
     private var xferCache: (annex: String, data: [UInt8])?
@@ -74,7 +76,7 @@ public final class RemoteSession {
         isRunning = false
         packetCount = 0
         rejectedPackets = 0
-        registerCache.removeAll()
+        registerCache.removeAll(); byNumberCache.removeAll()
         threadListCache = nil
         xferCache = nil
         lastStop = nil
@@ -139,7 +141,7 @@ public final class RemoteSession {
         guard isRunning else { return }
         if let ev = backend.pollStop(timeoutMilliseconds: timeoutMilliseconds) {
             isRunning = false
-            registerCache.removeAll()
+            registerCache.removeAll(); byNumberCache.removeAll()
             lastStop = ev
             generalThread = ev.thread
             reply { stopReply(ev) }
@@ -263,25 +265,48 @@ public final class RemoteSession {
         return v
     }
 
-    private func appendRegister(_ v: X86RegisterValues, _ r: X86Register) {
-        if let b = v.bytes(r) { b.withUnsafeBytes { writer.appendHex($0) } }
-        else { writer.appendUnavailable(r.size) }
+    /// Register sizes in `g` order, whatever the architecture.
+    private var registerSizes: [Int] {
+        if let d = backend.registerDescription { return d.registers.map(\.size) }
+        return backend.layout.registers.map(\.size)
+    }
+
+    /// Each register's bytes by gdb number (nil: unavailable).
+    private func numbered(_ thread: Int) throws(BackendError) -> [[UInt8]?] {
+        if let c = byNumberCache[thread] { return c }
+        let out: [[UInt8]?]
+        if backend.registerDescription != nil {
+            out = try backend.genericRegisters(thread: thread).bytes
+        } else {
+            let v = try values(thread)
+            out = backend.layout.registers.map { r in v.bytes(r).map(Array.init) }
+        }
+        byNumberCache[thread] = out
+        return out
+    }
+
+    private func appendRegister(_ b: [UInt8]?, size: Int) {
+        if let b, b.count == size { b.withUnsafeBytes { writer.appendHex($0) } }
+        else { writer.appendUnavailable(size) }
     }
 
     private func readAllRegisters() {
-        let v: X86RegisterValues
-        do { v = try values(selectedThread(generalThread)) } catch { replyError(error, what: "read registers"); return }
-        reply { for r in backend.layout.registers { appendRegister(v, r) } }
+        let v: [[UInt8]?]
+        do { v = try numbered(selectedThread(generalThread)) } catch { replyError(error, what: "read registers"); return }
+        let sizes = registerSizes
+        reply { for (n, size) in sizes.enumerated() { appendRegister(n < v.count ? v[n] : nil, size: size) } }
     }
 
     private func readRegister(_ p: ArraySlice<UInt8>) {
-        guard let n = Hex.parse(p), n < backend.layout.registers.count else { replyError(0x16); return }
-        let v: X86RegisterValues
-        do { v = try values(selectedThread(generalThread)) } catch { replyError(error, what: "read register"); return }
-        reply { appendRegister(v, backend.layout.registers[Int(n)]) }
+        let sizes = registerSizes
+        guard let n = Hex.parse(p), n < sizes.count else { replyError(0x16); return }
+        let v: [[UInt8]?]
+        do { v = try numbered(selectedThread(generalThread)) } catch { replyError(error, what: "read register"); return }
+        reply { appendRegister(Int(n) < v.count ? v[Int(n)] : nil, size: sizes[Int(n)]) }
     }
 
     private func writeRegister(_ p: ArraySlice<UInt8>) {
+        guard backend.registerDescription == nil else { refuse("registers cannot be changed"); return }
         guard let eq = p.firstIndex(of: UInt8(ascii: "=")), let n = Hex.parse(p[p.startIndex..<eq]),
               n < backend.layout.registers.count, let bytes = Hex.decode(p[(eq + 1)...]) else { replyError(0x16); return }
         let r = backend.layout.registers[Int(n)]
@@ -289,11 +314,12 @@ public final class RemoteSession {
         guard backend.capabilities.contains(.writeRegisters) else { refuse("register \(r.name) cannot be changed"); return }
         let t = selectedThread(generalThread)
         do { try backend.writeRegister(thread: t, r, bytes: bytes) } catch { replyError(error, what: "write \(r.name)"); return }
-        registerCache[t] = nil
+        registerCache[t] = nil; byNumberCache[t] = nil
         reply("OK")
     }
 
     private func writeAllRegisters(_ p: ArraySlice<UInt8>) {
+        guard backend.registerDescription == nil else { refuse("registers cannot be changed"); return }
         let layout = backend.layout
         guard p.count == layout.size * 2 else { replyError(0x16); return }
         guard backend.capabilities.contains(.writeRegisters) else { refuse("registers cannot be changed"); return }
@@ -307,7 +333,7 @@ public final class RemoteSession {
             if let old, let cur = old.bytes(r), Array(cur) == bytes { continue }
             do { try backend.writeRegister(thread: t, r, bytes: bytes) } catch { replyError(error, what: "write \(r.name)"); return }
         }
-        registerCache[t] = nil
+        registerCache[t] = nil; byNumberCache[t] = nil
         reply("OK")
     }
 
@@ -390,7 +416,7 @@ public final class RemoteSession {
             replyError(error.code)
             return
         }
-        registerCache.removeAll()
+        registerCache.removeAll(); byNumberCache.removeAll()
         threadListCache = nil
         isRunning = true
         pollTarget(timeoutMilliseconds: 0)
@@ -458,10 +484,11 @@ public final class RemoteSession {
         writer.append("T" + String(format2: ev.signal))
         writer.append("thread:\(Hex.number(UInt64(ev.thread)));")
         if let core = threadList.first(where: { $0.id == ev.thread })?.core { writer.append("core:\(Hex.number(UInt64(core)));") }
-        if let v = try? values(ev.thread) {
-            let layout = backend.layout
-            for r in [X86Register.rbp, .rsp, .rip] {
-                guard let n = layout.number(of: r), let b = v.bytes(r) else { continue }
+        if let v = try? numbered(ev.thread) {
+            let expedited = backend.registerDescription?.expedited
+                ?? [X86Register.rbp, .rsp, .rip].compactMap { backend.layout.number(of: $0) }
+            for n in expedited {
+                guard n < v.count, let b = v[n] else { continue }
                 writer.append(String(format2: UInt8(n)) + ":")
                 b.withUnsafeBytes { writer.appendHex($0) }
                 writer.append(";")
@@ -546,7 +573,7 @@ public final class RemoteSession {
             switch object {
             case "features":
                 guard annex == "target.xml" else { replyError(0x00); return }
-                data = Array(backend.layout.targetXML.utf8)
+                data = Array((backend.registerDescription?.targetXML ?? backend.layout.targetXML).utf8)
             case "threads":
                 threadListCache = nil
                 data = Array(threadsXML().utf8)
@@ -618,6 +645,7 @@ public final class RemoteSession {
     }
 
     private func vcpuTable() -> String {
+        if let d = backend.registerDescription { return vcpuTable(d) }
         var s = "thread  " + "name".padding(14) + "rip".padding(20) + "rsp".padding(20) + "cr3".padding(20) + "description\n"
         for t in threadList {
             let v = try? values(t.id)
@@ -627,6 +655,27 @@ public final class RemoteSession {
             }
             let mark = t.id == selectedThread(generalThread) ? "*" : " "
             s += mark + String(t.id).padding(7) + t.name.padding(14) + hex(.rip) + hex(.rsp) + hex(.cr3) + t.extraInfo + "\n"
+        }
+        return s
+    }
+}
+
+extension RemoteSession {
+    /// `monitor info vcpus` for a generic description: its table columns.
+    fileprivate func vcpuTable(_ d: RegisterDescription) -> String {
+        var s = "thread  " + "name".padding(14) + d.tableColumns.map { $0.name.padding(20) }.joined() + "description\n"
+        let current = selectedThread(generalThread)
+        for t in threadList {
+            let v = try? numbered(t.id)
+            var line = (t.id == current ? "*" : " ") + String(t.id).padding(7) + t.name.padding(14)
+            for c in d.tableColumns {
+                var x: UInt64?
+                if let v, c.number < v.count, let b = v[c.number] {
+                    x = b.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                }
+                line += x.map { ("0x" + String($0, radix: 16).leftPadded(16)).padding(20) } ?? "-".padding(20)
+            }
+            s += line + t.extraInfo + "\n"
         }
         return s
     }

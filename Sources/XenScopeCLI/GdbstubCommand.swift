@@ -17,7 +17,7 @@ struct GdbstubCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Machine dump (QEMU ELF, kdump-compressed, xl dump-core): vCPUs as threads, virtual addresses through each vCPU's page tables.")
+    @Option(name: .long, help: "Machine dump (QEMU ELF, kdump-compressed, xl dump-core; x86-64 or aarch64): vCPUs as threads, virtual addresses through each vCPU's page tables (aarch64: the kernel's, found with --elf).")
     var dump: String?
 
     @Option(name: .long, help: "The dumped kernel's ELF image (checked against the dump's build ID; load the same file in gdb).")

@@ -11,7 +11,7 @@ import Testing
         let g = try Arm64PanickerGuest.shared()
         let s = try CrashSession(dumpPath: g.elfDump, elfPath: g.kernelELF)
         #expect(s.dump.architecture == .aarch64)
-        #expect(s.dump.cpus.count == 1)
+        #expect(s.dump.cpus.count == 2)
         let gdb = parseGDBRegisters(try g.gdb(["info registers"]))
         #expect(gdb.count == 1)
         let ours = Dictionary(uniqueKeysWithValues: s.dump.cpus[0].named.compactMap { n in n.value.map { (n.name, $0) } })
@@ -38,6 +38,13 @@ import Testing
         #expect(ours == theirs, "xenscope \(ours) vs gdb-multiarch \(theirs)")
         #expect(bt.frames[1].inlined && !bt.frames[2].inlined)
         #expect(bt.frames[1].pc == bt.frames[2].pc)
+        // CPU 1 idles: gdb's thread 2.
+        let bt1 = try s.backtraces()[1]
+        let ours1 = bt1.frames.map { GDBFrame(function: $0.function ?? "??", line: $0.location?.line) }
+        let out1 = try g.gdb(["thread 2", "echo @@bt\\n", "bt"])
+        let theirs1 = parseGDBSingleBacktrace(String(out1[(out1.range(of: "@@bt\n")?.upperBound ?? out1.startIndex)...]))
+        #expect(ours1.map(\.function) == ["secondary_idle", "secondary_main", "secondary_high"])
+        #expect(ours1 == theirs1, "xenscope \(ours1) vs gdb-multiarch \(theirs1)")
     }
 
     @Test func consoleLogAndPanicMatchTheUART() throws {

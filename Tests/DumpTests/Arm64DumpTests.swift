@@ -26,8 +26,9 @@ import Testing
         for path in [g.elfDump, g.kdumpDump] {
             let d = try openDump(path: path)
             #expect(d.architecture == .aarch64, "\(path)")
-            #expect(d.cpus.count == 1)
+            #expect(d.cpus.count == 2)   // CPU 1 idles (started through PSCI)
             #expect(d.cpus[0].source == "NT_PRSTATUS aarch64 (pr_pid 1) + NT_PRFPREG")
+            #expect(d.cpus[1].source == "NT_PRSTATUS aarch64 (pr_pid 2) + NT_PRFPREG")
             #expect(d.cpus[0].aarch64?.ttbr1 == nil)   // QEMU saves no system registers
             #expect(d.diagnostics.isEmpty)
         }

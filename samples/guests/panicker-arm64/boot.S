@@ -10,7 +10,11 @@
  *   TTBR1 (the kernel's view):
  *     L0[0] -> L1: [0] -> L2 -> L3: [0] 4 KiB device page = PL011 (0x09000000)
  *                  [1] -> L2: 64 x 2 MiB normal blocks = RAM 0x40000000..0x48000000
- * so a dump exercises L1 blocks, L2 blocks and L3 pages. */
+ * so a dump exercises L1 blocks, L2 blocks and L3 pages.
+ *
+ * CPU 1 is started by kmain through PSCI CPU_ON (QEMU's virt board answers
+ * HVC) at secondary_entry, MMU off: it loads the same tables and idles in
+ * C on its own stack, so a dump has a second thread with a real backtrace. */
         .section .text.boot, "ax"
         .globl _start
 _start:
@@ -71,7 +75,42 @@ _start:
         ldr     x0, =high_entry         /* absolute, higher-half address */
         br      x0
 
+/* CPU 1: the tables exist already (CPU 0 built them); same MAIR/TCR/TTBRs. */
+        .globl secondary_entry
+secondary_entry:
+        msr     daifset, #0xf
+        mov     x0, #0xff00
+        msr     mair_el1, x0
+        ldr     x0, =((16) | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 24) | (1 << 26) | (3 << 28) | (2 << 30) | (2 << 32))
+        msr     tcr_el1, x0
+        adrp    x0, idmap_pg_dir
+        msr     ttbr0_el1, x0
+        adrp    x0, swapper_pg_dir
+        msr     ttbr1_el1, x0
+        isb
+        tlbi    vmalle1
+        dsb     nsh
+        isb
+        mrs     x0, sctlr_el1
+        orr     x0, x0, #1
+        orr     x0, x0, #4
+        orr     x0, x0, #0x1000
+        msr     sctlr_el1, x0
+        isb
+        ldr     x0, =secondary_high
+        br      x0
+        .ltorg
+
         .text
+secondary_high:
+        ldr     x0, =stack1_top
+        mov     sp, x0
+        mov     x29, #0
+        mov     x30, #0
+        bl      secondary_main
+3:      wfi
+        b       3b
+
 high_entry:
         ldr     x0, =stack_top
         mov     sp, x0
@@ -98,3 +137,6 @@ pt_l3_dev: .space 4096
         .space 16384
         .globl stack_top
 stack_top:
+        .space 8192
+        .globl stack1_top
+stack1_top:

@@ -4,7 +4,8 @@
  * to the PL011 UART and to a console ring laid out like Xen's (conring,
  * conring_size, conringp, conringc), then panics through a known chain:
  * kmain -> dispatch -> handle_request -> check_request (inlined) -> panic,
- * and spins in panic. Built with frame pointers, so every frame has a frame
+ * and spins in panic. CPU 1, started through PSCI, idles in
+ * secondary_main -> secondary_idle. Built with frame pointers, so every frame has a frame
  * record (x29, x30) that a dump reader can follow. */
 #include <stdint.h>
 #include <stdarg.h>
@@ -118,6 +119,32 @@ NOINLINE void dispatch(unsigned n)
     __asm__ volatile("" ::: "memory");
 }
 
+extern char secondary_entry[];
+volatile uint32_t secondary_up;      /* set by CPU 1 once it runs in C */
+
+/* PSCI CPU_ON (SMC calling convention, 64-bit function id) through HVC. */
+static int64_t psci_cpu_on(uint64_t mpidr, uint64_t entry_phys)
+{
+    register uint64_t x0 __asm__("x0") = 0xc4000003;
+    register uint64_t x1 __asm__("x1") = mpidr;
+    register uint64_t x2 __asm__("x2") = entry_phys;
+    register uint64_t x3 __asm__("x3") = 0;
+    __asm__ volatile("hvc #0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return (int64_t)x0;
+}
+
+NOINLINE void secondary_idle(void)
+{
+    secondary_up = 1;
+    for (;;)
+        __asm__ volatile("wfi");
+}
+
+void secondary_main(void)
+{
+    secondary_idle();
+}
+
 void kmain(void)
 {
     uint64_t ttbr1, el;
@@ -125,6 +152,11 @@ void kmain(void)
     __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
     printk("panicker-arm64: EL%u, MMU on, ttbr1 %lx, console ring %p, %u bytes\n",
            (unsigned)(el >> 2), ttbr1, conring, conring_size);
+    int64_t rc = psci_cpu_on(1, (uint64_t)secondary_entry - 0xffff000000000000UL);
+    if (rc == 0)
+        while (!secondary_up)
+            __asm__ volatile("yield");
+    printk("CPU 1 %s\n", rc == 0 ? "up" : "not started");
     dispatch(3);
     printk("not reached\n");
 }

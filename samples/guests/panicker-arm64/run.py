@@ -27,7 +27,7 @@ def left():
     return t
 
 qemu = subprocess.Popen(
-    ["qemu-system-aarch64", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57", "-smp", "1", "-m", "128M",
+    ["qemu-system-aarch64", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57", "-smp", "2", "-m", "128M",
      "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
      "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
      "-kernel", os.path.join(out, "kernel.elf")],

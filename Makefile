@@ -75,7 +75,7 @@ fuzz-elf:
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
 # pvh and selfbuilt are make-lab-only (LabExtraTests).
-LAB_PROFILES ?= ci pvh selfbuilt
+LAB_PROFILES ?= ci pvh selfbuilt arm64
 lab: deps peers
 	@for p in $(LAB_PROFILES); do lab/run.sh $$p || exit 1; done
 

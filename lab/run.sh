@@ -7,10 +7,13 @@
 #   pvh   PVH guest dump-core (slow under TCG; make lab only)
 #   selfbuilt  the hypervisor built from Debian's source with GDBSX and DWARF
 #         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core
+#   arm64 Debian's arm64 Xen under qemu-system-aarch64: traces, then a dom0
+#         crash with noreboot and the whole-machine dumps (lab/arm64/run.sh)
 # Usage: lab/run.sh PROFILE
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
-profile="${1:?usage: run.sh ci|pvh|selfbuilt}"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt|arm64}"
+case "$profile" in arm64) exec "$here/arm64/run.sh" ;; esac   # own packages, images, boot (lab/arm64)
 work="$here/work"; results="$here/results/$profile"
 mkdir -p "$work"
 command -v qemu-system-x86_64 >/dev/null || { echo "lab: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }

@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "DumpTests", dependencies: ["Dump", "ELF", "BinaryIO", "CrashTestSupport"]),
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
-        .testTarget(name: "LabTests", dependencies: ["XenTrace", "Dump", "CrashAnalysis", "BinaryIO"]),
+        .testTarget(name: "LabTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump", "CrashAnalysis", "BinaryIO"]),
         .testTarget(name: "LabExtraTests", dependencies: ["XenTrace", "Dump", "ELF"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "XenControl", "CrashTestSupport"]),

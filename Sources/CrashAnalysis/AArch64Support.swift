@@ -63,6 +63,12 @@ extension CrashSession {
                 if next != 0 && next <= fp { stop = "frame chain goes down at 0x\(String(fp, radix: 16)) (corrupt or looping)"; break }
                 fp = next
             }
+            // No frame records (x29 zero or not a record: Debian's arm64 Xen
+            // keeps none): prologue analysis instead, when it gets further.
+            if physical.count == 1, let mem = PageWalker(dump: dump, cpu: cpu).map(VirtualMemory.init) ?? memory {
+                let alt = aarch64PrologueFrames(regs: regs, memory: mem, symbols: symbols, maxFrames: maxFrames)
+                if alt.frames.count > 1 { physical = alt.frames; stop = alt.stop }
+            }
             var frames = [BacktraceFrame]()
             for f in physical {
                 let s = symbols.symbolize(f.lookup)

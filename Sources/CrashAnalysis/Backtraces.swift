@@ -63,10 +63,12 @@ extension CrashSession {
         }
     }
 
-    /// The CPU whose backtrace passes through `panic` (or Xen's `panic`),
-    /// for dumps without a `panic_cpu` variable.
+    /// The CPU whose backtrace passes through `panic` (or Xen's `panic`, or
+    /// Xen's `hwdom_shutdown` for a crashed dom0), for dumps without a
+    /// `panic_cpu` variable.
     public static func cpuInPanic(_ bts: [CPUBacktrace]) -> Int? {
         bts.first { $0.frames.contains { $0.function == "panic" } }?.cpu
+            ?? bts.first { $0.frames.contains { $0.function == "hwdom_shutdown" } }?.cpu
     }
 }
 

@@ -31,8 +31,9 @@ public final class CrashSession {
                 break
             }
         }
-        if chosen == nil, let (w, _) = Self.aarch64WalkerFromSymbols(dump: dump, symbols: symbols) {
-            chosen = (preferred ?? 0, w)   // aarch64 without saved TTBRs: one kernel address space
+        if chosen == nil, let (w, _) = Self.aarch64WalkerFromSymbols(dump: dump, symbols: symbols)
+            ?? Self.xenArm64Walker(dump: dump, symbols: symbols) {
+            chosen = (preferred ?? 0, w)   // aarch64 without saved TTBRs: one kernel (or Xen) address space
         }
         addressSpaceCPU = chosen?.0
         memory = chosen.map { VirtualMemory(walker: $0.1) }

@@ -32,6 +32,13 @@ extension CrashSession {
                 info.message = "Panic on CPU \(xenCPU.map(String.init) ?? "?"): " + msg
                 break
             }
+            // Xen halting for a crashed hardware domain (how the arm64 lab
+            // stops Xen: no NMI on ARM): "Hardware Dom0 crashed: 'noreboot'
+            // set - not rebooting." (xen/common/shutdown.c).
+            if let r = l.firstRange(of: "Hardware Dom"), l.contains(" crashed") {
+                info.message = String(l[r.lowerBound...])
+                break
+            }
             if l.contains("BUG: ") || l.contains("Oops: ") || l.contains("Assertion '") {
                 info.message = l
                 break

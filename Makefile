@@ -32,7 +32,7 @@ release: deps
 # The whole test suite. Peers (xentrace_format, xenalyze, eu-addr2line, gdb)
 # are fetched first so that parity tests always run.
 # The lab (a real Xen 4.17 under QEMU, docs/lab.md) is part of it: lab/gate.sh
-# boots its CI profile when needed; outside CI it skips the lab, saying so,
+# boots its CI profiles (lab/ci-profiles) when needed; outside CI it skips the lab, saying so,
 # when it cannot run; with CI set that is a failure.
 test: deps peers
 	$(SWIFT) build --build-tests
@@ -74,7 +74,8 @@ fuzz-elf:
 	./scripts/fuzz-elf.sh $(FUZZ_ELF_SECONDS)
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
-# pvh and selfbuilt are make-lab-only (LabExtraTests).
+# `make test` boots those in lab/ci-profiles (ci, selfbuilt, arm64: LabTests);
+# pvh is make-lab-only (LabExtraTests).
 LAB_PROFILES ?= ci pvh selfbuilt arm64
 lab: deps peers
 	@for p in $(LAB_PROFILES); do lab/run.sh $$p || exit 1; done

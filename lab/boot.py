@@ -81,6 +81,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--timeout", type=int, default=900, help="seconds for the whole boot")
     ap.add_argument("--nmi", action="store_true", help="crash the hypervisor with an NMI and dump the machine")
+    ap.add_argument("--dumps", default="elf,kdump-zlib",
+                    help="dump-guest-memory formats taken after the NMI (elf → machine.elf, kdump-zlib → machine.kdump)")
     ap.add_argument("--xen-args", default="", help="extra hypervisor arguments")
     ap.add_argument("--disk-mb", type=int, default=1536)
     ap.add_argument("--mem-mb", type=int, default=2048)
@@ -138,8 +140,8 @@ def main():
             qmp.cmd("stop")
             with open(os.path.join(out, "info-registers.txt"), "w") as f:
                 f.write(qmp.hmp("info registers -a"))
-            for fmt, name in (("elf", "machine.elf"), ("kdump-zlib", "machine.kdump")):
-                p = os.path.join(out, name)
+            for fmt in a.dumps.split(","):
+                p = os.path.join(out, "machine.elf" if fmt == "elf" else "machine.kdump")
                 qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{p}", format=fmt)
                 mark(f"dump {fmt} done")
             qmp.cmd("quit")

@@ -15,6 +15,11 @@ if [ "${LAB:-}" = skip ] && [ -z "${CI:-}" ]; then cannot "LAB=skip"; fi
 command -v qemu-system-x86_64 >/dev/null || cannot "qemu-system-x86_64 is not installed"
 [ -x /usr/bin/python3 ] || cannot "/usr/bin/python3 is missing"
 "$here/fetch.sh" >/dev/null || cannot "the Debian packages cannot be fetched (apt-get download failed)"
+# The selfbuilt profile boots a hypervisor built from Debian's source: build
+# it (or find it cached) first, so a machine that cannot is told why.
+if grep -qx selfbuilt "$here/ci-profiles"; then
+  "$here/build-xen.sh" >/dev/null || cannot "the self-built hypervisor cannot be built (lab/build-xen.sh failed)"
+fi
 stamp="$("$here/stamp.sh")"
 cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab"
 # The profiles CI boots, one per line in lab/ci-profiles (make lab boots all).

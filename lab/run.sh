@@ -6,7 +6,9 @@
 #         and QEMU's whole-machine dumps (what CI runs)
 #   pvh   PVH guest dump-core (slow under TCG; make lab only)
 #   selfbuilt  the hypervisor built from Debian's source with GDBSX and DWARF
-#         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core
+#         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core,
+#         then the NMI crash and QEMU's whole-machine ELF dump (xen-syms kept
+#         beside it)
 #   arm64 Debian's arm64 Xen under qemu-system-aarch64: traces, then a dom0
 #         crash with noreboot and the whole-machine dumps (lab/arm64/run.sh)
 # Usage: lab/run.sh PROFILE
@@ -41,9 +43,9 @@ case "$profile" in
          --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)
        xenout="$("$here/build-xen.sh")"
-       cp "$xenout/xen-syms" "$xenout/source-version" "$results/"
+       cp "$xenout/xen-syms" "$xenout/source-version" "$xenout/build-seconds" "$results/"
        /usr/bin/python3 "$here/boot.py" --xen "$xenout/xen" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios selfbuilt --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios selfbuilt --nmi --dumps elf --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

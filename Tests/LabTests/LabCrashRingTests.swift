@@ -2,21 +2,15 @@ import CrashAnalysis
 import Foundation
 import Testing
 
-/// Scenario "crash", read by `xenscope crash`'s library: Debian's xen-syms
-/// (symbols only, from the -dbg package the lab unpacked) locates Xen's
-/// console ring in QEMU's whole-machine dump.
+/// Scenario "crash", read by `xenscope crash`'s library: the hypervisor's
+/// xen-syms (Debian's, symbols only, for `ci`; the self-built one with DWARF
+/// for `selfbuilt`) locates Xen's console ring in QEMU's whole-machine dump.
 @Suite struct LabCrashRingTests {
-    var xenSyms: String {
-        let env = ProcessInfo.processInfo.environment
-        return (env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope")
-            + "/lab/root/usr/lib/debug/boot/xen-syms-4.17-amd64"
-    }
-
     /// The console ring ends with the panic text the serial port showed.
-    @Test(arguments: ["machine.elf", "machine.kdump"])
-    func consoleRingEndsWithSerialPanic(_ name: String) throws {
-        let lab = try LabResults.ci()
-        let session = try CrashSession(dumpPath: lab.host + "/" + name, elfPath: xenSyms)
+    @Test(arguments: LabCrashTests.dumps)
+    func consoleRingEndsWithSerialPanic(_ profile: String, _ name: String) throws {
+        let lab = try LabResults.profile(profile)
+        let session = try CrashSession(dumpPath: lab.host + "/" + name, elfPath: lab.xenSyms)
         let ring = try session.consoleRing()
         let serial = try lab.text("serial.log").replacingOccurrences(of: "\r\n", with: "\n")
         // The panic block as the serial port printed it: from the stack dump's

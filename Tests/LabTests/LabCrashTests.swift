@@ -5,18 +5,24 @@ import Testing
 
 /// Scenario "crash": Xen booted with `nmi=fatal noreboot`, an NMI injected
 /// from QEMU's monitor, then QEMU's whole-machine dumps (ELF and kdump-zlib)
-/// and `info registers -a`, all while the machine is stopped.
+/// and `info registers -a`, all while the machine is stopped. The `ci`
+/// profile crashes Debian's Xen, `selfbuilt` the hypervisor built from
+/// Debian's source (ELF dump only).
 @Suite struct LabCrashTests {
-    @Test func serialShowsTheNMIPanic() throws {
-        let serial = try LabResults.ci().text("serial.log").replacingOccurrences(of: "\r\n", with: "\n")
+    /// (profile, dump file) pairs every crash test reads.
+    static let dumps: [(String, String)] = [("ci", "machine.elf"), ("ci", "machine.kdump"), ("selfbuilt", "machine.elf")]
+
+    @Test(arguments: ["ci", "selfbuilt"])
+    func serialShowsTheNMIPanic(_ profile: String) throws {
+        let serial = try LabResults.profile(profile).text("serial.log").replacingOccurrences(of: "\r\n", with: "\n")
         #expect(serial.contains(#/\(XEN\) Panic on CPU \d+:\n\(XEN\) FATAL TRAP: vec 2, NMI\[0000\]/#))
         #expect(serial.contains("Manual reset required ('noreboot' specified)"))
     }
 
     /// Per-pCPU registers in both dumps equal QEMU's `info registers -a`.
-    @Test(arguments: ["machine.elf", "machine.kdump"])
-    func dumpRegistersEqualQEMUMonitor(_ name: String) throws {
-        let lab = try LabResults.ci()
+    @Test(arguments: dumps)
+    func dumpRegistersEqualQEMUMonitor(_ profile: String, _ name: String) throws {
+        let lab = try LabResults.profile(profile)
         let dump = try openDump(path: lab.host + "/" + name)
         #expect(dump.diagnostics.isEmpty, "\(dump.diagnostics)")
         let monitor = try lab.text("info-registers.txt")
@@ -40,8 +46,9 @@ import Testing
 
     /// The panic text the serial port showed is in the dumped memory (Xen's
     /// console ring, `console_to_ring`).
-    @Test func panicTextIsInTheMachineMemory() throws {
-        let lab = try LabResults.ci()
+    @Test(arguments: ["ci", "selfbuilt"])
+    func panicTextIsInTheMachineMemory(_ profile: String) throws {
+        let lab = try LabResults.profile(profile)
         let file = try MappedFile(path: lab.host + "/machine.elf")
         let needle = Array("FATAL TRAP: vec 2, NMI[0000]".utf8)
         let found = file.withBytes { bytes -> Bool in

@@ -1,25 +1,39 @@
 import Foundation
 import Testing
 
-/// Where `make lab` / `lab/run.sh ci` left the CI profile's outputs:
-/// `lab/results/ci` (host side: serial log, QEMU dumps, registers) and its
-/// `results/` subfolder (what dom0 wrote: traces, guest dumps, logs).
-/// `XENSCOPE_LAB_RESULTS` overrides the folder.
+/// Where `make lab` / `lab/run.sh PROFILE` left a CI profile's outputs:
+/// `lab/results/PROFILE` (host side: serial log, QEMU dumps, registers) and
+/// its `results/` subfolder (what dom0 wrote: traces, guest dumps, logs).
+/// `XENSCOPE_LAB_RESULTS` overrides the `ci` profile's folder.
 struct LabResults {
     let host: String
+    var profile = "ci"
     var dom0: String { host + "/results" }
 
-    /// The results of the last lab run, or a failure saying how to produce them.
-    static func ci(file: StaticString = #filePath) throws -> LabResults {
+    /// The results of the last `ci` profile run, or a failure saying how to produce them.
+    static func ci(file: StaticString = #filePath) throws -> LabResults { try profile("ci", file: file) }
+
+    /// The results of the last run of a profile listed in lab/ci-profiles.
+    static func profile(_ name: String, file: StaticString = #filePath) throws -> LabResults {
         let env = ProcessInfo.processInfo.environment
         let repo = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().path
-        let dir = env["XENSCOPE_LAB_RESULTS"] ?? repo + "/lab/results/ci"
+        let dir = (name == "ci" ? env["XENSCOPE_LAB_RESULTS"] : nil) ?? repo + "/lab/results/" + name
         guard FileManager.default.fileExists(atPath: dir + "/results/scenarios.txt") else {
-            Issue.record("no lab results in \(dir): run `make lab` (or lab/run.sh ci) first")
+            Issue.record("no lab results in \(dir): run `make lab` (or lab/run.sh \(name)) first")
             throw CocoaError(.fileNoSuchFile)
         }
-        return LabResults(host: dir)
+        return LabResults(host: dir, profile: name)
+    }
+
+    /// The hypervisor's symbols: Debian's xen-syms (ELF symbols only, from
+    /// the -dbg package the lab unpacked) for `ci`, the self-built one (DWARF)
+    /// that lab/run.sh keeps beside the results for `selfbuilt`.
+    var xenSyms: String {
+        if profile == "selfbuilt" { return host + "/xen-syms" }
+        let env = ProcessInfo.processInfo.environment
+        return (env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope")
+            + "/lab/root/usr/lib/debug/boot/xen-syms-4.17-amd64"
     }
 
     func text(_ relative: String) throws -> String {

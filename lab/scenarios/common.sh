@@ -19,11 +19,11 @@ start_guest() {
   name=$1
   retry timeout 120 xl create /lab/$name.cfg || return 1
   i=0
-  while [ $i -lt 120 ]; do
+  while [ $i -lt 300 ]; do
     grep -q "XENSCOPE-DOMU: up" /var/log/xen/console/guest-$name.log 2>/dev/null && return 0
     sleep 1; i=$((i+1))
   done
-  echo "guest $name did not come up in 120 s"; return 1
+  echo "guest $name did not come up in 300 s"; return 1
 }
 
 # dom0 load: disk-less I/O and xenstore traffic, as in the published samples.

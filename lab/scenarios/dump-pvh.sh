@@ -10,8 +10,10 @@ retry xl pause pvh
 for v in 0 1; do retry xenctx -a -s /results/kallsyms $domid $v > $out/xenctx-vcpu$v.txt 2>&1; done
 xl debug-keys q
 xl dmesg > $out/debug-keys-q.txt 2>&1
-retry timeout ${PVH_DUMP_SECONDS:-240} xl dump-core pvh $out/pvh.core
-echo "dump-core rc=$?" | tee $out/dump-core-rc.txt
+xl list -l pvh > $out/xl-list-l.txt 2>&1
+t0=$(date +%s)
+retry timeout ${PVH_DUMP_SECONDS:-240} xl -vvv dump-core pvh $out/pvh.core 2> $out/dump-core-stderr.txt
+echo "dump-core rc=$? seconds=$(( $(date +%s) - t0 ))" | tee $out/dump-core-rc.txt
 retry xl unpause pvh
 cp /var/log/xen/console/guest-pvh.log $out/guest-console.log
 ls -l $out

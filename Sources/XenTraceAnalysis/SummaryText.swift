@@ -7,12 +7,13 @@ public enum SummaryText {
         var o = ""
         func line(_ x: String = "") { o += x; o += "\n" }
         func sec(_ c: UInt64) -> String { fmt(s.seconds(c), 3) }
-        let ghz = fmt(s.cpuHz / 1e9, 3)
+        // Sub-GHz clocks (ARM's generic timer: 62.5 MHz under QEMU) in MHz, not "0.063 GHz".
+        let ghz = s.cpuHz >= 1e9 ? fmt(s.cpuHz / 1e9, 3) + " GHz" : fmt(s.cpuHz / 1e6, 3) + " MHz"
         let src: String
         switch s.cpuHzSource {
-        case "default": src = "xenalyze's default \(ghz) GHz; times in seconds are only right if the TSC runs at that rate (give --cpu-hz or --xl-info)"
-        case "xl-info": src = "\(ghz) GHz from xl info's cpu_mhz"
-        default: src = "\(ghz) GHz from --cpu-hz"
+        case "default": src = "xenalyze's default \(ghz); times in seconds are only right if the TSC runs at that rate (give --cpu-hz or --xl-info)"
+        case "xl-info": src = "\(ghz) from xl info's cpu_mhz"
+        default: src = "\(ghz) from --cpu-hz"
         }
         line("file \(s.file)")
         line("time base: \(src)")

@@ -117,6 +117,19 @@ extension LabResults {
         }
     }
 
+    /// The summary, given the lab's `xl info`, states the rate in MHz and
+    /// spans the same seconds as xenalyze.
+    @Test func summaryTextNamesTheTimerRate() throws {
+        let lab = try LabResults.arm64()
+        var options = SummaryOptions()
+        options.cpuHz = try #require(TimeBase.cpuMHz(xlInfo: try lab.text("results/xl-info.txt"))) * 1e6
+        options.cpuHzSource = "xl-info"
+        let s = try Summarizer.summarize(path: lab.dom0 + "/traces/all.xentrace", options: options)
+        let text = SummaryText.render(s)
+        #expect(text.contains("time base: 62.500 MHz from xl info's cpu_mhz\n"), "\(text.prefix(300))")
+        #expect(!text.contains("HVM exits") && !text.contains("PV:"))
+    }
+
     /// TRC_LOST_RECORDS as xenalyze counts them, in every capture. On arm64
     /// the shared scenario's 3 s collector stop does not always overflow
     /// Xen's rings (common-code events only: about 19 KB/s here), so zero

@@ -7,7 +7,8 @@ import XenTrace
 /// real samples (docs/xenalyze-parity.md lists what differs and why).
 @Suite struct SampleParityTests {
     @Test(arguments: ["xen-4.x-public.xentrace", "xen-4.17-qemu-all-dom0-pvdomU-load.xentrace",
-                      "xen-4.17-qemu-sched-dom0-pvhdomU.xentrace", "xen-4.17-qemu-arm64-sched-dom0-load.xentrace"])
+                      "xen-4.17-qemu-sched-dom0-pvhdomU.xentrace", "xen-4.17-qemu-arm64-sched-dom0-load.xentrace",
+                      "xen-4.17-qemu-arm64-all-dom0-domU-load.xentrace", "xen-4.17-qemu-arm64-sched-dom0-domU-load.xentrace"])
     func sameFiguresAsXenalyze(_ name: String) throws {
         let path = samplePath(name)
         let xa = XenalyzeSummary(try runXenalyze(path))

@@ -57,7 +57,8 @@ import Testing
     }
 
     @Test(arguments: ["xen-4.x-public.xentrace", "xen-4.17-qemu-all-dom0-pvdomU-load.xentrace",
-                      "xen-4.17-qemu-sched-dom0-pvhdomU.xentrace", "xen-4.17-qemu-arm64-sched-dom0-load.xentrace"])
+                      "xen-4.17-qemu-sched-dom0-pvhdomU.xentrace", "xen-4.17-qemu-arm64-sched-dom0-load.xentrace",
+                      "xen-4.17-qemu-arm64-all-dom0-domU-load.xentrace", "xen-4.17-qemu-arm64-sched-dom0-domU-load.xentrace"])
     func realSampleWithCatalogue(sample: String) throws {
         try compare(formats: repoRoot().appendingPathComponent("formats/xenscope.formats").path,
                     trace: samplePath(sample), label: sample)

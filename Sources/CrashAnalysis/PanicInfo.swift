@@ -52,7 +52,7 @@ extension CrashSession {
             info.cpuSource = "console log"
         } else if let c = backtraceCPU {
             info.cpu = c
-            info.cpuSource = "backtrace through panic()"
+            info.cpuSource = "backtrace through panic() (or Xen's hwdom_shutdown())"
         }
         return info
     }

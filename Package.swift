@@ -30,10 +30,13 @@ let package = Package(
     ],
     targets: [
         // MARK: bytes
-        // System compression libraries (apt: zlib1g-dev liblzma-dev libzstd-dev).
+        // System compression libraries (apt: zlib1g-dev liblzma-dev libzstd-dev liblzo2-dev libsnappy-dev).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        // kdump-compressed lzo and snappy pages (apt: liblzo2-dev libsnappy-dev).
+        .systemLibrary(name: "CLZO", path: "Sources/CLZO", providers: [.apt(["liblzo2-dev"])]),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", providers: [.apt(["libsnappy-dev"])]),
         .target(name: "BinaryIO", dependencies: [
             "CZlib", "CLZMA", "CZstd",
             .product(name: "SystemPackage", package: "swift-system"),
@@ -46,7 +49,7 @@ let package = Package(
         .systemLibrary(name: "CElfUtils", path: "Sources/CElfUtils", providers: [.apt(["libdw-dev", "libelf-dev"])]),
         .target(name: "DWARF", dependencies: ["BinaryIO", "ELF", "CElfUtils"]),
         // MARK: memory dumps (ELF core, kdump-compressed, xc_core; page walker)
-        .target(name: "Dump", dependencies: ["BinaryIO", "ELF", "CZlib"]),
+        .target(name: "Dump", dependencies: ["BinaryIO", "ELF", "CZlib", "CZstd", "CLZO", "CSnappy"]),
 
         // MARK: crash analysis (panic, console ring, registers, backtraces)
         .target(name: "CrashAnalysis", dependencies: ["Dump", "DWARF", "ELF", "BinaryIO"]),

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   # build: DWARF layer, compressed traces and dumps
-  libdw-dev libelf-dev zlib1g-dev liblzma-dev libzstd-dev
+  libdw-dev libelf-dev zlib1g-dev liblzma-dev libzstd-dev liblzo2-dev libsnappy-dev
   # tests: peers we compare against, and their helpers
   elfutils gdb gcc libc6-dev binutils python3 python3-lib2to3 xz-utils zstd gzip
   # tests: DuckDB (PyPI, in a venv) over exported tables; headless browser for the HTML report
@@ -15,6 +15,8 @@ pkgs=(
   coreutils util-linux mount
   # the lab: Xen under QEMU (lab/, docs/lab.md)
   qemu-system-x86 cpio
+  # tests: kdump-compressed lzo dumps written by makedumpfile (docs/crash.md)
+  makedumpfile
 )
 missing=()
 for p in "${pkgs[@]}"; do

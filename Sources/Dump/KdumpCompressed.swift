@@ -1,5 +1,4 @@
 import BinaryIO
-import CZlib
 
 /// makedumpfile's kdump-compressed format ("KDUMP   ", or "DISKDUMP" for the
 /// old diskdump), plain or flattened.
@@ -20,7 +19,7 @@ import CZlib
 ///   pages that exist, the second for pages that were dumped;
 /// - then page descriptors {i64 offset, u32 size, u32 flags, u64 page_flags},
 ///   the k-th for the k-th set bit of the second bitmap; flags 0x1 zlib,
-///   0x2 lzo, 0x4 snappy, 0x20 zstd, none = stored raw.
+///   0x2 lzo, 0x4 snappy, 0x20 zstd, none = stored raw (``PageCodec``).
 ///
 /// Page lookup is O(1): a prefix-popcount per 64-bit bitmap word gives the
 /// descriptor index of any pfn.
@@ -52,6 +51,7 @@ public final class KdumpCompressedDump: Dump {
     private var cache: [UInt8]
 
     static let descriptorSize = 24
+    /// Descriptor flags: the page's compression (none set: stored raw).
     public static let flagZlib: UInt32 = 0x1, flagLZO: UInt32 = 0x2, flagSnappy: UInt32 = 0x4, flagZstd: UInt32 = 0x20
     public static let statusIncomplete: UInt32 = 0x8
 
@@ -186,15 +186,18 @@ public final class KdumpCompressedDump: Dump {
         return w < dumpedBitmap.count && dumpedBitmap[w] & (1 << (pfn % 64)) != 0
     }
 
-    public func withPage<R>(_ pfn: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let slot = Int(pfn % UInt64(Self.cacheSlots))
-        let ps = pageSize
-        if cachePFNs[slot] == pfn {
-            return try cache.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(slot * ps)..<(slot * ps + ps)])) }
-        }
+    /// Where page `pfn` is stored: file offset, stored size and codec (nil: stored raw).
+    public func storage(ofPage pfn: UInt64) throws -> (offset: UInt64, size: Int, codec: PageCodec?) {
         guard pfn < UInt64.max / UInt64(pageSize), isDumped(pfn) else {
             throw DumpReadError.notInDump(address: pfn &* UInt64(pageSize))
         }
+        let (offset, size, flags) = try descriptor(pfn)
+        let compressed = flags & (Self.flagZlib | Self.flagLZO | Self.flagSnappy | Self.flagZstd) != 0
+        return (UInt64(offset), Int(size), compressed ? PageCodec(flags: flags) : nil)
+    }
+
+    /// The checked page descriptor of a dumped page: offset, size, flags.
+    private func descriptor(_ pfn: UInt64) throws -> (Int64, UInt32, UInt32) {
         let w = Int(pfn / 64)
         let index = UInt64(rank[w]) + UInt64((dumpedBitmap[w] & ((1 << (pfn % 64)) - 1)).nonzeroBitCount)
         let dOff = descriptorsOffset + index * UInt64(Self.descriptorSize)
@@ -211,20 +214,34 @@ public final class KdumpCompressedDump: Dump {
         guard offset >= 0, size > 0, size <= UInt32(pageSize) * 2 else {
             throw DumpReadError.corrupt(InputError(file: path, offset: Int(clamping: dOff), "page descriptor of pfn \(pfn) has offset \(offset), size \(size)"))
         }
+        return (offset, size, flags)
+    }
+
+    public func withPage<R>(_ pfn: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let slot = Int(pfn % UInt64(Self.cacheSlots))
+        let ps = pageSize
+        if cachePFNs[slot] == pfn {
+            return try cache.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(slot * ps)..<(slot * ps + ps)])) }
+        }
+        guard pfn < UInt64.max / UInt64(pageSize), isDumped(pfn) else {
+            throw DumpReadError.notInDump(address: pfn &* UInt64(pageSize))
+        }
+        let (offset, size, flags) = try descriptor(pfn)
         cachePFNs[slot] = .max
         do {
             try view.withBytes(offset: UInt64(offset), count: Int(size)) { src in
-                if flags & Self.flagZlib != 0 {
-                    var outLen = uLongf(ps)
-                    let rc = cache.withUnsafeMutableBytes { dst in
-                        uncompress((dst.baseAddress! + slot * ps).assumingMemoryBound(to: Bytef.self), &outLen,
-                                   src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(src.count))
+                if flags & (Self.flagZlib | Self.flagLZO | Self.flagSnappy | Self.flagZstd) != 0 {
+                    let codec = PageCodec(flags: flags)
+                    let result = cache.withUnsafeMutableBytes { dst in
+                        codec.decompress(src, into: UnsafeMutableRawBufferPointer(rebasing: dst[(slot * ps)..<(slot * ps + ps)]))
                     }
-                    guard rc == Z_OK, outLen == uLongf(ps) else {
-                        throw InputError(file: path, offset: Int(offset), "zlib page of pfn \(pfn) does not decompress (zlib error \(rc), \(outLen) bytes)")
+                    switch result {
+                    case .ok(let n) where n == ps: break
+                    case .ok(let n):
+                        throw InputError(file: path, offset: Int(offset), "\(codec.name) page of pfn \(pfn) (\(size) bytes at offset \(offset)) decompresses to \(n) bytes, expected \(ps)")
+                    case .failed(let why):
+                        throw InputError(file: path, offset: Int(offset), "\(codec.name) page of pfn \(pfn) (\(size) bytes at offset \(offset)) does not decompress: \(why)")
                     }
-                } else if flags & (Self.flagLZO | Self.flagSnappy | Self.flagZstd) != 0 {
-                    throw InputError(file: path, offset: Int(offset), "page of pfn \(pfn) is compressed with \(flags & Self.flagLZO != 0 ? "lzo" : flags & Self.flagSnappy != 0 ? "snappy" : "zstd"), which this build does not read (zlib only)")
                 } else {
                     guard src.count == ps else {
                         throw InputError(file: path, offset: Int(offset), "raw page of pfn \(pfn) has \(src.count) bytes, expected \(ps)")
@@ -233,7 +250,9 @@ public final class KdumpCompressedDump: Dump {
                 }
             }
         } catch let e as InputError {
-            throw DumpReadError.corrupt(e)
+            // The file view's own errors (truncation) do not know the page: say it.
+            throw DumpReadError.corrupt(e.message.contains("pfn") ? e
+                : InputError(file: path, offset: e.offset ?? Int(offset), "page of pfn \(pfn) (\(size) bytes at offset \(offset)): \(e.message)"))
         }
         cachePFNs[slot] = pfn
         return try cache.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[(slot * ps)..<(slot * ps + ps)])) }

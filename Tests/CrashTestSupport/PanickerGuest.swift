@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The panicker test guest (samples/guests/panicker), built and crashed under
 /// QEMU once per test process; every crash test reads the dumps it leaves.
@@ -92,6 +93,34 @@ public struct PanickerGuest: Sendable {
             return .success(out)
         } catch let e as GuestError { return .failure(e) } catch { return .failure(GuestError(message: "\(error)")) }
     }
+
+    /// The kdump-zlib dump rearranged to a plain file by Debian's
+    /// `makedumpfile -R`, then every page recompressed with `codec` (lzo,
+    /// snappy, zstd) by `kdump_recode.py`, through the libraries makedumpfile
+    /// links. Made once per codec.
+    public func kdump(_ codec: String) throws -> String {
+        try Self.recoded.withLock { cache in
+            if let r = cache[codec] { return try r.get() }
+            let r: Result<String, GuestError>
+            do {
+                let plain = directory + "/plain.kdump"
+                if !FileManager.default.fileExists(atPath: plain) {
+                    try Self.run("/bin/sh", ["-c", "makedumpfile -R \"$1\" < \"$2\"", "sh", plain + ".tmp", kdumpDump],
+                                 what: "rearranging the flattened kdump (makedumpfile, installed by scripts/install-deps.sh)")
+                    try FileManager.default.moveItem(atPath: plain + ".tmp", toPath: plain)
+                }
+                let out = directory + "/dump-\(codec).kdump"
+                try? FileManager.default.removeItem(atPath: out)
+                try Self.run("/usr/bin/env", ["python3", Self.packageRoot + "/samples/guests/panicker/kdump_recode.py", plain, out, codec],
+                             what: "recompressing the kdump with \(codec) (liblzo2/libsnappy/libzstd from scripts/install-deps.sh)")
+                r = .success(out)
+            } catch let e as GuestError { r = .failure(e) } catch { r = .failure(GuestError(message: "\(error)")) }
+            cache[codec] = r
+            return try r.get()
+        }
+    }
+
+    private static let recoded = Mutex<[String: Result<String, GuestError>]>([:])
 
     /// A second build of the kernel that differs in one string (so in its
     /// build-id): the "wrong --elf" for these dumps. Built once.

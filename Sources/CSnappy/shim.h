@@ -1,0 +1,3 @@
+/* libsnappy (C API) for Swift: kdump-compressed snappy pages. */
+#include <stddef.h>
+#include <snappy-c.h>

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Rewrites a plain (not flattened) kdump-compressed dump with every page
+compressed by another codec, the way makedumpfile -l/-p/-z lays it out:
+header, sub-header, notes and bitmaps kept byte for byte, one page descriptor
+per dumped page, a page that does not shrink stored raw (flags 0).
+
+Debian's makedumpfile 1.7.2 writes lzo but not snappy or zstd, and needs a
+vmcoreinfo our test guest does not have; this gives the kdump reader real
+snappy/zstd/lzo pages from the very libraries makedumpfile links (liblzo2,
+libsnappy, libzstd, called through ctypes). Input: `makedumpfile -R` output
+of QEMU's kdump-zlib dump.
+
+usage: kdump_recode.py IN.kdump OUT.kdump {lzo|snappy|zstd|zlib}"""
+import ctypes, ctypes.util, struct, sys, zlib
+
+src, out, codec = sys.argv[1], sys.argv[2], sys.argv[3]
+data = open(src, "rb").read()
+assert data[:8] in (b"KDUMP   ", b"DISKDUMP"), "not a plain kdump-compressed file (flattened? run makedumpfile -R)"
+block_size, sub_hdr_size, bitmap_blocks = struct.unpack_from("<iiI", data, 428)
+bitmap_start = (1 + sub_hdr_size) * block_size
+bitmap_bytes = bitmap_blocks * block_size
+dumped = data[bitmap_start + bitmap_bytes // 2:bitmap_start + bitmap_bytes]
+count = sum(bin(b).count("1") for b in dumped)
+desc_start = bitmap_start + bitmap_bytes
+data_start = desc_start + 24 * count
+
+def lib(name):
+    path = ctypes.util.find_library(name)
+    if not path:
+        sys.exit(f"kdump_recode.py: lib{name} not found (scripts/install-deps.sh installs it)")
+    return ctypes.CDLL(path)
+
+if codec == "lzo":
+    lzo = lib("lzo2")
+    wrk = ctypes.create_string_buffer(16384 * 8)
+    def compress(page):
+        dst = ctypes.create_string_buffer(len(page) + len(page) // 16 + 64 + 3)
+        n = ctypes.c_ulong(len(dst))
+        rc = lzo.lzo1x_1_compress(page, ctypes.c_ulong(len(page)), dst, ctypes.byref(n), wrk)
+        assert rc == 0, rc
+        return dst.raw[:n.value]
+    flag = 0x2
+elif codec == "snappy":
+    sn = lib("snappy")
+    sn.snappy_max_compressed_length.restype = ctypes.c_size_t
+    def compress(page):
+        dst = ctypes.create_string_buffer(sn.snappy_max_compressed_length(ctypes.c_size_t(len(page))))
+        n = ctypes.c_size_t(len(dst))
+        assert sn.snappy_compress(page, ctypes.c_size_t(len(page)), dst, ctypes.byref(n)) == 0
+        return dst.raw[:n.value]
+    flag = 0x4
+elif codec == "zstd":
+    zs = lib("zstd")
+    zs.ZSTD_compress.restype = ctypes.c_size_t
+    zs.ZSTD_compressBound.restype = ctypes.c_size_t
+    zs.ZSTD_isError.argtypes = [ctypes.c_size_t]
+    def compress(page):
+        dst = ctypes.create_string_buffer(zs.ZSTD_compressBound(ctypes.c_size_t(len(page))))
+        n = zs.ZSTD_compress(dst, ctypes.c_size_t(len(dst)), page, ctypes.c_size_t(len(page)), 1)
+        assert not zs.ZSTD_isError(ctypes.c_size_t(n))
+        return dst.raw[:n]
+    flag = 0x20
+elif codec == "zlib":
+    compress, flag = (lambda page: zlib.compress(page, 1)), 0x1
+else:
+    sys.exit(f"kdump_recode.py: unknown codec {codec}")
+
+descs, body, pos = [], [], data_start
+for k in range(count):
+    off, size, flags, pflags = struct.unpack_from("<qIIQ", data, desc_start + 24 * k)
+    raw = data[off:off + size]
+    page = zlib.decompress(raw) if flags & 0x1 else raw
+    assert len(page) == block_size and not flags & ~0x1, (k, flags, len(page))
+    c = compress(page)
+    if len(c) < block_size:
+        descs.append(struct.pack("<qIIQ", pos, len(c), flag, pflags)); body.append(c); pos += len(c)
+    else:
+        descs.append(struct.pack("<qIIQ", pos, block_size, 0, pflags)); body.append(page); pos += block_size
+with open(out, "wb") as f:
+    f.write(data[:desc_start]); f.write(b"".join(descs)); f.write(b"".join(body))
+print(f"{count} pages, {sum(1 for d in descs if struct.unpack_from('<qIIQ', d)[2])} compressed with {codec}")

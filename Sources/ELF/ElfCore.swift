@@ -122,7 +122,9 @@ public final class ElfCore: Sendable {
             let take = min(UInt64(count - out.count), s.memorySize - inSeg)
             if inSeg < s.fileSize {
                 let fromFile = min(take, s.fileSize - inSeg)
-                guard let b = try? elf.bytes(offset: s.offset + inSeg, count: fromFile) else { return nil }
+                // A hostile p_offset near 2^64 must not wrap (fuzz finding).
+                let (at, wrapped) = s.offset.addingReportingOverflow(inSeg)
+                guard !wrapped, let b = try? elf.bytes(offset: at, count: fromFile) else { return nil }
                 out += b
                 if take > fromFile { out += repeatElement(0, count: Int(take - fromFile)) }
             } else {
@@ -139,7 +141,9 @@ public final class ElfCore: Sendable {
     /// when the word lies inside one segment's file bytes.
     public func readWord(at address: UInt64) -> UInt64? {
         if let s = segment(containing: address), address - s.virtualAddress <= s.fileSize &- 8, s.fileSize >= 8 {
-            return try? elf.withBytes(offset: s.offset + (address - s.virtualAddress), count: 8) {
+            let (at, wrapped) = s.offset.addingReportingOverflow(address - s.virtualAddress)
+            if wrapped { return nil }
+            return try? elf.withBytes(offset: at, count: 8) {
                 UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
             }
         }

@@ -25,9 +25,17 @@ fi
 mkdir -p "$S/notes" "$S/kdump" "$S/xc" "$B/corpus-notes" "$B/corpus-kdump" "$B/corpus-xc"
 head -c 2048 "$dumps/dump.elf" > "$S/notes/qemu-elf-head"
 head -c 300000 "$dumps/dump.kdump" > "$S/kdump/qemu-kdump-head"
+# Plain kdump files whose pages are lzo, snappy, zstd (makedumpfile -R, then
+# kdump_recode.py): the first 600 KB hold the header, bitmaps, descriptors and
+# the first pages of each codec.
+[ -f "$dumps/plain.kdump" ] || makedumpfile -R "$dumps/plain.kdump" < "$dumps/dump.kdump" >/dev/null
+for c in lzo snappy zstd; do
+  [ -f "$dumps/dump-$c.kdump" ] || python3 samples/guests/panicker/kdump_recode.py "$dumps/plain.kdump" "$dumps/dump-$c.kdump" $c >/dev/null
+  head -c 600000 "$dumps/dump-$c.kdump" > "$S/kdump/plain-$c-head"
+done
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/pv.core" pv
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/hvm.core" hvm
-inc=(-I Sources/CZlib -I Sources/CLZMA -I Sources/CZstd -I "$B")
+inc=(-I Sources/CZlib -I Sources/CLZMA -I Sources/CZstd -I Sources/CLZO -I Sources/CSnappy -I "$B")
 flags=(-O -wmo -parse-as-library -sanitize=fuzzer,address -swift-version 6)
 swiftc "${flags[@]}" "${inc[@]}" -module-name BinaryIO -emit-module -emit-module-path "$B/BinaryIO.swiftmodule" \
   -c Sources/BinaryIO/*.swift -o "$B/BinaryIO.o"
@@ -39,9 +47,9 @@ status=0
 for t in DumpNotes:notes Kdump:kdump XenCore:xc; do
   name="${t%%:*}" seeds="${t##*:}"
   swiftc "${flags[@]}" "${inc[@]}" "Fuzz/${name}Fuzz.swift" "$B/BinaryIO.o" "$B/ELF.o" "$B/Dump.o" \
-    -lz -llzma -lzstd -o "$B/fuzz-${seeds}"
+    -lz -llzma -lzstd -llzo2 -lsnappy -o "$B/fuzz-${seeds}"
   echo "fuzzing ${name} for ${secs}s"
-  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
+  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=700000 \
     -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1
 done
 if ls "$B"/dump-artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/dump-artifacts:"; ls "$B/dump-artifacts"; exit 1; fi

@@ -1,3 +1,4 @@
+import Foundation
 import Dump
 import ELF
 
@@ -55,9 +56,44 @@ extension CrashSession {
         return SymbolMatch(verdict: .unknown, message: "\(name): cannot tell whether it matches the dump (no build-id in the dump's notes or memory, .text not readable); results may be wrong")
     }
 
-    private func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+    fileprivate func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
         guard needle.count <= hay.count else { return nil }
         for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle { return i }
+        return nil
+    }
+}
+
+extension CrashSession {
+    /// A second, independent check for Xen: the boot banner in the console
+    /// ring. Xen prints `build-id: HEX` and `Xen version … <compile date>`
+    /// at boot; the build-id must be the file's and the compile date string
+    /// must be in the file's `.rodata`. Nil when the log has neither line
+    /// (not a hypervisor, or the ring wrapped past the boot messages).
+    public func checkXenBanner(log: ConsoleLog) -> SymbolMatch? {
+        guard let symbols else { return nil }
+        let name = symbols.path
+        var logID: String?
+        var version: String?
+        for line in log.text.split(separator: "\n") {
+            if logID == nil, let r = line.range(of: "build-id: ") {
+                let hex = line[r.upperBound...].prefix { $0.isHexDigit }
+                if hex.count >= 16 { logID = String(hex).lowercased() }
+            }
+            if version == nil, let r = line.range(of: "Xen version ") { version = String(line[r.lowerBound...]) }
+        }
+        if let logID, let fileID = symbols.elf.buildIDHex?.lowercased() {
+            return logID == fileID
+                ? SymbolMatch(verdict: .match, message: "the console ring's boot banner names build-id \(logID), the file's")
+                : SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: the console ring's boot banner says build-id \(logID), the file's is \(fileID)")
+        }
+        // No build-id line: the compile date closing the version line must be in the file.
+        if let version, let dateStart = version.range(of: #"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d"#, options: .regularExpression),
+           let rodata = symbols.elf.section(named: ".rodata"), let bytes = try? symbols.elf.contents(of: rodata) {
+            let date = String(version[dateStart.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            return find(Array(date.utf8), in: bytes) != nil
+                ? SymbolMatch(verdict: .match, message: "the console ring's banner compile date \"\(date)\" is in the file")
+                : SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: the console ring's banner says \"\(version)\", whose compile date is not in the file")
+        }
         return nil
     }
 }

@@ -70,4 +70,26 @@ public enum XenLayouts {
     /// conringp` (free-running producer), `uint32_t conringc` (consumer).
     /// The log is bytes [max(conringp − size, 0), conringp), index & (size − 1).
     public static let conringSymbols = (ring: "conring", size: "conring_size", producer: "conringp", consumer: "conringc")
+
+    // MARK: hypervisor data structures (domain list) — read through DWARF
+    // Struct layouts (struct domain, vcpu, cpu_info, …) are never restated
+    // here: they change with every build and config, so CrashAnalysis reads
+    // them from the hypervisor's DWARF. Only ABI constants and symbol names:
+    /// Globals the domain list starts from (xen/common/domain.c, xen/arch/x86/setup.c, smpboot.c).
+    public static let domainListSymbol = "domain_list"
+    public static let stackBaseSymbol = "stack_base"
+    public static let idleVCPUSymbol = "idle_vcpu"
+    /// `DEFINE_PER_CPU(struct vcpu *, curr_vcpu)` (xen/arch/x86/domain.c): the
+    /// vCPU whose state is loaded on a pCPU (lazy switch: may differ from `current`).
+    public static let currVCPUSymbol = "per_cpu__curr_vcpu"
+    /// `unsigned long __per_cpu_offset[NR_CPUS]` (xen/arch/x86/percpu.c).
+    public static let perCPUOffsetSymbol = "__per_cpu_offset"
+    /// `vcpu_runstate_info.state` values, RUNSTATE_* (xen/include/public/vcpu.h).
+    public static let runstateNames = ["running", "runnable", "blocked", "offline"]
+    /// `vcpu->pause_flags` bits _VPF_blocked 0, _VPF_down 1 (xen/include/xen/sched.h).
+    public static let vpfBlocked: UInt64 = 1 << 0, vpfDown: UInt64 = 1 << 1
+    /// `domain->options` bit XEN_DOMCTL_CDF_hvm (xen/include/public/domctl.h).
+    public static let cdfHVM: UInt64 = 1 << 0
+    /// Domain ids from DOMID_FIRST_RESERVED (0x7ff0) up are not real domains (DOMID_IDLE 0x7fff).
+    public static let domidFirstReserved = 0x7ff0
 }

@@ -13,7 +13,7 @@ struct CrashCommand: ParsableCommand {
         Xen `xl dump-core` files. --elf names the kernel or xen-syms that was running; \
         XenScope checks it against the dump (build-id) and says so when it does not match.
         """,
-        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self],
+        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self, CrashDomainsCommand.self],
         defaultSubcommand: CrashSummaryCommand.self
     )
 }
@@ -28,6 +28,20 @@ struct CrashOptions: ParsableArguments {
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
+
+    @Option(name: .customLong("guest-syms"), help: "Xen: guest symbols for naming vCPU rips, [DOMID=]FILE (a vmlinux or a kallsyms/System.map listing; without DOMID for every domain). Repeatable.")
+    var guestSyms: [String] = []
+
+    /// The --guest-syms files by domain id (-1: every domain).
+    func guestSymbols() throws -> [Int: GuestSymbols] {
+        var out = [Int: GuestSymbols]()
+        for g in guestSyms {
+            var dom = -1, file = Substring(g)
+            if let eq = g.firstIndex(of: "="), let id = Int(g[..<eq]) { dom = id; file = g[g.index(after: eq)...] }
+            do { out[dom] = try GuestSymbols(path: String(file)) } catch { throw CrashFailure(error) }
+        }
+        return out
+    }
 
     func session() throws -> CrashSession {
         do {
@@ -63,6 +77,11 @@ struct CrashSummaryCommand: ParsableCommand {
         var logError: String?
         var cpus: [CPUState]
         var backtraces: [CPUBacktrace]
+        /// Xen hypervisor dumps: the domain list (nil elsewhere), or why it is missing.
+        var xen: XenDomainList?
+        var xenError: String?
+        /// Xen: the boot banner in the console ring checked against the file.
+        var banner: SymbolMatch?
     }
 
     func run() throws {
@@ -74,8 +93,18 @@ struct CrashSummaryCommand: ParsableCommand {
         do { log = try s.consoleRing() } catch { logError = "\(error)" }
         let bts = (try? s.backtraces()) ?? []
         let panic = s.panicInfo(log: log, backtraceCPU: CrashSession.cpuInPanic(bts))
+        let banner = log.flatMap { s.checkXenBanner(log: $0) }
+        // A hypervisor (it has domain_list): its domains, or why not.
+        var xen: XenDomainList? = nil
+        var xenError: String? = nil
+        if s.address(of: XenLayouts.domainListSymbol) != nil, match.verdict == .mismatch {
+            xenError = "not read: the symbols do not match the dump"
+        } else if s.address(of: XenLayouts.domainListSymbol) != nil {
+            do { xen = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { xenError = "\(error)" }
+        }
         if options.json {
-            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts), to: out)
+            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts,
+                                 xen: xen, xenError: xenError, banner: banner), to: out)
             return
         }
         let d = s.dumpSummary
@@ -83,11 +112,18 @@ struct CrashSummaryCommand: ParsableCommand {
         out.line("      CPUS: \(d.cpus)")
         out.line("    MEMORY: \(d.physicalBytes >> 20) MiB in \(d.physicalRanges.count) range(s)")
         out.line("   SYMBOLS: \(match.message)")
+        if let banner { out.line("    BANNER: \(banner.message)") }
         out.line("     PANIC: \(panic.message ?? "(no panic message found in the console log)")")
         out.line("       CPU: \(panic.cpu.map { "\($0) (from the \(panic.cpuSource ?? ""))" } ?? "unknown")")
         for p in d.problems { out.line("   PROBLEM: \(p)") }
         if let logError { out.line("       LOG: \(logError)") }
         else if let log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
+        if let xenError { out.line("   DOMAINS: \(xenError)") }
+        if let xen {
+            out.line("   DOMAINS: \(xen.domains.map { "d\($0.id) (\($0.vcpus.count) vCPUs, \($0.state))" }.joined(separator: ", ")); `xenscope crash domains` lists them")
+            out.line("")
+            out.write(formatXenDomains(xen))
+        }
         // The panicking CPU first, as crash shows the panic task first.
         let order = s.dump.cpus.sorted { ($0.index == panic.cpu ? -1 : $0.index) < ($1.index == panic.cpu ? -1 : $1.index) }
         for c in order {
@@ -210,5 +246,24 @@ struct CrashInfoCommand: ParsableCommand {
         for r in d.physicalRanges { out.line("  memory \(r)") }
         for n in s.dump.notes { out.line("  note \(n.name) type 0x\(String(n.type, radix: 16)), \(n.descriptor.count) bytes") }
         for p in d.problems { out.line("  problem: \(p)") }
+    }
+}
+
+/// `crash domains`: Xen's domain list with vCPUs and pCPUs (needs the hypervisor's DWARF).
+struct CrashDomainsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "domains", abstract: "Xen: the domain list, each vCPU's state and where it was, and each pCPU's current vCPU (layouts from xen-syms' DWARF).")
+    @OptionGroup var options: CrashOptions
+    @Flag(help: "Also print each vCPU's saved guest registers.")
+    var regs = false
+
+    func run() throws {
+        let s = try options.session()
+        let match = s.checkSymbols()
+        if match.verdict == .mismatch { FDWriter(fd: 2).line("WARNING: \(match.message)") }
+        let list: XenDomainList
+        do { list = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { throw CrashFailure(error) }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(list, to: out); return }
+        out.write(formatXenDomains(list, registers: regs))
     }
 }

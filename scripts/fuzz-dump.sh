@@ -26,13 +26,13 @@ mkdir -p "$S/notes" "$S/kdump" "$S/xc" "$B/corpus-notes" "$B/corpus-kdump" "$B/c
 head -c 2048 "$dumps/dump.elf" > "$S/notes/qemu-elf-head"
 head -c 300000 "$dumps/dump.kdump" > "$S/kdump/qemu-kdump-head"
 # Plain kdump files whose pages are lzo, snappy, zstd (makedumpfile -R, then
-# kdump_recode.py): the first 600 KB hold the header, bitmaps, descriptors and
-# the first pages of each codec.
+# kdump_recode.py keeping the first 48 pages: header, bitmaps, descriptors and
+# page data of each codec in ~290 KB).
 [ -f "$dumps/plain.kdump" ] || makedumpfile -R "$dumps/plain.kdump" < "$dumps/dump.kdump" >/dev/null
 for c in lzo snappy zstd; do
-  [ -f "$dumps/dump-$c.kdump" ] || python3 samples/guests/panicker/kdump_recode.py "$dumps/plain.kdump" "$dumps/dump-$c.kdump" $c >/dev/null
-  head -c 600000 "$dumps/dump-$c.kdump" > "$S/kdump/plain-$c-head"
+  KDUMP_PAGES=48 python3 samples/guests/panicker/kdump_recode.py "$dumps/plain.kdump" "$S/kdump/plain-$c-48" $c >/dev/null
 done
+rm -f "$S/kdump/plain-"*-head
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/pv.core" pv
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/hvm.core" hvm
 inc=(-I Sources/CZlib -I Sources/CLZMA -I Sources/CZstd -I Sources/CLZO -I Sources/CSnappy -I "$B")
@@ -49,7 +49,7 @@ for t in DumpNotes:notes Kdump:kdump XenCore:xc; do
   swiftc "${flags[@]}" "${inc[@]}" "Fuzz/${name}Fuzz.swift" "$B/BinaryIO.o" "$B/ELF.o" "$B/Dump.o" \
     -lz -llzma -lzstd -llzo2 -lsnappy -o "$B/fuzz-${seeds}"
   echo "fuzzing ${name} for ${secs}s"
-  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=700000 \
+  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
     -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1
 done
 if ls "$B"/dump-artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/dump-artifacts:"; ls "$B/dump-artifacts"; exit 1; fi

@@ -10,8 +10,9 @@ snappy/zstd/lzo pages from the very libraries makedumpfile links (liblzo2,
 libsnappy, libzstd, called through ctypes). Input: `makedumpfile -R` output
 of QEMU's kdump-zlib dump.
 
-usage: kdump_recode.py IN.kdump OUT.kdump {lzo|snappy|zstd|zlib}"""
-import ctypes, ctypes.util, struct, sys, zlib
+usage: kdump_recode.py IN.kdump OUT.kdump {lzo|snappy|zstd|zlib}
+KDUMP_PAGES=N keeps only the first N dumped pages (small fuzz seeds)."""
+import ctypes, ctypes.util, os, struct, sys, zlib
 
 src, out, codec = sys.argv[1], sys.argv[2], sys.argv[3]
 data = open(src, "rb").read()
@@ -22,6 +23,19 @@ bitmap_bytes = bitmap_blocks * block_size
 dumped = data[bitmap_start + bitmap_bytes // 2:bitmap_start + bitmap_bytes]
 count = sum(bin(b).count("1") for b in dumped)
 desc_start = bitmap_start + bitmap_bytes
+keep = int(os.environ.get("KDUMP_PAGES", count))
+if keep < count:
+    # Clear the dumped-page bits after the first `keep` (both bitmaps).
+    head = bytearray(data[:desc_start])
+    seen = 0
+    for i in range(bitmap_bytes // 2):
+        for bit in range(8):
+            if head[bitmap_start + bitmap_bytes // 2 + i] >> bit & 1:
+                seen += 1
+                if seen > keep:
+                    head[bitmap_start + bitmap_bytes // 2 + i] &= ~(1 << bit) & 0xff
+                    head[bitmap_start + i] &= ~(1 << bit) & 0xff
+    data = bytes(head) + data[desc_start:]
 data_start = desc_start + 24 * count
 
 def lib(name):
@@ -65,8 +79,9 @@ elif codec == "zlib":
 else:
     sys.exit(f"kdump_recode.py: unknown codec {codec}")
 
+data_start = desc_start + 24 * min(keep, count)
 descs, body, pos = [], [], data_start
-for k in range(count):
+for k in range(min(keep, count)):
     off, size, flags, pflags = struct.unpack_from("<qIIQ", data, desc_start + 24 * k)
     raw = data[off:off + size]
     page = zlib.decompress(raw) if flags & 0x1 else raw

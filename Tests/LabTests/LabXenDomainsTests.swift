@@ -8,29 +8,7 @@ import Testing
 /// xen-syms beside the results), crashed by an NMI with dom0 and the PV domU
 /// up. Checked against what dom0's toolstack said (`xl list`, saved by the
 /// lab's init just before the NMI) and against Xen's own invariants.
-/// `XENSCOPE_LAB_SELFBUILT` overrides the results folder.
 @Suite struct LabXenDomainsTests {
-    struct Selfbuilt {
-        let dir: String
-        var xenSyms: String { dir + "/xen-syms" }
-        var dump: String { FileManager.default.fileExists(atPath: dir + "/machine.elf") ? dir + "/machine.elf" : dir + "/machine.kdump" }
-        var kallsyms: String { dir + "/results/kallsyms" }
-    }
-
-    static func selfbuilt(file: StaticString = #filePath) throws -> Selfbuilt {
-        let repo = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let dir = ProcessInfo.processInfo.environment["XENSCOPE_LAB_SELFBUILT"] ?? repo + "/lab/results/selfbuilt"
-        for f in ["/results/xl-list.txt", "/xen-syms"] where !FileManager.default.fileExists(atPath: dir + f) {
-            Issue.record("no \(f) in \(dir): run lab/run.sh selfbuilt (make lab) first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        guard FileManager.default.fileExists(atPath: dir + "/machine.elf") || FileManager.default.fileExists(atPath: dir + "/machine.kdump") else {
-            Issue.record("no whole-machine dump in \(dir): the selfbuilt profile must crash Xen with an NMI (boot.py --nmi)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return Selfbuilt(dir: dir)
-    }
-
     /// `xl list` rows: name, id, MiB, vCPUs.
     static func xlList(_ text: String) -> [(name: String, id: Int, mem: Int, vcpus: Int)] {
         text.split(separator: "\n").dropFirst().compactMap { line in
@@ -40,11 +18,11 @@ import Testing
         }
     }
 
-    func load() throws -> (Selfbuilt, CrashSession, XenDomainList) {
-        let lab = try Self.selfbuilt()
-        let s = try CrashSession(dumpPath: lab.dump, elfPath: lab.xenSyms)
+    func load() throws -> (LabResults, CrashSession, XenDomainList) {
+        let lab = try LabResults.profile("selfbuilt")
+        let s = try CrashSession(dumpPath: lab.host + "/machine.elf", elfPath: lab.xenSyms)
         #expect(s.checkSymbols().verdict == .match, "\(s.checkSymbols().message)")
-        let list = try s.xenDomains(guestSymbols: [-1: try GuestSymbols(path: lab.kallsyms)])
+        let list = try s.xenDomains(guestSymbols: [-1: try GuestSymbols(path: lab.dom0 + "/kallsyms")])
         #expect(list.problems.isEmpty, "\(list.problems)")
         return (lab, s, list)
     }
@@ -52,7 +30,7 @@ import Testing
     /// Every domain `xl list` showed, with its vCPU count and memory, and no other.
     @Test func domainsAreThoseXlListed() throws {
         let (lab, _, list) = try load()
-        let xl = Self.xlList(try String(contentsOfFile: lab.dir + "/results/xl-list.txt", encoding: .utf8))
+        let xl = Self.xlList(try lab.text("results/xl-list.txt"))
         #expect(xl.count == 2, "\(xl)")   // Domain-0 and the PV domU
         #expect(list.domains.map(\.id).sorted() == xl.map(\.id).sorted())
         for row in xl {
@@ -108,10 +86,8 @@ import Testing
 
     /// The self-built xen-syms is not the one Debian's machine ran, and the summary would say so.
     @Test func selfBuiltSymbolsDoNotMatchTheDebianDump() throws {
-        let lab = try Self.selfbuilt()
-        let ci = (ProcessInfo.processInfo.environment["XENSCOPE_LAB_RESULTS"]
-                  ?? URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/lab/results/ci")
-        let s = try CrashSession(dumpPath: ci + "/machine.kdump", elfPath: lab.xenSyms)
+        let lab = try LabResults.profile("selfbuilt")
+        let s = try CrashSession(dumpPath: try LabResults.ci().host + "/machine.kdump", elfPath: lab.xenSyms)
         #expect(s.checkSymbols().verdict == .mismatch)
         #expect(s.checkSymbols().message.contains("does NOT match the dump"))
     }

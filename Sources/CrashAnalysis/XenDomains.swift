@@ -316,7 +316,8 @@ struct XenStructReader {
 }
 
 /// The domain list as text, in the spirit of crash's Xen `domain`, `vcpus`
-/// and `pcpus` commands: one line per domain, per vCPU ('>' = on a pCPU now),
+/// and `pcpus` commands: one line per domain, per vCPU ('>' = on a pCPU now;
+/// ST = runstate RU running, RN runnable, BL blocked, OF offline, "P" paused),
 /// per pCPU.
 public func formatXenDomains(_ list: XenDomainList, registers: Bool = false) -> String {
     func hex(_ v: UInt64) -> String { String(v, radix: 16) }
@@ -333,7 +334,7 @@ public func formatXenDomains(_ list: XenDomainList, registers: Bool = false) -> 
     lines.append("   DID  VCPU  PCPU  ST        VCPU_STRUCT       RIP               WHERE")
     for d in list.domains {
         for v in d.vcpus {
-            let st = v.runstate.uppercased().prefix(2)
+            let st = ["running": "RU", "runnable": "RN", "blocked": "BL", "offline": "OF"][v.runstate] ?? "??"
             lines.append((v.isRunning ? ">" : " ") + pad(String(d.id), 5) + "  " + pad(String(v.id), 4) + "  " + pad(String(v.processor), 4) + "  "
                          + pad(String(st) + (v.pauseCount > 0 ? " P" : ""), 8, right: false) + "  " + pad(hex(v.address), 16, right: false) + "  "
                          + pad(hex(v.registers.rip), 16, right: false) + "  " + (v.symbol ?? (v.registers.rip >= 0xffff_8000_0000_0000 ? "(guest kernel)" : "(guest user)")))

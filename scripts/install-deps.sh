@@ -17,6 +17,8 @@ pkgs=(
   qemu-system-x86 cpio
   # tests: kdump-compressed lzo dumps written by makedumpfile (docs/crash.md)
   makedumpfile
+  # tests: the Linux test guest (samples/guests/linux: busybox initramfs) and Debian's crash as a peer
+  busybox-static crash
 )
 missing=()
 for p in "${pkgs[@]}"; do

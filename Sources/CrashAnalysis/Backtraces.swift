@@ -14,6 +14,9 @@ public struct BacktraceFrame: Sendable, Equatable, Codable {
     /// How the unwinder found this physical frame: initial (the saved
     /// registers), cfi, frame-pointer or stack-scan (a guess, not proven).
     public var method: String
+    /// The ELF symbol and offset of the pc (`panic+0x118`), as the kernel's
+    /// own traces name frames (`.cold` parts keep their suffix).
+    public var symbol: String? = nil
 }
 
 /// The backtrace of one CPU.
@@ -22,6 +25,11 @@ public struct CPUBacktrace: Sendable, Equatable, Codable {
     public var frames: [BacktraceFrame]
     /// Why unwinding stopped ("end of stack" when the CFI says so).
     public var stopReason: String
+    /// Linux: the task running on this CPU.
+    public var task: LinuxTask? = nil
+    /// Linux: register frames saved by entry code (syscall, interrupt), in
+    /// stack order; a user-mode one ends the kernel stack.
+    public var exceptionFrames: [ExceptionFrame] = []
 }
 
 /// Reads guest memory for the unwinder's callback. The unwinder calls it
@@ -42,24 +50,46 @@ extension CrashSession {
     public func backtraces(unwinder: Unwinder? = nil, maxFrames: Int = 64, scanWords: Int = 0) throws -> [CPUBacktrace] {
         guard let symbols else { throw CrashError.noSymbols(what: "a backtrace") }
         if dump.architecture == .aarch64 { return aarch64Backtraces(symbols: symbols, maxFrames: maxFrames) }
-        let u = try unwinder ?? Unwinder(images: [.init(path: symbols.path)])
+        let u = try unwinder ?? Unwinder(images: [.init(path: symbols.path, bias: symbols.bias)])
         let machineFrames = (dump as? XenCoreDump)?.isPV ?? false
+        let linux = linuxKernel != nil
+        let tasks = linux ? linuxCurrentTasks() : [:]
         return dump.cpus.map { cpu in
             guard let w = PageWalker(dump: dump, cpu: cpu, machineFrames: machineFrames) ?? memory?.walker else {
                 return CPUBacktrace(cpu: cpu.index, frames: [], stopReason: "no page tables for this CPU (CR3 unknown or paging off)")
             }
-            let mem = UnwindMemory(VirtualMemory(walker: w))
-            let bt = u.unwind(registers: cpu.dwarfRegisters, maxFrames: maxFrames, scanWords: scanWords) { mem.word($0) }
+            let vm = VirtualMemory(walker: w)
+            let mem = UnwindMemory(vm)
             var frames = [BacktraceFrame]()
-            for f in bt.frames {
-                let s = symbols.symbolize(f.lookupAddress)
-                let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
-                for sf in chain {
-                    frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
-                                                 inlined: sf.inlined, method: f.method.rawValue))
+            var exceptions = [ExceptionFrame]()
+            var regs = cpu.dwarfRegisters
+            var reason = ""
+            // Linux entry code has no CFI: where a stack reaches it, the
+            // pt_regs it saved are read and unwinding goes on from them (a
+            // kernel-mode interrupt) or ends (user mode), as the kernel's own
+            // ORC unwinder does.
+            for _ in 0..<8 {
+                let bt = u.unwind(registers: regs, maxFrames: max(1, maxFrames - frames.count), scanWords: scanWords) { mem.word($0) }
+                reason = bt.stopReason
+                var lastSymbol: String? = nil
+                for f in bt.frames {
+                    let s = symbols.symbolize(f.lookupAddress)
+                    let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookupAddress == f.pc ? 0 : 1), radix: 16))" }
+                    lastSymbol = s.symbol
+                    let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+                    for sf in chain {
+                        frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
+                                                     inlined: sf.inlined, method: f.method.rawValue, symbol: sym))
+                    }
                 }
+                guard linux, reason != Unwinder.endOfStack, frames.count < maxFrames, let last = bt.frames.last,
+                      Self.isLinuxEntryCode(lastSymbol), let sp = last.registers[7], let pt = ptRegs(at: sp, memory: vm) else { break }
+                let user = pt["cs"]! & 3 == 3
+                exceptions.append(ExceptionFrame(afterFrame: frames.count - 1, address: sp, userMode: user, registers: pt))
+                if user { reason = Unwinder.endOfStack + " (user-mode registers)"; break }
+                regs = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"].map { pt[$0]! }
             }
-            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: bt.stopReason)
+            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: reason, task: tasks[cpu.index], exceptionFrames: exceptions)
         }
     }
 
@@ -75,15 +105,26 @@ extension CrashSession {
 /// gdb-like text: `#1  0xffffffff8010a8a3 in panic () at kernel.c:289`.
 public func formatBacktrace(_ bt: CPUBacktrace) -> String {
     var lines = [String]()
+    if let t = bt.task {
+        let pid = String(t.pid)
+        lines.append("PID: " + pid + String(repeating: " ", count: max(1, 9 - pid.count)) + "TASK: " + String(t.address, radix: 16)
+                     + "  CPU: \(t.cpu)    COMMAND: \"\(t.command)\"")
+    }
     for f in bt.frames {
         var s = "#\(f.index)"
         s += String(repeating: " ", count: max(1, 4 - s.count))
         s += "0x" + String(f.pc, radix: 16) + " in " + (f.function ?? "??") + " ()"
         if let l = f.location { s += " at " + l.file + ":" + String(l.line) }
         if f.inlined { s += " [inlined]" }
+        // The ELF symbol where DWARF names the function differently (a
+        // `.cold` part, an entry-code label): the name the kernel's traces use.
+        else if let sym = f.symbol, let name = sym.split(separator: "+").first, name != (f.function ?? "") { s += " <\(sym)>" }
         if f.method == "stack-scan" { s += " [stack scan: a guess]" } else if f.method == "frame-pointer" { s += " [frame pointer]" }
         lines.append(s)
+        for e in bt.exceptionFrames where e.afterFrame == f.index {
+            lines.append(formatExceptionFrame(e))
+        }
     }
-    if bt.stopReason != "end of stack" { lines.append("    (unwinding stopped: \(bt.stopReason))") }
+    if !bt.stopReason.hasPrefix("end of stack") { lines.append("    (unwinding stopped: \(bt.stopReason))") }
     return lines.joined(separator: "\n")
 }

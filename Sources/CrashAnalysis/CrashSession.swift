@@ -42,7 +42,9 @@ public final class CrashSession {
     /// Opens `dumpPath` (any supported format) and `elfPath` (optional).
     public convenience init(dumpPath: String, elfPath: String?) throws {
         let d = try openDump(path: dumpPath)
-        let s = try elfPath.map { try Symbolizer(path: $0) }
+        // A Linux kernel under KASLR runs at its link address plus VMCOREINFO's KERNELOFFSET.
+        let bias = LinuxKernelInfo(d.vmcoreinfo)?.kaslrOffset ?? 0
+        let s = try elfPath.map { try Symbolizer(path: $0, bias: bias) }
         self.init(dump: d, symbols: s)
     }
 

@@ -20,7 +20,8 @@ extension CrashSession {
         let lines = log.map { $0.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
         var xenCPU: Int? = nil
         for (i, l) in lines.enumerated().reversed() {
-            if let r = l.firstRange(of: "Kernel panic - not syncing:") {
+            // Linux repeats the message in its closing "---[ end Kernel panic - …]---" line.
+            if let r = l.firstRange(of: "Kernel panic - not syncing:"), !l.contains("---[ end Kernel panic") {
                 info.message = String(l[r.lowerBound...])
                 break
             }

@@ -33,7 +33,7 @@ extension CrashSession {
            let fileBytes = try? elf.contents(of: note) {
             // Find the build-id descriptor inside the section, then read the same bytes from memory.
             if let at = find(id, in: fileBytes) {
-                let va = note.address + UInt64(at)
+                let va = note.address &+ symbols.bias &+ UInt64(at)
                 do {
                     let mem = try read(va, count: id.count)
                     if mem == id {
@@ -47,7 +47,7 @@ extension CrashSession {
         }
         if let text = elf.section(named: ".text"), text.address != 0,
            let fileBytes = try? elf.bytes(offset: text.offset, count: min(text.size, 256)) {
-            if let mem = try? read(text.address, count: fileBytes.count) {
+            if let mem = try? read(text.address &+ symbols.bias, count: fileBytes.count) {
                 return mem == fileBytes
                     ? SymbolMatch(verdict: .match, message: "\(name) matches the dump: the first \(fileBytes.count) bytes of .text are the same in memory (the file has no build-id to compare)")
                     : SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: .text at 0x\(String(text.address, radix: 16)) differs from the file; symbols, backtraces and the log would be wrong")

@@ -90,6 +90,12 @@ public final class Symbolizer: Sendable {
         symbolize(address).description
     }
 
+    /// Byte offset of `member` in `struct type`, from the DWARF of the CU
+    /// that holds run-time address `inCUOf` (a function using the struct).
+    public func memberOffset(type: String, member: String, inCUOf address: UInt64) -> Int? {
+        state.withLock { TypeLayout.memberOffset(module: $0.module.module, fileAddress: address &- bias, type: type, member: member) }
+    }
+
     /// Symbols called `name` (functions and objects), with run-time address,
     /// size and declaration line.
     public func lookup(symbol name: String) -> [SymbolDefinition] {

@@ -74,17 +74,19 @@ public final class Unwinder: Sendable {
     public init(images: [Image]) throws {
         var dw: [DwflSession.Image] = []
         var text: [Range<UInt64>] = []
+        var execBiases: [UInt64] = []
         for i in images {
             let elf = try ELFFile(path: i.path)
             let debug = DebugFileLocator(directories: i.debugDirectories).locate(for: elf, path: i.path).debugFile
             // libdwfl places ET_EXEC at its link address whatever base we give.
             dw.append(.init(path: i.path, base: elf.header.type == ELFHeader.typeShared ? i.bias : 0, debugFile: debug))
+            execBiases.append(elf.header.type == ELFHeader.typeShared ? 0 : i.bias)
             for p in elf.programHeaders where p.type == ProgramHeader.typeLoad && p.flags & ProgramHeader.flagExecute != 0 && p.memorySize > 0 {
                 text.append((p.virtualAddress &+ i.bias)..<(p.virtualAddress &+ i.bias &+ p.memorySize))
             }
         }
         textRanges = text.sorted { $0.lowerBound < $1.lowerBound }
-        state = Mutex(try UnwindSession(session: try DwflSession(images: dw)))
+        state = Mutex(try UnwindSession(session: try DwflSession(images: dw), execBiases: execBiases))
     }
 
     /// True when `address` lies in an image's executable segment.
@@ -99,7 +101,10 @@ public final class Unwinder: Sendable {
     public func unwind(registers: [UInt64], maxFrames: Int = 256, scanWords: Int = 1024,
                        readWord: @escaping @Sendable (UInt64) -> UInt64?) -> Backtrace {
         precondition(registers.count >= 17, "need the 17 x86-64 DWARF registers")
-        var bt = state.withLock { $0.cfiUnwind(registers: registers, maxFrames: maxFrames, readWord: readWord) }
+        var bt = state.withLock { s in
+            s.stepper != nil ? s.biasedUnwind(registers: registers, maxFrames: maxFrames, readWord: readWord)
+                : s.cfiUnwind(registers: registers, maxFrames: maxFrames, readWord: readWord)
+        }
         guard bt.frames.count < maxFrames, bt.stopReason != Self.endOfStack else { return bt }
         // Frame pointers, then a stack scan, from the last frame we trust.
         var last = bt.frames.last!
@@ -154,8 +159,28 @@ final class UnwindSession {
     let context = UnwindContext()
     let threadCallbacks: UnsafeMutablePointer<Dwfl_Thread_Callbacks>
 
-    init(session: DwflSession) throws {
+    /// Our own CFI stepper, when an executable is loaded away from its link
+    /// address (KASLR): libdwfl's unwinder cannot place ET_EXEC elsewhere.
+    let stepper: BiasedCFIStepper?
+
+    init(session: DwflSession, execBiases: [UInt64] = []) throws {
         self.session = session
+        if execBiases.contains(where: { $0 != 0 }) {
+            var tables: [BiasedCFIStepper.Table] = []
+            for (i, mod) in session.modules.enumerated() {
+                let run = i < execBiases.count ? execBiases[i] : 0
+                let (start, end) = session.bounds(i)
+                for get in [dwfl_module_dwarf_cfi, dwfl_module_eh_cfi] {
+                    var b: Dwarf_Addr = 0
+                    if let cfi = get(mod, &b) {
+                        tables.append(.init(cfi: cfi, tableBias: b, runBias: run, range: (start &+ run)..<(end &+ run)))
+                    }
+                }
+            }
+            stepper = BiasedCFIStepper(tables: tables)
+        } else {
+            stepper = nil
+        }
         threadCallbacks = .allocate(capacity: 1)
         threadCallbacks.initialize(to: Dwfl_Thread_Callbacks(
             next_thread: { _, arg, threadArg in
@@ -242,6 +267,40 @@ final class UnwindSession {
             // trampoline's first byte) and the interrupted frame as activations.
             frames[i].isSignalFrame = i > 0 && frames[i].isActivation && !frames[i - 1].isSignalFrame
             if i > 0 { frames[i].method = hasCFI(at: frames[i - 1].lookupAddress) ? .cfi : .framePointer }
+        }
+        return Backtrace(frames: frames, stopReason: reason)
+    }
+
+    /// Unwinds with ``BiasedCFIStepper`` (see ``stepper``): frame 0 from
+    /// `registers`, then one CFI row per frame until the return-address rule
+    /// is undefined (end of stack) or no CFI covers the pc.
+    func biasedUnwind(registers: [UInt64], maxFrames: Int, readWord: @escaping @Sendable (UInt64) -> UInt64?) -> Backtrace {
+        guard let stepper else { return Backtrace(frames: [], stopReason: "no stepper") }
+        var regs: [UInt64?] = registers.prefix(17).map { Optional($0) }
+        var frames = [UnwoundFrame(pc: registers[16], isActivation: true, isSignalFrame: false, cfa: nil, registers: regs, method: .initial)]
+        var reason = Unwinder.endOfStack
+        while true {
+            if frames.count >= maxFrames { reason = "frame limit (\(maxFrames))"; break }
+            let f = frames[frames.count - 1]
+            switch stepper.step(regs: regs, lookup: f.lookupAddress, readWord: { readWord($0) }) {
+            case .outermost:
+                reason = Unwinder.endOfStack
+            case .noCFI:
+                reason = "no CFI for 0x\(String(f.lookupAddress, radix: 16))"
+            case .failed(let m):
+                reason = m
+            case .caller(let next):
+                guard let pc = next[16], pc != 0 else { reason = Unwinder.endOfStack; break }
+                if let sp = next[7], let prevSP = regs[7], sp <= prevSP {
+                    reason = "stack pointer does not grow (0x\(String(sp, radix: 16)) after 0x\(String(prevSP, radix: 16))): loop or garbage"
+                    break
+                }
+                frames[frames.count - 1].cfa = next[7]
+                regs = next
+                frames.append(UnwoundFrame(pc: pc, isActivation: false, isSignalFrame: false, cfa: nil, registers: next, method: .cfi))
+                continue
+            }
+            break
         }
         return Backtrace(frames: frames, stopReason: reason)
     }

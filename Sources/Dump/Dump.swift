@@ -171,4 +171,18 @@ public struct VMCoreInfo: Sendable, Equatable {
     public func number(_ name: String) -> Int64? { entries["NUMBER(\(name))"].flatMap { Int64($0) } }
     /// Linux `BUILD-ID=` (hex), used to check a vmlinux against the dump.
     public var buildID: String? { entries["BUILD-ID"] }
+    /// Linux `OSRELEASE=` (`uname -r`, e.g. "6.1.0-56-amd64").
+    public var osRelease: String? { entries["OSRELEASE"] }
+    /// Linux `KERNELOFFSET=` (hex): the KASLR slide of the kernel image,
+    /// run-time minus link-time address. 0 when the line is missing.
+    public var kernelOffset: UInt64? { entries["KERNELOFFSET"].flatMap { UInt64($0, radix: 16) } }
+    /// Linux x86-64 `NUMBER(phys_base)`: physical minus link-time address of
+    /// the kernel image, beyond `__START_KERNEL_map`; may be negative.
+    public var physBase: Int64? { number("phys_base") }
+    /// `OFFSET(type.member)` in bytes.
+    public func offset(_ type: String, _ member: String) -> Int? { entries["OFFSET(\(type).\(member))"].flatMap { Int($0) } }
+    /// `SIZE(type)` in bytes.
+    public func size(_ type: String) -> Int? { entries["SIZE(\(type))"].flatMap { Int($0) } }
+    /// `LENGTH(name)`: an array's element count.
+    public func length(_ name: String) -> Int? { entries["LENGTH(\(name))"].flatMap { Int($0) } }
 }

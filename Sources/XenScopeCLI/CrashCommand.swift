@@ -90,7 +90,7 @@ struct CrashSummaryCommand: ParsableCommand {
         let match = s.checkSymbols()
         var log: ConsoleLog? = nil
         var logError: String? = nil
-        do { log = try s.consoleRing() } catch { logError = "\(error)" }
+        do { log = try s.consoleLog() } catch { logError = "\(error)" }
         let bts = (try? s.backtraces()) ?? []
         let panic = s.panicInfo(log: log, backtraceCPU: CrashSession.cpuInPanic(bts))
         let banner = log.flatMap { s.checkXenBanner(log: $0) }
@@ -111,10 +111,16 @@ struct CrashSummaryCommand: ParsableCommand {
         out.line("      DUMP: \(d.path) (\(d.format.rawValue), \(d.architecture.rawValue))")
         out.line("      CPUS: \(d.cpus)")
         out.line("    MEMORY: \(d.physicalBytes >> 20) MiB in \(d.physicalRanges.count) range(s)")
+        if let k = s.linuxKernel {
+            out.line("    KERNEL: Linux \(k.osRelease ?? "?")\(k.kaslrOffset != 0 ? ", KASLR offset 0x" + String(k.kaslrOffset, radix: 16) : "")")
+        }
         out.line("   SYMBOLS: \(match.message)")
         if let banner { out.line("    BANNER: \(banner.message)") }
         out.line("     PANIC: \(panic.message ?? "(no panic message found in the console log)")")
         out.line("       CPU: \(panic.cpu.map { "\($0) (from the \(panic.cpuSource ?? ""))" } ?? "unknown")")
+        if let t = bts.first(where: { $0.cpu == panic.cpu })?.task {
+            out.line("      TASK: \(String(t.address, radix: 16)) PID \(t.pid) \"\(t.command)\"")
+        }
         for p in d.problems { out.line("   PROBLEM: \(p)") }
         if let logError { out.line("       LOG: \(logError)") }
         else if let log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
@@ -161,13 +167,13 @@ struct CrashBacktraceCommand: ParsableCommand {
 
 /// `crash log`: the console ring.
 struct CrashLogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print the console log kept in memory (Xen's conring and rings laid out like it).")
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print the console log kept in memory (Linux: the printk ring, as crash's log prints it; Xen: conring).")
     @OptionGroup var options: CrashOptions
 
     func run() throws {
         let s = try options.session()
         let log: ConsoleLog
-        do { log = try s.consoleRing() } catch { throw CrashFailure(error) }
+        do { log = try s.consoleLog() } catch { throw CrashFailure(error) }
         let out = FDWriter(fd: 1)
         if options.json { try printJSON(log, to: out); return }
         out.write(log.text)

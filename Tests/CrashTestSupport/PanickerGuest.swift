@@ -149,6 +149,7 @@ public struct PanickerGuest: Sendable {
 /// A failure to prepare the guest, with the tool's output.
 public struct GuestError: Error, CustomStringConvertible, Sendable {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -1,0 +1,61 @@
+import CElfUtils
+
+/// Struct member offsets from DWARF, looked up in one compilation unit (the
+/// one holding a given address), so no index of the whole image is needed:
+/// Linux's task_struct is complete in the CU of any function using it.
+enum TypeLayout {
+    /// Byte offset of `member` in `struct type` as defined in the CU that
+    /// contains `fileAddress`; members of anonymous structs/unions are
+    /// searched too. nil when the CU has no complete definition.
+    static func memberOffset(module mod: OpaquePointer, fileAddress: UInt64, type: String, member: String) -> Int? {
+        var bias: Dwarf_Addr = 0
+        guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
+        var child = Dwarf_Die()
+        guard dwarf_child(cu, &child) == 0 else { return nil }
+        repeat {
+            if dwarf_tag(&child) == Int32(DW_TAG_structure_type), let n = dwarf_diename(&child), String(cString: n) == type,
+               dwarf_hasattr(&child, UInt32(DW_AT_declaration)) == 0 {
+                return find(member, in: &child, depth: 0)
+            }
+        } while next(&child)
+        return nil
+    }
+
+    private static func find(_ member: String, in parent: inout Dwarf_Die, depth: Int) -> Int? {
+        guard depth < 8 else { return nil }
+        var m = Dwarf_Die()
+        guard dwarf_child(&parent, &m) == 0 else { return nil }
+        repeat {
+            guard dwarf_tag(&m) == Int32(DW_TAG_member) else { continue }
+            let here = location(&m)
+            if let n = dwarf_diename(&m) {
+                if String(cString: n) == member { return here }
+            } else if let base = here {
+                // Anonymous struct/union: look inside its type.
+                var attr = Dwarf_Attribute()
+                var t = Dwarf_Die()
+                if dwarf_attr_integrate(&m, UInt32(DW_AT_type), &attr) != nil, dwarf_formref_die(&attr, &t) != nil,
+                   let inner = find(member, in: &t, depth: depth + 1) {
+                    return base + inner
+                }
+            }
+        } while next(&m)
+        return nil
+    }
+
+    /// Moves `die` to its next sibling; false at the end.
+    private static func next(_ die: inout Dwarf_Die) -> Bool {
+        var copy = die
+        var sib = Dwarf_Die()
+        guard dwarf_siblingof(&copy, &sib) == 0 else { return false }
+        die = sib
+        return true
+    }
+
+    private static func location(_ m: inout Dwarf_Die) -> Int? {
+        var attr = Dwarf_Attribute()
+        guard dwarf_attr(&m, UInt32(DW_AT_data_member_location), &attr) != nil else { return 0 }   // union members
+        var v: Dwarf_Word = 0
+        return dwarf_formudata(&attr, &v) == 0 ? Int(v) : nil
+    }
+}

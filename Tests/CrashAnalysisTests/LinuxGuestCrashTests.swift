@@ -1,0 +1,229 @@
+import CrashAnalysis
+import CrashTestSupport
+import DWARF
+import Dump
+import Foundation
+import Testing
+
+/// `xenscope crash` on Debian's own kernel, crashed with sysrq-c on CPU 1
+/// under QEMU and dumped three ways (samples/guests/linux), checked against
+/// the guest's serial console, Debian's `crash` and gdb.
+@Suite struct LinuxGuestCrashTests {
+    let guest: LinuxGuest
+    init() throws { guest = try LinuxGuest.shared() }
+
+    func session(_ i: Int) throws -> CrashSession { try CrashSession(dumpPath: guest.dumps[i], elfPath: guest.vmlinux) }
+
+    /// The serial console without its carriage returns.
+    func serial() throws -> String {
+        // Bytewise: "\r\n" is one Character to String, so String.replacing would not see the "\r".
+        String(decoding: try Data(contentsOf: URL(fileURLWithPath: guest.serialLog)).filter { $0 != 0x0d }, as: UTF8.self)
+    }
+
+    /// Lines of the serial console without their `[    4.620078] ` prefix.
+    func serialBodies() throws -> [String] {
+        try serial().split(separator: "\n").map { l in
+            if l.hasPrefix("["), let r = l.firstIndex(of: "]") { return String(l[r...].dropFirst(2)) }
+            return String(l)
+        }
+    }
+
+    /// Debian's crash, run once per test process on the ELF dump.
+    static let crashOutput: Result<String, GuestError> = {
+        do { return .success(try LinuxGuest.shared().crash(LinuxGuest.shared().elfDump, commands: ["log", "bt -a"])) }
+        catch let e as GuestError { return .failure(e) } catch { return .failure(GuestError(message: "\(error)")) }
+    }()
+
+    @Test(arguments: 0..<3)
+    func vmcoreinfoNamesTheKernel(_ i: Int) throws {
+        let s = try session(i)
+        let k = try #require(s.linuxKernel)
+        #expect(k.osRelease == guest.kernelRelease)
+        #expect(k.buildID == s.symbols!.buildID)
+        #expect(k.pageSize == 4096)
+        #expect(k.physBase != nil)
+        // The kernel printed its slide when it panicked.
+        let line = try #require(try serialBodies().first { $0.hasPrefix("Kernel Offset: 0x") })
+        let printed = UInt64(line.dropFirst("Kernel Offset: 0x".count).prefix { $0.isHexDigit }, radix: 16)
+        #expect(k.kaslrOffset == printed)
+        #expect(k.kaslrOffset != 0)
+        #expect(s.symbols!.bias == k.kaslrOffset)
+        let m = s.checkSymbols()
+        #expect(m.verdict == .match)
+        #expect(m.message.contains("build-id \(k.buildID!) (from the dump's VMCOREINFO)"))
+    }
+
+    /// Our panicker's kernel.elf given for the Linux dump: caught by build-id.
+    @Test func wrongELFIsDetectedByBuildID() throws {
+        let panicker = try PanickerGuest.shared()
+        let s = try CrashSession(dumpPath: guest.kdumpDump, elfPath: panicker.kernelELF)
+        let m = s.checkSymbols()
+        #expect(m.verdict == .mismatch)
+        #expect(m.message.contains("does NOT match the dump"))
+        #expect(m.message.contains(s.symbols!.buildID!))
+        #expect(m.message.contains(s.linuxKernel!.buildID!))
+    }
+
+    /// The printk ring, rendered as the console prints it (a record's later
+    /// lines get its timestamp too), is the serial log byte for byte.
+    @Test(arguments: 0..<3)
+    func printkRingIsTheSerialConsole(_ i: Int) throws {
+        let s = try session(i)
+        let records = try s.printkRecords()
+        #expect(records.first?.sequence == 0)
+        #expect(records.map(\.sequence) == Array(0..<UInt64(records.count)))
+        var console = ""
+        for r in records {
+            let ts = String(format: "[%5llu.%06llu] ", r.timestampNanoseconds / 1_000_000_000, r.timestampNanoseconds % 1_000_000_000 / 1000)
+            for line in r.text.split(separator: "\n", omittingEmptySubsequences: false) { console += ts + line + "\n" }
+        }
+        #expect(console == (try serial()))
+        #expect(records.contains { $0.text == "sysrq: Trigger a crash" && $0.level == 6 })
+        #expect(records.contains { $0.text == "Kernel panic - not syncing: sysrq triggered crash" && $0.level == 0 })
+    }
+
+    /// `xenscope crash log` prints exactly what Debian's `crash log` prints.
+    @Test func logIsCrashsLog() throws {
+        let out = try Self.crashOutput.get()
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        let logLines = lines.drop { !$0.hasPrefix("[") }.prefix { !$0.hasPrefix("PID: ") }
+        let crashLog = logLines.joined(separator: "\n") + "\n"
+        for i in 0..<3 {
+            let log = try session(i).consoleLog()
+            #expect(log.text == crashLog, "dump \(guest.dumps[i])")
+            #expect(log.source.hasPrefix("printk ring ("))
+        }
+    }
+
+    @Test(arguments: 0..<3)
+    func panicCPUAndTask(_ i: Int) throws {
+        let s = try session(i)
+        let bts = try s.backtraces()
+        let p = s.panicInfo(log: try s.consoleLog())
+        #expect(p.message == "Kernel panic - not syncing: sysrq triggered crash")
+        #expect(p.cpu == 1)
+        #expect(p.cpuSource == "panic_cpu variable")
+        // The kernel's own line: "CPU: 1 PID: 93 Comm: sh Not tainted …".
+        let line = try #require(try serialBodies().first { $0.hasPrefix("CPU: 1 PID: ") })
+        let f = line.split(separator: " ")
+        let task = try #require(bts.first { $0.cpu == 1 }?.task)
+        #expect(task.pid == Int(f[3]))
+        #expect(task.command == String(f[5]))
+        #expect(task.cpu == 1)
+        // The other CPU runs the idle task.
+        let idle = try #require(bts.first { $0.cpu == 0 }?.task)
+        #expect(idle.pid == 0)
+        #expect(idle.command == "swapper/0")
+    }
+
+    /// The panicking CPU's frames are the reliable entries of the trace the
+    /// kernel printed (minus dump_stack_lvl, which ran before the dump), the
+    /// user-mode registers are those it printed, and nothing follows them.
+    @Test(arguments: 0..<3)
+    func panicBacktraceIsTheKernelsOwn(_ i: Int) throws {
+        let s = try session(i)
+        let bt = try #require(try s.backtraces().first { $0.cpu == 1 })
+        let body = try serialBodies()
+        let start = try #require(body.firstIndex(of: "Call Trace:"))
+        let block = body[start...].prefix { $0 != " </TASK>" }
+        let reliable = block.filter { $0.hasPrefix(" ") && !$0.hasPrefix(" ?") && !$0.hasPrefix(" <") }
+            .map { String($0.dropFirst().prefix { $0 != "/" }) }
+        let physical = bt.frames.filter { !$0.inlined }
+        #expect(physical.first?.function == "delay_tsc")
+        #expect(bt.frames.first?.function == "__preempt_count_add" && bt.frames.first?.inlined == true)
+        #expect(reliable.first?.hasPrefix("dump_stack_lvl+") == true)
+        // sysrq_handle_crash … do_syscall_64 by name and offset; panic by
+        // name only: when the kernel printed its trace panic was calling
+        // dump_stack (+0x118), at the dump it is in its delay loop (mdelay).
+        #expect(physical[1].symbol?.hasPrefix("panic+0x") == true)
+        #expect(reliable[1].hasPrefix("panic+0x"))
+        #expect(physical.dropFirst(2).dropLast().map { $0.symbol ?? "?" } == Array(reliable.dropFirst(2).dropLast()))
+        #expect(physical.count == reliable.count)
+        #expect(physical.last?.function == "entry_SYSCALL_64")
+        #expect(bt.stopReason == "end of stack (user-mode registers)")
+        // Inline frames: delay_tsc's __preempt_count_add, proc_reg_write's pde_write, do_syscall_64's do_syscall_x64.
+        #expect(bt.frames.filter(\.inlined).map { $0.function ?? "?" } == ["__preempt_count_add", "pde_write", "do_syscall_x64"])
+        let user = try #require(bt.exceptionFrames.last)
+        #expect(bt.exceptionFrames.count == 1)
+        #expect(user.userMode)
+        #expect(user.afterFrame == bt.frames.count - 1)
+        let r = user.registers
+        func hex(_ n: String, _ w: Int = 16) -> String {
+            let s = String(r[n]!, radix: 16); return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        let printed = Array(block.drop { !$0.hasPrefix("RIP: ") }.prefix(8))
+        #expect(printed.first == "RIP: \(hex("cs", 4)):0x\(String(r["rip"]!, radix: 16))")
+        #expect(printed.contains("RSP: \(hex("ss", 4)):\(hex("rsp")) EFLAGS: \(hex("eflags", 8)) ORIG_RAX: \(hex("orig_rax"))"))
+        #expect(printed.contains("RAX: \(hex("rax")) RBX: \(hex("rbx")) RCX: \(hex("rcx"))"))
+        #expect(printed.contains("RDX: \(hex("rdx")) RSI: \(hex("rsi")) RDI: \(hex("rdi"))"))
+        #expect(printed.contains("RBP: \(hex("rbp")) R08: \(hex("r8")) R09: \(hex("r9"))"))
+        #expect(printed.contains("R10: \(hex("r10")) R11: \(hex("r11")) R12: \(hex("r12"))"))
+        #expect(printed.contains("R13: \(hex("r13")) R14: \(hex("r14")) R15: \(hex("r15"))"))
+    }
+
+    /// Against Debian's crash on the same dump: its frames where it is right
+    /// (the same return addresses), the same user-mode registers; the frames
+    /// it adds between do_syscall_64 and the entry code are stale stack words
+    /// (the kernel itself marks them `?`); it starts at panic, missing the
+    /// delay loop the CPU was in.
+    @Test func backtraceAgainstCrash() throws {
+        let out = try Self.crashOutput.get()
+        let s = try session(0)
+        let bts = try s.backtraces()
+        // crash's frames per PID block, in order: (function, pc).
+        var blocks: [[(String, UInt64)]] = []
+        var regs: [[String]] = []
+        for l in out.split(separator: "\n").map(String.init) {
+            if l.hasPrefix("PID: ") { blocks.append([]); regs.append([]); continue }
+            guard !blocks.isEmpty else { continue }
+            let t = l.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("#"), let r = t.range(of: "] "), let at = t.range(of: " at ") {
+                blocks[blocks.count - 1].append((String(t[r.upperBound..<at.lowerBound]), UInt64(t[at.upperBound...], radix: 16) ?? 0))
+            } else if t.contains(": ") { regs[regs.count - 1].append(t) }
+        }
+        // `bt -a` lists CPU 0 then CPU 1; the first block is crash's own `bt` of the panic task.
+        let crash1 = try #require(blocks.last)
+        let ours1 = try #require(bts.first { $0.cpu == 1 }).frames.filter { !$0.inlined }
+        let ourPCs = Set(ours1.map(\.pc))
+        #expect(crash1.first?.0 == "panic")
+        #expect(Array(ours1.dropFirst().map(\.pc).prefix(8)) == crash1.prefix(8).map(\.1))
+        #expect(ours1.last?.pc == crash1.last?.1)
+        let extra = crash1.filter { !ourPCs.contains($0.1) }.map(\.0)
+        #expect(extra.count == crash1.count - 9)
+        let questioned = Set(try serialBodies().filter { $0.hasPrefix(" ? ") }.map { String($0.dropFirst(3).prefix { $0 != "+" }) })
+        #expect(extra.allSatisfy { questioned.contains($0) }, "crash's extra frames \(extra) are not stale entries the kernel marked '?'")
+        // crash's register block under the entry frame is our user-mode frame.
+        let ours = try #require(bts.first { $0.cpu == 1 }?.exceptionFrames.last)
+        let text = formatExceptionFrame(ours).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(Array(regs.last!.suffix(7)) == text)
+        // CPU 0: the same first three frames (stop_this_cpu, __sysvec_reboot, sysvec_reboot).
+        let crash0 = blocks[blocks.count - 2]
+        let ours0 = try #require(bts.first { $0.cpu == 0 }).frames.filter { !$0.inlined }
+        #expect(crash0.prefix(3).map(\.0) == ["stop_this_cpu", "__sysvec_reboot", "sysvec_reboot"])
+        #expect(ours0.dropFirst().prefix(2).map(\.pc) == crash0.dropFirst().prefix(2).map(\.1))
+    }
+
+    /// Against gdb on the paging ELF dump (told the KASLR offset): the same
+    /// functions and lines down to the entry code, where gdb goes on into
+    /// user-space values and we stop.
+    @Test func backtraceAgainstGDB() throws {
+        let s = try session(1)
+        let k = try #require(s.linuxKernel)
+        let text = try PanickerGuest.run("/usr/bin/env", ["gdb", "-batch", "-nx", "-ex", "symbol-file -o 0x\(String(k.kaslrOffset, radix: 16)) \(guest.vmlinux)",
+                                                          "-ex", "core-file \(guest.pagingDump)", "-ex", "thread apply all bt 40"],
+                                         what: "running gdb (installed by scripts/install-deps.sh)", timeout: 900)
+        let gdb = parseGDBBacktraces(text)
+        let bts = try s.backtraces()
+        for cpu in 0..<2 {
+            let ours = bts.first { $0.cpu == cpu }!.frames.map { GDBFrame(function: $0.function ?? "??", line: $0.location?.line) }
+            let theirs = try #require(gdb[cpu + 1])
+            let n = min(ours.count, theirs.count)
+            #expect(n >= 5)
+            #expect(Array(theirs.prefix(n)) == Array(ours.prefix(n)), "CPU \(cpu)")
+            if cpu == 1 {
+                #expect(theirs.count > ours.count, "gdb is expected to run on past the user-mode frame")
+                #expect(theirs[ours.count].function == "??")
+            }
+        }
+    }
+}

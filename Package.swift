@@ -89,8 +89,9 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
-        .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO"]),
-        .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO"]),
+        .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "BinaryIO", "FixtureSupport"]),
+        .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO", "FixtureSupport"]),
         .target(name: "CrashTestSupport", path: "Tests/CrashTestSupport"),
         .testTarget(name: "DumpTests", dependencies: ["Dump", "ELF", "BinaryIO", "CrashTestSupport"]),
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),

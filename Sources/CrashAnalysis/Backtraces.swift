@@ -30,6 +30,17 @@ public struct CPUBacktrace: Sendable, Equatable, Codable {
     /// Linux: register frames saved by entry code (syscall, interrupt), in
     /// stack order; a user-mode one ends the kernel stack.
     public var exceptionFrames: [ExceptionFrame] = []
+    /// Linux: where the stack changes (IRQ stack back to the interrupted
+    /// stack), after the frame with this index.
+    public var stackSwitches: [StackSwitch] = []
+}
+
+/// A change of stack inside one backtrace (Linux runs interrupts on a per-CPU IRQ stack).
+public struct StackSwitch: Sendable, Equatable, Codable {
+    public var afterFrame: Int
+    /// "IRQ stack": the frames up to `afterFrame` ran on it.
+    public var stack: String
+    public init(afterFrame: Int, stack: String) { self.afterFrame = afterFrame; self.stack = stack }
 }
 
 /// Reads guest memory for the unwinder's callback. The unwinder calls it
@@ -64,12 +75,28 @@ extension CrashSession {
             var exceptions = [ExceptionFrame]()
             var regs = cpu.dwarfRegisters
             var reason = ""
+            var switches = [StackSwitch]()
+            var activation = true
+            // Top of this CPU's IRQ stack: call_on_stack() saves the
+            // interrupted stack pointer there before switching.
+            let irqTop = linux ? (try? perCPUAddress("hardirq_stack_ptr", cpu: cpu.index)).flatMap { try? vm.readWord($0) } : nil
             // Linux entry code has no CFI: where a stack reaches it, the
             // pt_regs it saved are read and unwinding goes on from them (a
             // kernel-mode interrupt) or ends (user mode), as the kernel's own
             // ORC unwinder does.
             for _ in 0..<8 {
-                let bt = u.unwind(registers: regs, maxFrames: max(1, maxFrames - frames.count), scanWords: scanWords) { mem.word($0) }
+                var bt = u.unwind(registers: regs, maxFrames: max(1, maxFrames - frames.count), scanWords: scanWords, activation: activation) { mem.word($0) }
+                activation = true
+                // A frame whose stack pointer is the IRQ stack's top called
+                // into the IRQ stack: its own caller is found from the saved
+                // stack pointer, so unwinding restarts there.
+                var switchedFrom: UnwoundFrame? = nil
+                if let top = irqTop, let k = bt.frames.firstIndex(where: { $0.registers[7] == top && $0.pc != 0 }), k > 0,
+                   let saved = try? vm.readWord(top) {
+                    switchedFrom = bt.frames[k]
+                    switchedFrom!.registers[7] = saved
+                    bt.frames.removeSubrange(k...)
+                }
                 reason = bt.stopReason
                 var lastSymbol: String? = nil
                 for f in bt.frames {
@@ -82,6 +109,16 @@ extension CrashSession {
                                                      inlined: sf.inlined, method: f.method.rawValue, symbol: sym))
                     }
                 }
+                if let from = switchedFrom {
+                    switches.append(StackSwitch(afterFrame: frames.count - 1, stack: "IRQ stack"))
+                    regs = from.registers.map { $0 ?? 0 }
+                    activation = from.isActivation
+                    continue
+                }
+                if linux, let s = lastSymbol, s.hasPrefix("secondary_startup_64") || s == "start_cpu0" {
+                    reason = Unwinder.endOfStack + " (CPU start-up code)"
+                    break
+                }
                 guard linux, reason != Unwinder.endOfStack, frames.count < maxFrames, let last = bt.frames.last,
                       Self.isLinuxEntryCode(lastSymbol), let sp = last.registers[7], let pt = ptRegs(at: sp, memory: vm) else { break }
                 let user = pt["cs"]! & 3 == 3
@@ -89,7 +126,8 @@ extension CrashSession {
                 if user { reason = Unwinder.endOfStack + " (user-mode registers)"; break }
                 regs = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"].map { pt[$0]! }
             }
-            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: reason, task: tasks[cpu.index], exceptionFrames: exceptions)
+            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: reason, task: tasks[cpu.index], exceptionFrames: exceptions,
+                                stackSwitches: switches)
         }
     }
 
@@ -121,6 +159,7 @@ public func formatBacktrace(_ bt: CPUBacktrace) -> String {
         else if let sym = f.symbol, let name = sym.split(separator: "+").first, name != (f.function ?? "") { s += " <\(sym)>" }
         if f.method == "stack-scan" { s += " [stack scan: a guess]" } else if f.method == "frame-pointer" { s += " [frame pointer]" }
         lines.append(s)
+        for sw in bt.stackSwitches where sw.afterFrame == f.index { lines.append("    --- <\(sw.stack)> ---") }
         for e in bt.exceptionFrames where e.afterFrame == f.index {
             lines.append(formatExceptionFrame(e))
         }

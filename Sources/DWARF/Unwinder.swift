@@ -98,11 +98,14 @@ public final class Unwinder: Sendable {
     /// `X86_64Registers.dwarfRegisters`), reading 8-byte words with `readWord`
     /// (nil = not readable). Stops at the end of the stack, at `maxFrames`, on
     /// a loop (the stack pointer must grow), or when nothing more is found.
-    public func unwind(registers: [UInt64], maxFrames: Int = 256, scanWords: Int = 1024,
+    /// `activation` false: `registers` are a caller's state at a return
+    /// address (e.g. after a stack switch), not an interrupted pc (only
+    /// honoured for images loaded away from their link address).
+    public func unwind(registers: [UInt64], maxFrames: Int = 256, scanWords: Int = 1024, activation: Bool = true,
                        readWord: @escaping @Sendable (UInt64) -> UInt64?) -> Backtrace {
         precondition(registers.count >= 17, "need the 17 x86-64 DWARF registers")
         var bt = state.withLock { s in
-            s.stepper != nil ? s.biasedUnwind(registers: registers, maxFrames: maxFrames, readWord: readWord)
+            s.stepper != nil ? s.biasedUnwind(registers: registers, maxFrames: maxFrames, activation: activation, readWord: readWord)
                 : s.cfiUnwind(registers: registers, maxFrames: maxFrames, readWord: readWord)
         }
         guard bt.frames.count < maxFrames, bt.stopReason != Self.endOfStack else { return bt }
@@ -274,10 +277,10 @@ final class UnwindSession {
     /// Unwinds with ``BiasedCFIStepper`` (see ``stepper``): frame 0 from
     /// `registers`, then one CFI row per frame until the return-address rule
     /// is undefined (end of stack) or no CFI covers the pc.
-    func biasedUnwind(registers: [UInt64], maxFrames: Int, readWord: @escaping @Sendable (UInt64) -> UInt64?) -> Backtrace {
+    func biasedUnwind(registers: [UInt64], maxFrames: Int, activation: Bool = true, readWord: @escaping @Sendable (UInt64) -> UInt64?) -> Backtrace {
         guard let stepper else { return Backtrace(frames: [], stopReason: "no stepper") }
         var regs: [UInt64?] = registers.prefix(17).map { Optional($0) }
-        var frames = [UnwoundFrame(pc: registers[16], isActivation: true, isSignalFrame: false, cfa: nil, registers: regs, method: .initial)]
+        var frames = [UnwoundFrame(pc: registers[16], isActivation: activation, isSignalFrame: false, cfa: nil, registers: regs, method: .initial)]
         var reason = Unwinder.endOfStack
         while true {
             if frames.count >= maxFrames { reason = "frame limit (\(maxFrames))"; break }

@@ -161,6 +161,26 @@ import Testing
         #expect(printed.contains("R13: \(hex("r13")) R14: \(hex("r14")) R15: \(hex("r15"))"))
     }
 
+    /// The other CPU was idle when the panic's reboot IPI stopped it: its
+    /// stack runs from stop_this_cpu on the IRQ stack, through the interrupt
+    /// entry's kernel-mode pt_regs, down the idle loop to the start-up code.
+    @Test(arguments: 0..<3)
+    func otherCPUIsStoppedFromIdle(_ i: Int) throws {
+        let s = try session(i)
+        let bt = try #require(try s.backtraces().first { $0.cpu == 0 })
+        let physical = bt.frames.filter { !$0.inlined }.map { $0.function ?? "?" }
+        #expect(Array(physical.prefix(4)) == ["stop_this_cpu", "__sysvec_reboot", "sysvec_reboot", "asm_sysvec_reboot"])
+        #expect(bt.stackSwitches == [StackSwitch(afterFrame: 2, stack: "IRQ stack")])
+        let e = try #require(bt.exceptionFrames.first)
+        #expect(bt.exceptionFrames.count == 1)
+        #expect(!e.userMode)
+        #expect(e.registers["cs"] == 0x10)
+        #expect(bt.frames[e.afterFrame + 1].pc == e.registers["rip"])
+        #expect(bt.frames[e.afterFrame + 1].function == "native_safe_halt")
+        for f in ["default_idle_call", "do_idle", "cpu_startup_entry", "start_kernel"] { #expect(physical.contains(f), "\(f)") }
+        #expect(bt.stopReason == "end of stack (CPU start-up code)")
+    }
+
     /// Against Debian's crash on the same dump: its frames where it is right
     /// (the same return addresses), the same user-mode registers; the frames
     /// it adds between do_syscall_64 and the entry code are stale stack words
@@ -201,6 +221,13 @@ import Testing
         let ours0 = try #require(bts.first { $0.cpu == 0 }).frames.filter { !$0.inlined }
         #expect(crash0.prefix(3).map(\.0) == ["stop_this_cpu", "__sysvec_reboot", "sysvec_reboot"])
         #expect(ours0.dropFirst().prefix(2).map(\.pc) == crash0.dropFirst().prefix(2).map(\.1))
+        // Where crash goes wrong: after "--- <IRQ stack> ---" it prints an
+        // exception frame from the wrong place (it warns "possibly bogus");
+        // the real one interrupted native_safe_halt.
+        #expect(out.contains("WARNING: possibly bogus exception frame"))
+        let real = try #require(bts.first { $0.cpu == 0 }?.exceptionFrames.first)
+        let crashRIP = regs[regs.count - 2].first { $0.hasPrefix("RIP: ") }
+        #expect(crashRIP != nil && crashRIP != formatExceptionFrame(real).split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
     /// Against gdb on the paging ELF dump (told the KASLR offset): the same

@@ -1,3 +1,4 @@
+import FixtureSupport
 import Foundation
 
 /// The symbolizer fixtures (Tests/Fixtures/symbolize), compiled once per

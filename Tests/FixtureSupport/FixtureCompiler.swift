@@ -1,15 +1,15 @@
 import Foundation
-import Testing
 
 /// Compiles C fixtures from Tests/Fixtures with the system C compiler into a
 /// fresh temporary folder (fixtures are never checked in as binaries).
-enum FixtureCompiler {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+/// Shared by the ELF and DWARF tests.
+public enum FixtureCompiler {
+    public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// Runs `tool args`; returns stdout; throws with stderr when it fails.
     @discardableResult
-    static func run(_ tool: String, _ args: [String]) throws -> String {
+    public static func run(_ tool: String, _ args: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [tool] + args
@@ -26,21 +26,23 @@ enum FixtureCompiler {
         return String(decoding: o, as: UTF8.self)
     }
 
-    static func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("xenscope-dwarf-\(UUID().uuidString)")
+    /// A fresh folder under the temporary directory.
+    public static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("xenscope-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d.path
     }
 
     /// Compiles `sources` (relative to Tests/Fixtures) into `dir/output` with `flags`.
-    static func compile(_ sources: [String], output: String, in dir: String, flags: [String], libraries: [String] = []) throws -> String {
+    public static func compile(_ sources: [String], output: String, in dir: String, flags: [String], libraries: [String] = []) throws -> String {
         let out = dir + "/" + output
         try run("cc", flags + sources.map { fixtures.appendingPathComponent($0).path } + ["-o", out] + libraries)
         return out
     }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
+/// A fixture tool that failed, with its stderr.
+public struct FixtureError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
 }

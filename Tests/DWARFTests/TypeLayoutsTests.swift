@@ -1,3 +1,4 @@
+import FixtureSupport
 import DWARF
 import Foundation
 import Testing

@@ -8,7 +8,7 @@ import XenTraceFormats
 struct TraceDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
-        abstract: "Print one line per trace record: CPU, TSC, delta, event name, decoded fields.",
+        abstract: "Print one line per trace record: CPU, timestamp (TSC on x86, generic timer on arm64), delta, event name, decoded fields.",
         discussion: """
         Without --formats, records of all CPUs are merged in TSC order, records without a TSC \
         show the last TSC of their CPU, and names and fields come from XenScope's event catalogue \
@@ -33,16 +33,16 @@ struct TraceDecodeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only records whose decoded fields name this domain.", valueName: "domid"))
     var domain: UInt32?
 
-    @Option(name: .long, help: ArgumentHelp("Start at this TSC, or at this many seconds after the first TSC (a number with '.' or 's', needs --cpu-hz).", valueName: "time"))
+    @Option(name: .long, help: ArgumentHelp("Start at this timestamp, or at this many seconds after the first one (a number with '.' or 's', needs --cpu-hz).", valueName: "time"))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("Stop after this TSC, or this many seconds after the first TSC.", valueName: "time"))
+    @Option(name: .long, help: ArgumentHelp("Stop after this timestamp, or this many seconds after the first one.", valueName: "time"))
     var to: String?
 
-    @Option(name: .long, help: ArgumentHelp("TSC frequency for seconds in --from/--to, e.g. 2.4G or 2400000000.", valueName: "hz"))
+    @Option(name: .long, help: ArgumentHelp("Timestamp counter rate for seconds in --from/--to and the header (x86 TSC, e.g. 2.4G; arm64 generic timer, e.g. 62.5M).", valueName: "hz"))
     var cpuHz: String?
 
-    @Option(name: [.customShort("c"), .customLong("mhz")], help: ArgumentHelp("With --formats: print the TSC in seconds, as xentrace_format -c MHZ does.", valueName: "mhz"))
+    @Option(name: [.customShort("c"), .customLong("mhz")], help: ArgumentHelp("With --formats: print the timestamps in seconds, as xentrace_format -c MHZ does (counter rate in MHz).", valueName: "mhz"))
     var mhz: Int?
 
     @Option(name: .long, help: ArgumentHelp("Stop after N records shown.", valueName: "n"))

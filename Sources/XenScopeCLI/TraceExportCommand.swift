@@ -11,7 +11,8 @@ struct TraceExportCommand: ParsableCommand {
         chrome-json / perfetto: one JSON file in Chrome's trace-event format (Perfetto UI and chrome://tracing \
         open it): a track per pCPU showing which vCPU ran, a track per vCPU with its VMEXITs, instant events for \
         interrupts and lost records, a counter of runnable vCPUs. csv / jsonl: a directory with records, \
-        runstates and vmexits tables (see docs/trace-export.md).
+        runstates and vmexits tables plus metadata.json (see docs/trace-export.md). Both record which clock \
+        (TSC, ARM generic timer, or unknown timestamp counter) and which rate turned timestamps into seconds.
         """
     )
 
@@ -35,12 +36,12 @@ struct TraceExportCommand: ParsableCommand {
         let out = FDWriter(fd: 1)
         switch format {
         case .chromeJSON, .perfetto:
-            let e = try ChromeTraceExporter(path: output, cpuHz: options.cpuHz)
+            let e = try ChromeTraceExporter(path: output, clock: options.clock)
             _ = try Summarizer.summarize(path: file, options: options, sink: e)
             out.line("\(output): \(e.slices) run slices, \(e.exitSlices) VMEXIT slices, \(e.instants) instant events, \(e.counters) counter samples")
         case .csv, .jsonl:
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            let e = try TableExporter(directory: output, format: format == .csv ? .csv : .jsonl)
+            let e = try TableExporter(directory: output, format: format == .csv ? .csv : .jsonl, clock: options.clock)
             _ = try Summarizer.summarize(path: file, options: options, sink: e)
             out.line("\(output): records \(e.recordRows) rows, runstates \(e.runstateRows) rows, vmexits \(e.vmexitRows) rows")
         }

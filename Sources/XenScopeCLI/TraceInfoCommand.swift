@@ -8,7 +8,7 @@ extension RecordOrder: ExpressibleByArgument {}
 struct TraceInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Per-CPU summary of a trace: records, TSC range, bytes, lost and wrap records.",
+        abstract: "Per-CPU summary of a trace: records, timestamp range, bytes, lost and wrap records.",
         discussion: """
             FILE may be a regular file, '-' (standard input), a pipe, or a gzip/xz/zstd \
             compressed trace (recognised by its magic bytes). Damage is reported on standard \
@@ -19,7 +19,7 @@ struct TraceInfoCommand: ParsableCommand {
     @Argument(help: "Trace written by xentrace ('-' for standard input).")
     var file: String
 
-    @Option(help: "Read order: 'file', or 'tsc' (all CPUs merged by TSC). The figures are the same.")
+    @Option(help: "Read order: 'file', or 'tsc' (all CPUs merged by timestamp: TSC on x86, generic timer on arm64). The figures are the same.")
     var order: RecordOrder = .file
 
     @Flag(help: "Print JSON instead of a table.")

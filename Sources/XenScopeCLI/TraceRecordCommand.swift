@@ -1,5 +1,6 @@
 import ArgumentParser
 import Collector
+import XenTraceAnalysis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,12 +14,17 @@ struct TraceRecordCommand: ParsableCommand {
         discussion: """
         Stops after --duration, on SIGINT/SIGTERM/SIGHUP, or (shared memory) when every \
         producer has closed its ring. Never appends: FILE must not exist. Progress \
-        (records/s, bytes, lost records) goes to stderr when it is a terminal.
+        (records/s, bytes, lost records) goes to stderr when it is a terminal. \
+        FILE.meta.json beside FILE records the clock (Xen: the TSC on x86, the ARM generic \
+        timer on arm64) and, with --cpu-hz, its rate; FILE itself is exactly what xentrace writes.
         """
     )
 
     @Option(name: [.short, .customLong("output")], help: "Trace file to create (must not exist).")
     var output: String
+
+    @Option(name: .customLong("cpu-hz"), help: "Rate of the timestamp counter (xl info's cpu_mhz; e.g. 2.4G, 62.5M), recorded in FILE.meta.json.")
+    var cpuHz: String?
 
     @Option(name: .customLong("event"), help: "Event mask, e.g. 0x0008f000 for all HVM events (default TRC_ALL 0x0ffff000).")
     var event: String = "0x0ffff000"
@@ -76,6 +82,10 @@ struct TraceRecordCommand: ParsableCommand {
             } else {
                 try XenBackend(pages: size)
             }
+            let hz = try cpuHz.map { h -> Double in
+                guard let v = TimeBase.parseHz(h) else { throw ValidationError("--cpu-hz: cannot read '\(h)' as a frequency") }
+                return v
+            }
             let sink = try TraceFileSink(path: output)
             let collector = Collector(backend: backend, sink: sink, options: options)
             let tty = isatty(2) != 0
@@ -87,6 +97,7 @@ struct TraceRecordCommand: ParsableCommand {
                 FDWriter(fd: 2).write("\r\(s.records) records (\(Int(rate))/s), \(s.bytes / 1_000_000) MB, \(s.lost) lost   ")
             })
             if tty { FDWriter(fd: 2).write("\n") }
+            try RecordingMetadata.make(xen: shm == nil, cpuHz: hz).write(tracePath: output)
             for w in stats.warnings { FDWriter.stderrLine("xenscope: warning: \(w)") }
             let out = FDWriter(fd: json ? 1 : 2)
             if json {

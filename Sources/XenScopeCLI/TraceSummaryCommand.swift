@@ -1,34 +1,52 @@
 import ArgumentParser
 import DWARF
 import Foundation
+import XenTrace
 import XenTraceAnalysis
 
 /// Options shared by the analysis commands: time base and window.
 struct TimeBaseOptions: ParsableArguments {
-    @Option(name: .customLong("cpu-hz"), help: "TSC frequency in Hz (suffixes k, M, G allowed, e.g. 2.4G).")
+    @Option(name: .customLong("cpu-hz"), help: "Rate of the trace's timestamp counter in Hz (x86: the TSC's; arm64: the generic timer's, 62.5M under QEMU). Suffixes k, M, G allowed, e.g. 2.4G.")
     var cpuHz: String?
 
-    @Option(name: .customLong("xl-info"), help: "A saved `xl info` output; its cpu_mhz sets the TSC frequency.")
+    @Option(name: .customLong("xl-info"), help: "A saved `xl info` output: its cpu_mhz sets the counter rate, its machine/xen_caps the clock (TSC or ARM generic timer).")
     var xlInfo: String?
 
-    @Option(help: "Analyse records from this TSC on (or seconds from the trace start with an 's' suffix, e.g. 1.5s).")
+    @Option(name: .customLong("clock"), help: "Which counter the timestamps are: tsc, arm-generic-timer, or timestamp-counter (unknown). Default: from --xl-info or the recorder's FILE.meta.json, else tsc when the trace has x86-only events.")
+    var clock: String?
+
+    @Option(help: "Analyse records from this timestamp on (or seconds from the trace start with an 's' suffix, e.g. 1.5s).")
     var from: String?
 
-    @Option(help: "Analyse records up to this TSC (or seconds from the trace start with an 's' suffix).")
+    @Option(help: "Analyse records up to this timestamp (or seconds from the trace start with an 's' suffix).")
     var to: String?
 
     func summaryOptions(file: String) throws -> SummaryOptions {
         var o = SummaryOptions()
+        // What the recorder wrote beside the trace, if anything; options win.
+        if let m = try TraceMetadata.read(tracePath: file) {
+            o.clockKind = m.clock.kind
+            if m.clock.hz > 0 { o.cpuHz = m.clock.hz; o.cpuHzSource = TraceMetadata.path(for: file) }
+        }
+        var xlText: String?
+        if let x = xlInfo {
+            do { xlText = try String(contentsOfFile: x, encoding: .utf8) } catch {
+                throw ValidationError("--xl-info: cannot read \(x)")
+            }
+            if let k = TraceClock.kind(xlInfo: xlText!) { o.clockKind = k }
+        }
         if let h = cpuHz {
             guard let v = TimeBase.parseHz(h) else { throw ValidationError("--cpu-hz: cannot read '\(h)' as a frequency") }
             o.cpuHz = v; o.cpuHzSource = "--cpu-hz"
-        } else if let x = xlInfo {
-            let text: String
-            do { text = try String(contentsOfFile: x, encoding: .utf8) } catch {
-                throw ValidationError("--xl-info: cannot read \(x)")
-            }
+        } else if let x = xlInfo, let text = xlText {
             guard let mhz = TimeBase.cpuMHz(xlInfo: text) else { throw ValidationError("--xl-info: \(x) has no cpu_mhz line") }
             o.cpuHz = mhz * 1e6; o.cpuHzSource = "xl-info"
+        }
+        if let clock {
+            guard let k = TraceClock.Kind(rawValue: clock) else {
+                throw ValidationError("--clock: '\(clock)' is not one of \(TraceClock.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            o.clockKind = k
         }
         if from != nil || to != nil {
             let first = try TimeBase.firstTSC(path: file)
@@ -44,7 +62,7 @@ extension TimeBase {
         if s.hasSuffix("s"), let sec = Double(s.dropLast()), sec >= 0 { return first + UInt64(sec * hz) }
         if let v = UInt64(s) { return v }
         if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
-        throw ValidationError("\(option): '\(s)' is neither a TSC nor seconds like 1.5s")
+        throw ValidationError("\(option): '\(s)' is neither a timestamp nor seconds like 1.5s")
     }
 }
 
@@ -53,7 +71,7 @@ struct TraceSummaryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "summary",
         abstract: "Per-CPU, per-domain and per-vCPU figures: runstates, wake latency, HVM exits, PV hypercalls, IRQs, power, lost records.",
-        discussion: "Figures match `xenalyze --summary` where both print them; see docs/xenalyze-parity.md. --json output is described in docs/summary-json.md."
+        discussion: "Figures match `xenalyze --summary` where both print them; see docs/xenalyze-parity.md. --json output is described in docs/summary-json.md. Timestamps are Xen's get_cycles(): the TSC on x86, the ARM generic timer on arm64 (docs/arm64.md); sections an architecture cannot have are left out."
     )
 
     @Argument(help: "Trace file written by xentrace.")

@@ -4,7 +4,8 @@ import XenTrace
 /// chrome://tracing): one track per pCPU with the vCPU running on it, one
 /// track per vCPU with its VMEXIT slices (named by exit reason), instant
 /// events for interrupts and lost records, and a counter of runnable vCPUs.
-/// Timestamps are microseconds since the trace's first TSC.
+/// Timestamps are microseconds since the trace's first timestamp;
+/// `otherData` records the clock and rate used (``TraceClock``).
 public final class ChromeTraceExporter: TimelineSink {
     private let out: BufferedOutput
     private let hz: Double
@@ -16,10 +17,14 @@ public final class ChromeTraceExporter: TimelineSink {
 
     static let pcpuPid = 1, vcpuPid = 2
 
-    public init(path: String, cpuHz: Double) throws {
+    public convenience init(path: String, cpuHz: Double) throws {
+        try self.init(path: path, clock: TraceClock(kind: .unknown, hz: cpuHz, hzSource: "default"))
+    }
+
+    public init(path: String, clock: TraceClock) throws {
         out = try BufferedOutput(path: path)
-        hz = cpuHz
-        out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"xenscope trace export\",\"cpu_hz\":\(fmt(cpuHz, 0))},\"traceEvents\":[\n")
+        hz = clock.hz
+        out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"xenscope trace export\",\"cpu_hz\":\(fmt(clock.hz, 0)),\(clock.jsonFields)},\"traceEvents\":[\n")
     }
 
     private func ts(_ tsc: UInt64) -> String { fmt(Double(tsc &- first) * 1e6 / hz, 3) }

@@ -1,3 +1,4 @@
+import XenTrace
 /// One self-contained HTML page (inline CSS, SVG and JavaScript, no network)
 /// with the summary tables, a zoomable per-pCPU timeline and histograms of
 /// exit reasons and wake-to-run latency. Every number shown carries a
@@ -26,14 +27,14 @@ public enum HTMLReport {
         <h1>XenScope trace report</h1>
         <p><b>\(esc(s.file))</b> — <span data-k="records">\(s.records)</span> records on <span data-k="pcpu-count">\(s.pcpus.count)</span> pCPUs,
         span <span data-k="span-s">\(sec(s.totalCycles))</span> s; lost records: <span data-k="lost">\(s.lostRecords)</span>.</p>
-        <p class="note">Time base: \(fmt(s.cpuHz / 1e9, 3)) GHz (\(s.cpuHzSource == "default" ? "xenalyze's default — give --cpu-hz or --xl-info for real seconds" : esc(s.cpuHzSource))).</p>
+        <p class="note">Time base: <span data-k="clock">\(esc(s.timeClock.name))</span> at <span data-k="clock-hz">\(fmt(s.cpuHz, 0))</span> Hz, \(s.timeClock.rateText) (\(s.cpuHzSource == "default" ? "xenalyze's default — give --cpu-hz or --xl-info for real seconds" : esc(s.cpuHzSource))).</p>
 
         """
 
         // timeline
         var colors: [Int: Int] = [:]
         for r in timeline.runs where colors[r.dom] == nil { colors[r.dom] = colors.count }
-        var data = "{\"cpus\":[" + timeline.cpus.map(String.init).joined(separator: ",") + "],\"hz\":\(fmt(s.cpuHz, 0)),\"span\":\(s.totalCycles),\"runs\":["
+        var data = "{\"cpus\":[" + timeline.cpus.map(String.init).joined(separator: ",") + "],\"clock\":\"\(s.timeClock.kind.rawValue)\",\"hz\":\(fmt(s.cpuHz, 0)),\"span\":\(s.totalCycles),\"runs\":["
         var firstRun = true
         for r in timeline.runs {
             if !firstRun { data += "," }
@@ -81,7 +82,7 @@ public enum HTMLReport {
         h += "</table>\n"
 
         if let w = s.wakeLatency {
-            h += "<h2>Wake-to-run latency (all vCPUs)</h2><p>count <span data-k=\"wake-count\">\(w.count)</span>, p50 <span data-k=\"wake-p50\">\(w.percentiles.p50)</span>, p90 <span data-k=\"wake-p90\">\(w.percentiles.p90)</span>, p99 <span data-k=\"wake-p99\">\(w.percentiles.p99)</span>, max <span data-k=\"wake-max\">\(w.percentiles.max)</span> cycles</p>\n"
+            h += "<h2>Wake-to-run latency (all vCPUs)</h2><p>count <span data-k=\"wake-count\">\(w.count)</span>, p50 <span data-k=\"wake-p50\">\(w.percentiles.p50)</span>, p90 <span data-k=\"wake-p90\">\(w.percentiles.p90)</span>, p99 <span data-k=\"wake-p99\">\(w.percentiles.p99)</span>, max <span data-k=\"wake-max\">\(w.percentiles.max)</span> \(s.timeClock.unit)</p>\n"
             h += bars(w.bins.map { ("\($0.low)…\($0.high)", Int($0.count)) }, cls: "lat-bar", id: "latency")
         }
 

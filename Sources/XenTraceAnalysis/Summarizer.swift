@@ -3,10 +3,17 @@ import XenTrace
 
 /// Options of a summary run.
 public struct SummaryOptions: Sendable {
-    /// Cycles per second (TSC frequency).
+    /// Timestamp counts per second (the TSC's rate on x86, the generic
+    /// timer's on arm64).
     public var cpuHz: Double = Summarizer.defaultCPUHz
-    /// "--cpu-hz", "xl-info" or "default".
+    /// "--cpu-hz", "xl-info", "default" or the metadata file it came from.
     public var cpuHzSource = "default"
+    /// Which counter the timestamps are, when known (`--clock`, `xl info`,
+    /// the recorder's metadata); unknown: inferred from x86-only events.
+    public var clockKind: TraceClock.Kind = .unknown
+
+    /// The clock as given (before any inference from the trace's events).
+    public var clock: TraceClock { TraceClock(kind: clockKind, hz: cpuHz, hzSource: cpuHzSource) }
     /// Only records whose (order) TSC lies in [fromTSC, toTSC] are analysed.
     public var fromTSC: UInt64? = nil
     public var toTSC: UInt64? = nil

@@ -110,8 +110,8 @@ extension Summarizer {
         var wakeMax: UInt64 = 0
         for v in sched.vcpus where v.dom != SchedulerAnalysis.defaultDomain { wakeMax = max(wakeMax, v.wake.maxCycles) }
 
-        return TraceSummary(
-            file: file, cpuHz: options.cpuHz, cpuHzSource: options.cpuHzSource,
+        var summary = TraceSummary(
+            file: file, cpuHz: options.cpuHz, cpuHzSource: options.cpuHzSource, clock: options.clock,
             fromTSC: options.fromTSC, toTSC: options.toTSC,
             firstTSC: firstOrder, lastTSC: lastOrder, totalCycles: lastOrder &- firstOrder,
             records: records, cpuChangeRecords: merge.windowCount,
@@ -121,5 +121,8 @@ extension Summarizer {
             wakeLatency: sched.wakeLatency.total > 0 ? dist(sched.wakeLatency, max: wakeMax) : nil,
             irqVectors: irqRows(irq.vectors), irqsHandled: irqRows(irq.handled), power: pw, top: Array(top),
             anomalies: anomalies, diagnostics: merge.diagnostics.map { "\(file): \($0)" })
+        // x86-only records say the counter is the TSC when nothing else did.
+        if options.clockKind == .unknown, summary.hasX86OnlyEvents { summary.clock?.kind = .tsc }
+        return summary
     }
 }

@@ -1,3 +1,4 @@
+import XenTrace
 /// Renders a ``TraceSummary`` as text for people. Sections with nothing to
 /// show (e.g. HVM exits on a trace without HVM records) are left out.
 public enum SummaryText {
@@ -7,18 +8,24 @@ public enum SummaryText {
         var o = ""
         func line(_ x: String = "") { o += x; o += "\n" }
         func sec(_ c: UInt64) -> String { fmt(s.seconds(c), 3) }
-        // Sub-GHz clocks (ARM's generic timer: 62.5 MHz under QEMU) in MHz, not "0.063 GHz".
-        let ghz = s.cpuHz >= 1e9 ? fmt(s.cpuHz / 1e9, 3) + " GHz" : fmt(s.cpuHz / 1e6, 3) + " MHz"
+        let clock = s.timeClock
+        let rate = clock.rateText
         let src: String
         switch s.cpuHzSource {
-        case "default": src = "xenalyze's default \(ghz); times in seconds are only right if the TSC runs at that rate (give --cpu-hz or --xl-info)"
-        case "xl-info": src = "\(ghz) from xl info's cpu_mhz"
-        default: src = "\(ghz) from --cpu-hz"
+        case "default": src = "xenalyze's default \(rate); times in seconds are only right if the \(clock.name) runs at that rate (give --cpu-hz or --xl-info)"
+        case "xl-info": src = "\(rate) from xl info's cpu_mhz"
+        case "--cpu-hz": src = "\(rate) from --cpu-hz"
+        default: src = "\(rate) from \(s.cpuHzSource)"
         }
+        let unit = clock.kind == .armGenericTimer ? "ticks" : "cyc"
+        let ctr = clock.kind == .unknown ? "timestamps" : clock.kind == .tsc ? "TSC" : "CNTPCT"
         line("file \(s.file)")
-        line("time base: \(src)")
-        line("span: \(sec(s.totalCycles)) s (\(s.totalCycles) cycles, TSC \(s.firstTSC)…\(s.lastTSC))" +
-             (s.fromTSC != nil || s.toTSC != nil ? ", restricted to TSC \(s.fromTSC.map(String.init) ?? "start")…\(s.toTSC.map(String.init) ?? "end")" : ""))
+        line("time base: \(clock.name), \(src)")
+        line("span: \(sec(s.totalCycles)) s (\(s.totalCycles) \(clock.unit), \(ctr) \(s.firstTSC)…\(s.lastTSC))" +
+             (s.fromTSC != nil || s.toTSC != nil ? ", restricted to \(ctr) \(s.fromTSC.map(String.init) ?? "start")…\(s.toTSC.map(String.init) ?? "end")" : ""))
+        if clock.kind == .armGenericTimer {
+            line("architecture: arm64 (only common-code events exist there; no x86 sections)")
+        }
         line("records: \(s.records) in \(s.cpuChangeRecords) CPU windows on \(s.pcpus.count) pCPUs; lost: \(s.lostRecords) record(s) in \(s.lostRecordEvents) lost-records event(s)")
 
         line()
@@ -38,7 +45,7 @@ public enum SummaryText {
         }
 
         line()
-        line("== Scheduler: runstates per vCPU (intervals, seconds, mean cycles) ==")
+        line("== Scheduler: runstates per vCPU (intervals, seconds, mean \(clock.unit)) ==")
         for d in s.domains {
             line("\(d.name == "idle" ? "idle domain (32767)" : "domain \(d.domain)"): running \(sec(d.runningCycles)) s")
             for v in d.vcpus {
@@ -49,17 +56,17 @@ public enum SummaryText {
                 line("  v\(v.vcpu) [\(v.kind)] " + parts.joined(separator: " | "))
                 var extra = "      runs \(v.runs), migrations \(v.migrations)"
                 if v.runnableAfterWake.count > 0 {
-                    extra += ", wake→run \(v.runnableAfterWake.count)× mean \(v.runnableAfterWake.meanCycles) max \(v.runnableAfterWake.maxCycles) cyc"
+                    extra += ", wake→run \(v.runnableAfterWake.count)× mean \(v.runnableAfterWake.meanCycles) max \(v.runnableAfterWake.maxCycles) \(unit)"
                 }
                 if v.runnableAfterPreempt.count > 0 {
-                    extra += ", preempted→run \(v.runnableAfterPreempt.count)× mean \(v.runnableAfterPreempt.meanCycles) cyc"
+                    extra += ", preempted→run \(v.runnableAfterPreempt.count)× mean \(v.runnableAfterPreempt.meanCycles) \(unit)"
                 }
                 line(extra)
             }
         }
         if let w = s.wakeLatency {
             line()
-            line("== Scheduler: wake-to-run latency, all vCPUs (cycles; percentiles are histogram bucket bounds, ≤12.5 % high) ==")
+            line("== Scheduler: wake-to-run latency, all vCPUs (\(clock.unit); percentiles are histogram bucket bounds, ≤12.5 % high) ==")
             line("  count \(w.count)  p50 \(w.percentiles.p50)  p90 \(w.percentiles.p90)  p99 \(w.percentiles.p99)  max \(w.percentiles.max)")
             line(histogram(w.bins))
         }

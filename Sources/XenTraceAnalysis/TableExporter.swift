@@ -21,8 +21,15 @@ public final class TableExporter: TimelineSink {
     static let runstateColumns = ["domain", "vcpu", "pcpu", "state", "start_tsc", "end_tsc", "cycles"]
     static let vmexitColumns = ["domain", "vcpu", "pcpu", "reason", "name", "rip", "start_tsc", "end_tsc", "cycles"]
 
-    public init(directory: String, format: Format) throws {
+    /// `clock` goes into `metadata.json` beside the tables: which counter the
+    /// `tsc`/`*_tsc` columns are and the rate that makes `cycles` seconds.
+    public init(directory: String, format: Format, clock: TraceClock? = nil) throws {
         self.format = format
+        if let clock {
+            let meta = try BufferedOutput(path: "\(directory)/metadata.json")
+            meta.write("{\"schema\":\"xenscope.trace-export/1\",\"generator\":\"xenscope trace export\",\"format\":\"\(format.rawValue)\",\(clock.jsonFields)}\n")
+            try meta.close()
+        }
         let ext = format.rawValue
         records = try BufferedOutput(path: "\(directory)/records.\(ext)")
         runstates = try BufferedOutput(path: "\(directory)/runstates.\(ext)")

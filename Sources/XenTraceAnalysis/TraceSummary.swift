@@ -1,3 +1,4 @@
+import XenTrace
 /// Everything `xenscope trace summary` reports, as a plain model: built by
 /// ``Summarizer``, printed by ``SummaryText``, encoded as the stable JSON
 /// documented in docs/summary-json.md, read by the exporters and `trace diff`.
@@ -10,6 +11,10 @@ public struct TraceSummary: Sendable, Codable {
     public var cpuHz: Double
     /// Where `cpuHz` came from: "--cpu-hz", "xl-info", or "default".
     public var cpuHzSource: String
+    /// The counter behind the timestamps ("tsc", "arm-generic-timer",
+    /// "timestamp-counter" when unknown) with the same rate and source;
+    /// optional only so that summaries saved before it existed still load.
+    public var clock: TraceClock?
     /// Restriction given with --from/--to, as TSC values (nil = open).
     public var fromTSC: UInt64?
     public var toTSC: UInt64?
@@ -40,6 +45,15 @@ public struct TraceSummary: Sendable, Codable {
 
     /// Seconds for a number of cycles.
     public func seconds(_ cycles: UInt64) -> Double { Double(cycles) / cpuHz }
+
+    /// ``clock``, or for an older summary an unknown counter at `cpuHz`.
+    public var timeClock: TraceClock { clock ?? TraceClock(kind: .unknown, hz: cpuHz, hzSource: cpuHzSource) }
+
+    /// True when the trace has records that only x86 Xen writes (HVM, PV,
+    /// shadow, hardware/power classes); an arm64 trace never does.
+    public var hasX86OnlyEvents: Bool {
+        pcpus.contains { p in ["hvm", "pv", "shadow", "hw"].contains { (p.classBytes[$0] ?? 0) > 0 } }
+    }
 
     /// One physical CPU.
     public struct PCPU: Sendable, Codable {

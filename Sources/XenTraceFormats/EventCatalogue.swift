@@ -31,6 +31,26 @@ public struct EventSpec: Sendable, Equatable {
     public var comments: [String]
     /// Number of fixed payload words the layout describes.
     public var wordCount: Int
+
+    /// Whether Xen on this architecture can emit the event.
+    public func exists(on a: TraceArchitecture) -> Bool { a == .x86_64 || !TraceArchitecture.isX86Only(id) }
+}
+
+/// The architectures Xen traces on. x86 has every event; on arm64 only
+/// common code traces (xen/common: scheduling, grant tables, reservations,
+/// the trace infrastructure): ARM's own code has no trace points.
+public enum TraceArchitecture: String, Sendable, CaseIterable {
+    case x86_64, arm64
+
+    /// Ids only x86 code emits: the HVM (0x0008), PV (0x0020), SHADOW
+    /// (0x0040) and HW (0x0080: x86 cpufreq/C-states, irq.c) classes, and
+    /// the MEM events of x86's p2m and populate-on-demand code.
+    public static func isX86Only(_ id: UInt32) -> Bool {
+        let main = (id >> 16) & 0xfff
+        if main & (0x008 | 0x020 | 0x040 | 0x080) != 0 { return true }
+        if main == 0x010 { return id == 0x0010_f004 || (0x0010_f010...0x0010_f01f).contains(id) }
+        return false
+    }
 }
 
 /// The decoded value of a field.

@@ -7,7 +7,9 @@ public enum FormatsGenerator {
     public static let prefix = "CPU%(cpu)d  %(tsc)d (+%(reltsc)8d)  "
 
     /// The formats file text for `catalogue`.
-    public static func text(_ catalogue: EventCatalogue = .shared) -> String {
+    /// With `architecture`, only the events Xen can emit there (arm64:
+    /// common code only).
+    public static func text(_ catalogue: EventCatalogue = .shared, architecture: TraceArchitecture? = nil) -> String {
         var s = """
         # xenscope.formats - XenScope's catalogue of Xen trace events, in the syntax of
         # xentrace_format (`<event id> <python %-format>`). Generated from
@@ -16,7 +18,8 @@ public enum FormatsGenerator {
         # Values: %(cpu) %(tsc) %(reltsc) %(event), %(1)..%(7) = payload words (0 when absent).
 
         """
-        for e in catalogue.events {
+        if let architecture { s += "# Only events Xen emits on \(architecture.rawValue).\n" }
+        for e in catalogue.events where architecture.map({ e.exists(on: $0) }) ?? true {
             for c in e.comments { s += c + "\n" }
             s += String(format8(e.id)) + "  " + line(for: e) + "\n"
         }

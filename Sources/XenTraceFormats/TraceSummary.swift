@@ -18,7 +18,7 @@ public enum TraceSummary {
         secText.insert(".", at: secText.index(secText.endIndex, offsetBy: -3))
         return [
             "\(name): \(info.totalRecords) records on \(info.cpus.count) CPUs (\(cpus.joined(separator: ","))), \(info.cpuChangeRecords) CPU-change blocks",
-            "span: TSC \(first) .. \(last) = \(cycles) cycles = \(secText) s at \(cpuHz == nil ? "2.4 GHz (assumed; set --cpu-hz)" : "\(hz / 1e9) GHz")",
+            "span: timestamps \(first) .. \(last) = \(cycles) counts = \(secText) s at \(cpuHz == nil ? "2.4 GHz (assumed; set --cpu-hz)" : hz >= 1e9 ? "\(hz / 1e9) GHz" : "\(hz / 1e6) MHz")",
             "lost records: \(lost) in \(lostEvents) lost-record events; wrap records: \(wraps)",
         ]
     }

@@ -79,11 +79,30 @@ import Collector
         defer { unlink("/dev/shm/" + region) }
         let producer = try startProducer(region, dir: dir, ["--seconds", "3", "--rate", "300000", "--pages", "8"])
         let file = dir + "/rate.trace"
-        let collector = try record(["-o", file, "--shm", region, "--size", "8"], dir: dir, tag: "collector")
+        let collector = try record(["-o", file, "--shm", region, "--size", "8", "--cpu-hz", "62.5M"], dir: dir, tag: "collector")
         #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
         #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
         try expectExact(file, ProducerReport(producer.stdout))
         #expect(collector.stderr.contains("every producer closed its ring"))
+        // The clock metadata beside the file (a shared-memory producer's
+        // clock is its own business: unknown; the rate is the one given).
+        let machine = RecordingMetadata.currentMachine()
+        #expect(try String(contentsOfFile: file + ".meta.json", encoding: .utf8)
+                == "{\"schema\":\"xenscope.trace-meta/1\",\"generator\":\"xenscope trace record\",\"machine\":\"\(machine)\",\"clock\":\"timestamp-counter\",\"clock_name\":\"timestamp counter\",\"clock_hz\":62500000,\"clock_hz_source\":\"trace record --cpu-hz\"}\n")
+        // … which the analyses pick up.
+        let summary = try Child(try productPath("xenscope"), ["trace", "summary", "--json", file], dir: dir, tag: "summary")
+        #expect(summary.wait(seconds: 120) == 0, "\(summary.stderr)")
+        #expect(summary.stdout.contains("\"cpuHz\" : 62500000,"), "\(summary.stdout.prefix(400))")
+        #expect(summary.stdout.contains("\"cpuHzSource\" : \"\(file).meta.json\""))
+    }
+
+    /// Xen stamps records with its architecture's counter; dom0's `uname -m` says which.
+    @Test func recordingMetadataNamesTheClock() {
+        #expect(RecordingMetadata.make(xen: true, cpuHz: 62.5e6, machine: "aarch64").clock
+                == TraceClock(kind: .armGenericTimer, hz: 62.5e6, hzSource: "trace record --cpu-hz"))
+        #expect(RecordingMetadata.make(xen: true, cpuHz: nil, machine: "x86_64").clock.kind == .tsc)
+        #expect(RecordingMetadata.make(xen: true, cpuHz: nil, machine: "x86_64").clock.hz == 0)
+        #expect(RecordingMetadata.make(xen: false, cpuHz: nil, machine: "x86_64").clock.kind == .unknown)
     }
 
     @Test func killedCollectorLeavesAReadableFileAndARestartWritesANewOne() throws {

@@ -122,11 +122,13 @@ extension LabResults {
     @Test func summaryTextNamesTheTimerRate() throws {
         let lab = try LabResults.arm64()
         var options = SummaryOptions()
-        options.cpuHz = try #require(TimeBase.cpuMHz(xlInfo: try lab.text("results/xl-info.txt"))) * 1e6
+        let xlInfo = try lab.text("results/xl-info.txt")
+        options.cpuHz = try #require(TimeBase.cpuMHz(xlInfo: xlInfo)) * 1e6
         options.cpuHzSource = "xl-info"
+        options.clockKind = try #require(TraceClock.kind(xlInfo: xlInfo))   // machine: aarch64
         let s = try Summarizer.summarize(path: lab.dom0 + "/traces/all.xentrace", options: options)
         let text = SummaryText.render(s)
-        #expect(text.contains("time base: 62.500 MHz from xl info's cpu_mhz\n"), "\(text.prefix(300))")
+        #expect(text.contains("time base: ARM generic timer (CNTPCT_EL0), 62.500 MHz from xl info's cpu_mhz\n"), "\(text.prefix(300))")
         #expect(!text.contains("HVM exits") && !text.contains("PV:"))
     }
 

@@ -65,4 +65,34 @@ import XenTrace
         let unknown = info.eventCounts.keys.filter { EventCatalogue.shared.spec(for: $0) == nil }.sorted()
         #expect(unknown.isEmpty, "unknown ids: \(unknown.map { String($0, radix: 16) })")
     }
+
+    /// Which events exist on arm64: every id of the arm64 sample does; the
+    /// x86 sample's HVM/PV/HW ids do not; `--arch arm64` lists only those.
+    @Test func arm64EventsAreCommonCodeOnly() throws {
+        for sample in ["xen-4.17-qemu-arm64-sched-dom0-load.xentrace", "xen-4.17-qemu-arm64-all-dom0-domU-load.xentrace",
+                       "xen-4.17-qemu-arm64-sched-dom0-domU-load.xentrace"] {
+            let arm = TraceInfo(try TraceFile(path: samplePath(sample)))
+            #expect(arm.eventCounts.count >= 20, "\(sample)")
+            for id in arm.eventCounts.keys {
+                let spec = try #require(EventCatalogue.shared.spec(for: id), "\(sample): 0x\(String(id, radix: 16))")
+                #expect(spec.exists(on: .arm64), "\(sample): \(spec.name)")
+            }
+        }
+        let x86 = TraceInfo(try TraceFile(path: samplePath("xen-4.17-qemu-all-dom0-pvdomU-load.xentrace")))
+        let x86Only = x86.eventCounts.keys.compactMap { EventCatalogue.shared.spec(for: $0) }.filter { !$0.exists(on: .arm64) }
+        #expect(!x86Only.isEmpty)
+        #expect(x86Only.allSatisfy { spec in ["pv:", "hvm", "pm:", "irq:", "shadow:"].contains { spec.name.hasPrefix($0) } }, "\(x86Only.map(\.name))")
+        let events = EventCatalogue.shared.events
+        #expect(events.filter { $0.exists(on: .arm64) }.count == 85)
+        #expect(events.filter { $0.exists(on: .x86_64) }.count == events.count)
+        for name in ["sched:switch", "mem:grant_map", "mem:decrease_reservation", "gen:lost_records", "credit2:tickle"] {
+            #expect(EventCatalogue.shared.spec(named: name)?.exists(on: .arm64) == true, "\(name)")
+        }
+        for name in ["mem:set_p2m_entry", "mem:pod_populate", "pv:hypercall", "irq:handled", "pm:idle_entry"] {
+            #expect(EventCatalogue.shared.spec(named: name)?.exists(on: .arm64) == false, "\(name)")
+        }
+        let text = FormatsGenerator.text(architecture: .arm64)
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("0x") }.count == 85 + 1)   // + the fallback line
+        #expect(!text.contains("---- HVM") && text.contains("---- SCHED_MIN"))
+    }
 }

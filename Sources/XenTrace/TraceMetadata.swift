@@ -1,0 +1,154 @@
+import BinaryIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the recorder knows about a trace that the trace file cannot say:
+/// which clock stamped it and at what rate. Written by `xenscope trace
+/// record` as `FILE.meta.json` beside `FILE`, so the trace itself stays
+/// byte-for-byte what xentrace writes (xenalyze, xentrace_format and older
+/// XenScope read it unchanged); `trace summary`/`export`/`report` read it
+/// when present, and their options override it.
+///
+/// Format: one flat JSON object, schema `xenscope.trace-meta/1`, keys
+/// `clock`, `clock_name`, `clock_hz` (0 = not known), `clock_hz_source`,
+/// `machine`, `generator`.
+public struct TraceMetadata: Sendable, Equatable {
+    public static let schema = "xenscope.trace-meta/1"
+    public var clock: TraceClock
+    /// `uname -m` of the recording machine (dom0 runs on Xen's architecture).
+    public var machine: String
+    public var generator: String
+
+    public init(clock: TraceClock, machine: String, generator: String = "xenscope trace record") {
+        self.clock = clock; self.machine = machine; self.generator = generator
+    }
+
+    /// The sidecar's path for a trace file.
+    public static func path(for tracePath: String) -> String { tracePath + ".meta.json" }
+
+    /// The JSON text (one line).
+    public var json: String {
+        "{\"schema\":\"\(Self.schema)\",\"generator\":\"\(jsonEscape(generator))\",\"machine\":\"\(jsonEscape(machine))\",\(clock.jsonFields)}\n"
+    }
+
+    /// Writes the sidecar for `tracePath` (replacing an older one).
+    public func write(tracePath: String) throws(InputError) {
+        let p = Self.path(for: tracePath)
+        let bytes = Array(json.utf8)
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw InputError(file: p, "cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw InputError(file: p, offset: done, "write failed: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    /// Reads the sidecar of `tracePath`: nil when there is none; an error
+    /// naming the file and byte offset when it is not ours or is damaged.
+    public static func read(tracePath: String) throws(InputError) -> TraceMetadata? {
+        let p = path(for: tracePath)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw InputError(file: p, "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count <= 65536 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw InputError(file: p, offset: bytes.count, "read failed: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        guard bytes.count <= 65536 else { throw InputError(file: p, offset: 65536, "larger than 64 KiB: not a trace metadata file") }
+        let fields = try parseFlatObject(bytes, file: p)
+        guard case .string(let schema)? = fields["schema"], schema == Self.schema else {
+            throw InputError(file: p, offset: 0, "not a \(Self.schema) file (schema key missing or different)")
+        }
+        guard case .string(let c)? = fields["clock"], let kind = TraceClock.Kind(rawValue: c) else {
+            throw InputError(file: p, "clock is missing or not one of \(TraceClock.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var hz = 0.0
+        if case .number(let v)? = fields["clock_hz"], v >= 0, v.isFinite { hz = v }
+        var source = "unknown"
+        if case .string(let s)? = fields["clock_hz_source"] { source = s }
+        var machine = ""
+        if case .string(let m)? = fields["machine"] { machine = m }
+        var generator = ""
+        if case .string(let g)? = fields["generator"] { generator = g }
+        return TraceMetadata(clock: TraceClock(kind: kind, hz: hz, hzSource: source), machine: machine, generator: generator)
+    }
+
+    enum Value: Equatable { case string(String), number(Double), other }
+
+    /// A flat JSON object of strings, numbers, booleans and nulls (what we
+    /// write); nested values are refused with their offset.
+    static func parseFlatObject(_ b: [UInt8], file: String) throws(InputError) -> [String: Value] {
+        var i = 0
+        func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x0a || b[i] == 0x0d || b[i] == 0x09 { i += 1 } }
+        func fail(_ m: String) -> InputError { InputError(file: file, offset: i, m) }
+        func string() throws(InputError) -> String {
+            guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string") }
+            i += 1
+            var out = [UInt8]()
+            while true {
+                guard i < b.count else { throw fail("unterminated string") }
+                let c = b[i]; i += 1
+                if c == UInt8(ascii: "\"") { break }
+                if c == UInt8(ascii: "\\") {
+                    guard i < b.count else { throw fail("unterminated escape") }
+                    let e = b[i]; i += 1
+                    switch e {
+                    case UInt8(ascii: "n"): out.append(0x0a)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<i + 4], as: UTF8.self), radix: 16) else { throw fail("bad \\u escape") }
+                        i += 4
+                        out += Array(String(Unicode.Scalar(v).map(Character.init) ?? "?").utf8)
+                    default: out.append(e)
+                    }
+                } else { out.append(c) }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        ws()
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { throw fail("expected a JSON object") }
+        i += 1
+        var result = [String: Value]()
+        ws()
+        if i < b.count, b[i] == UInt8(ascii: "}") { return result }
+        while true {
+            ws()
+            let key = try string()
+            ws()
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':' after \"\(key)\"") }
+            i += 1
+            ws()
+            guard i < b.count else { throw fail("value of \"\(key)\" missing") }
+            if b[i] == UInt8(ascii: "\"") {
+                result[key] = .string(try string())
+            } else if b[i] == UInt8(ascii: "{") || b[i] == UInt8(ascii: "[") {
+                throw fail("value of \"\(key)\" is nested; this file is flat")
+            } else {
+                let start = i
+                while i < b.count, !(b[i] == UInt8(ascii: ",") || b[i] == UInt8(ascii: "}") || b[i] == 0x20 || b[i] == 0x0a) { i += 1 }
+                let text = String(decoding: b[start..<i], as: UTF8.self)
+                if let v = Double(text) { result[key] = .number(v) }
+                else if text == "true" || text == "false" || text == "null" { result[key] = .other }
+                else { i = start; throw fail("value of \"\(key)\" is not a string, number, boolean or null") }
+            }
+            ws()
+            guard i < b.count else { throw fail("unterminated object") }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            if b[i] == UInt8(ascii: "}") { return result }
+            throw fail("expected ',' or '}'")
+        }
+    }
+}

@@ -25,8 +25,9 @@ peers: deps
 
 # Debian's kernel crashed under QEMU and dumped three ways (samples/guests/linux/,
 # cached in $(XENSCOPE_CACHE)/linux-guest; first run: 858 MB -dbg download + ~1 min boot).
+# Also its makedumpfile -l conversion (lzo pages; scripts/makedumpfile-lzo.sh, cached).
 linux-guest: deps
-	@./samples/guests/linux/make-dumps.sh >/dev/null
+	@d="$$(./samples/guests/linux/make-dumps.sh | tail -n 1)" && ./scripts/makedumpfile-lzo.sh "$$d" >/dev/null
 
 build: deps
 	$(SWIFT) build

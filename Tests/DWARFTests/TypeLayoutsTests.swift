@@ -1,5 +1,6 @@
 import FixtureSupport
 import DWARF
+import FixtureSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,3 @@
-import FixtureSupport
 import DWARF
 import FixtureSupport
 import Foundation

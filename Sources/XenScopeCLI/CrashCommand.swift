@@ -71,6 +71,8 @@ struct CrashSummaryCommand: ParsableCommand {
 
     struct Output: Encodable {
         var dump: DumpSummary
+        /// Linux: what VMCOREINFO says (release, build-id, KASLR offset).
+        var kernel: LinuxKernelInfo?
         var symbols: SymbolMatch
         var panic: PanicInfo
         var log: ConsoleLog?
@@ -103,7 +105,7 @@ struct CrashSummaryCommand: ParsableCommand {
             do { xen = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { xenError = "\(error)" }
         }
         if options.json {
-            try printJSON(Output(dump: s.dumpSummary, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts,
+            try printJSON(Output(dump: s.dumpSummary, kernel: s.linuxKernel, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts,
                                  xen: xen, xenError: xenError, banner: banner), to: out)
             return
         }

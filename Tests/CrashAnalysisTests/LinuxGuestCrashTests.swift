@@ -181,6 +181,33 @@ import Testing
         #expect(bt.stopReason == "end of stack (CPU start-up code)")
     }
 
+    /// The command line on the kdump form: summary text, `--json`, `log`, `bt`.
+    @Test func commandLine() throws {
+        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
+        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let s = try session(2)
+        let text = try PanickerGuest.run(xs, ["crash", guest.kdumpDump, "--elf", guest.vmlinux], what: "xenscope crash")
+        let k = try #require(s.linuxKernel)
+        #expect(text.contains("    KERNEL: Linux \(guest.kernelRelease), KASLR offset 0x\(String(k.kaslrOffset, radix: 16))\n"))
+        #expect(text.contains("     PANIC: Kernel panic - not syncing: sysrq triggered crash\n"))
+        #expect(text.contains("       CPU: 1 (from the panic_cpu variable)\n"))
+        #expect(text.contains("CPU 1 (panicked):\nPID: 93 "))
+        let json = try PanickerGuest.run(xs, ["crash", guest.kdumpDump, "--elf", guest.vmlinux, "--json"], what: "xenscope crash --json")
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let kernel = try #require(o["kernel"] as? [String: Any])
+        #expect((kernel["kaslrOffset"] as? NSNumber)?.uint64Value == k.kaslrOffset)
+        #expect(kernel["osRelease"] as? String == guest.kernelRelease)
+        #expect((o["panic"] as? [String: Any])?["cpu"] as? Int == 1)
+        let bts = try #require(o["backtraces"] as? [[String: Any]])
+        let b1 = try #require(bts.first { $0["cpu"] as? Int == 1 })
+        #expect((b1["task"] as? [String: Any])?["command"] as? String == "sh")
+        #expect(((b1["exceptionFrames"] as? [[String: Any]])?.first)?["userMode"] as? Bool == true)
+        let log = try PanickerGuest.run(xs, ["crash", "log", guest.kdumpDump, "--elf", guest.vmlinux], what: "xenscope crash log")
+        #expect(log == (try s.linuxLog().text))
+        let bt = try PanickerGuest.run(xs, ["crash", "bt", "--cpu", "1", guest.kdumpDump, "--elf", guest.vmlinux], what: "xenscope crash bt")
+        #expect(bt.hasSuffix("    ORIG_RAX: \(String(format: "%016llx", try #require(s.backtraces().first { $0.cpu == 1 }?.exceptionFrames.last?.registers["orig_rax"])))  CS: 0033  SS: 002b\n"))
+    }
+
     /// Against Debian's crash on the same dump: its frames where it is right
     /// (the same return addresses), the same user-mode registers; the frames
     /// it adds between do_syscall_64 and the entry code are stale stack words

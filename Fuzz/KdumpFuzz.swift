@@ -3,8 +3,9 @@ import Glibc
 #endif
 import Dump
 
-/// kdump-compressed headers, bitmaps, descriptors and zlib pages, plain or
-/// flattened, from arbitrary bytes (written to a file: the reader maps files).
+/// kdump-compressed headers, bitmaps, descriptors and zlib/lzo/snappy/zstd
+/// pages (seeds of each codec from scripts/fuzz-dump.sh), plain or flattened,
+/// from arbitrary bytes (written to a file: the reader maps files).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzKdump(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }

@@ -28,6 +28,20 @@ extension CrashSession {
                 ? SymbolMatch(verdict: .match, message: "\(name) matches the dump: build-id \(fileID) (from the dump's VMCOREINFO)")
                 : SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: its build-id is \(fileID), the dump's VMCOREINFO says \(vmID); symbols, backtraces and the log would be wrong")
         }
+        // Linux before 5.14 has no BUILD-ID in VMCOREINFO: compare the
+        // banner ("Linux version … #1 SMP …"), unique per build, in memory and in the file.
+        if let v = dump.vmcoreinfo, v.osRelease != nil, let va = symbols.lookup(symbol: "linux_banner").first?.address,
+           let banner = fileString(elf, atLinkAddress: va &- symbols.bias) {
+            let firstLine = String(decoding: banner.prefix { $0 != 0x0a }, as: UTF8.self)
+            guard let mem = try? read(va, count: banner.count) else {
+                return SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: its linux_banner belongs at 0x\(String(va, radix: 16)), which the dump cannot read (the dump's VMCOREINFO names \(v.osRelease!)); symbols, backtraces and the log would be wrong")
+            }
+            if mem == banner {
+                return SymbolMatch(verdict: .match, message: "\(name) matches the dump: the banner \"\(firstLine)\" is in memory at 0x\(String(va, radix: 16)) (VMCOREINFO has no BUILD-ID)")
+            }
+            let memLine = String(decoding: mem.prefix { $0 != 0x0a && $0 != 0 }, as: UTF8.self)
+            return SymbolMatch(verdict: .mismatch, message: "\(name) does NOT match the dump: its banner is \"\(firstLine)\", memory at 0x\(String(va, radix: 16)) holds \"\(memLine)\" (VMCOREINFO names \(v.osRelease!)); symbols, backtraces and the log would be wrong")
+        }
         if let fileID, let id = elf.buildID,
            let note = elf.sections.first(where: { $0.type == SectionHeader.typeNote && $0.flags & SectionHeader.flagAlloc != 0 && $0.address != 0 && $0.size >= UInt64(16 + id.count) }),
            let fileBytes = try? elf.contents(of: note) {
@@ -54,6 +68,15 @@ extension CrashSession {
             }
         }
         return SymbolMatch(verdict: .unknown, message: "\(name): cannot tell whether it matches the dump (no build-id in the dump's notes or memory, .text not readable); results may be wrong")
+    }
+
+    /// The NUL-terminated string (without its NUL, at most 512 bytes) at a
+    /// link-time address in the file's allocated sections.
+    fileprivate func fileString(_ elf: ELFFile, atLinkAddress a: UInt64) -> [UInt8]? {
+        guard let sec = elf.sections.first(where: { $0.flags & SectionHeader.flagAlloc != 0 && $0.type != SectionHeader.typeNoBits && $0.address != 0 && a >= $0.address && a < $0.address &+ $0.size }),
+              let b = try? elf.bytes(offset: sec.offset &+ (a - sec.address), count: min(512, sec.address &+ sec.size &- a)) else { return nil }
+        let s = Array(b.prefix { $0 != 0 })
+        return s.isEmpty ? nil : s
     }
 
     fileprivate func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {

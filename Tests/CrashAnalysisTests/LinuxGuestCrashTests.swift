@@ -1,3 +1,4 @@
+import BinaryIO
 import CrashAnalysis
 import CrashTestSupport
 import DWARF
@@ -62,6 +63,22 @@ import Testing
         #expect(m.message.contains("does NOT match the dump"))
         #expect(m.message.contains(s.symbols!.buildID!))
         #expect(m.message.contains(s.linuxKernel!.buildID!))
+    }
+
+    /// A kernel before 5.14 has no BUILD-ID in VMCOREINFO: the check falls
+    /// back to linux_banner in memory vs the file. The same dump with that
+    /// line taken out of its note stands in for one.
+    @Test func bannerCheckWithoutBuildID() throws {
+        let old = WithoutBuildID(try openDump(path: guest.kdumpDump))
+        #expect(old.vmcoreinfo?.buildID == nil && old.vmcoreinfo?.osRelease == guest.kernelRelease)
+        let s = CrashSession(dump: old, symbols: try Symbolizer(path: guest.vmlinux, bias: old.vmcoreinfo!.kernelOffset!))
+        let m = s.checkSymbols()
+        #expect(m.verdict == .match, "\(m.message)")
+        let banner = try #require(try serialBodies().first { $0.hasPrefix("Linux version ") })
+        #expect(m.message.contains("the banner \"\(banner)\" is in memory at 0x"), "\(m.message)")
+        let panicker = try PanickerGuest.shared()
+        let wrong = CrashSession(dump: old, symbols: try Symbolizer(path: panicker.kernelELF, bias: old.vmcoreinfo!.kernelOffset!))
+        #expect(wrong.checkSymbols().verdict == .mismatch)
     }
 
     /// The printk ring, rendered as the console prints it (a record's later
@@ -280,4 +297,28 @@ import Testing
             }
         }
     }
+}
+
+/// A dump whose VMCOREINFO lacks `BUILD-ID=`, as Linux before 5.14 writes it.
+final class WithoutBuildID: Dump {
+    let base: any Dump
+    init(_ base: any Dump) { self.base = base }
+    var path: String { base.path }
+    var format: DumpFormat { base.format }
+    var architecture: Architecture { base.architecture }
+    var pageSize: Int { base.pageSize }
+    var cpus: [CPUState] { base.cpus }
+    var notes: [DumpNote] {
+        base.notes.map { n in
+            guard n.name == "VMCOREINFO" else { return n }
+            var c = n
+            let text = String(decoding: n.descriptor.prefix { $0 != 0 }, as: UTF8.self)
+            c.descriptor = Array(text.split(separator: "\n").filter { !$0.hasPrefix("BUILD-ID=") }.joined(separator: "\n").utf8)
+            return c
+        }
+    }
+    var diagnostics: [InputError] { base.diagnostics }
+    var physicalRanges: [Range<UInt64>] { base.physicalRanges }
+    func withPage<R>(_ pfn: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R { try base.withPage(pfn, body) }
+    func machineToPhysical(_ mfn: UInt64) -> UInt64? { base.machineToPhysical(mfn) }
 }

@@ -38,6 +38,14 @@ struct PrintkLayout {
         (self.infoSize, self.seq, self.tsNsec, self.textLen) = (infoSize, seq, tsNsec, textLen)
         (self.sizeBits, self.data) = (sizeBits, data)
     }
+
+    /// Every field read lies inside its struct (VMCOREINFO is input too).
+    var isConsistent: Bool {
+        let fields = [stateVar, textLpos + lposBegin, textLpos + lposNext, seq, tsNsec, textLen]
+        guard fields.allSatisfy({ $0 >= 0 }), descSize > 0, infoSize > 0, descSize <= 4096, infoSize <= 4096 else { return false }
+        return stateVar + 8 <= descSize && textLpos + max(lposBegin, lposNext) + 8 <= descSize
+            && seq + 8 <= infoSize && tsNsec + 8 <= infoSize && textLen + 4 <= infoSize
+    }
 }
 
 extension CrashSession {
@@ -49,14 +57,16 @@ extension CrashSession {
         guard let vmci = dump.vmcoreinfo else {
             throw CrashError.badConsoleRing("\(dump.path): no VMCOREINFO note, so the printk ring cannot be located (QEMU needs -device vmcoreinfo and the guest's qemu_fw_cfg module)")
         }
-        guard let L = PrintkLayout(vmci) else {
-            throw CrashError.badConsoleRing("\(dump.path): VMCOREINFO lacks the printk_ringbuffer layout (a kernel before 5.10 keeps the old log_buf, not read here)")
+        guard let L = PrintkLayout(vmci), L.isConsistent else {
+            throw CrashError.badConsoleRing("\(dump.path): VMCOREINFO lacks a usable printk_ringbuffer layout (missing, or fields outside their structs; a kernel before 5.10 keeps the old log_buf, not read here)")
         }
         let rb = try readWord(L.prb)
         let dr = rb &+ UInt64(L.descRing), tr = rb &+ UInt64(L.textRing)
         let countBits = Int(try readUInt32(dr &+ UInt64(L.countBits)))
         let sizeBits = Int(try readUInt32(tr &+ UInt64(L.sizeBits)))
-        guard countBits > 0, countBits < 32, sizeBits > 0, sizeBits < 32 else {
+        // Linux allows at most a 2^25-byte text ring (log_buf_len) and a
+        // descriptor per 32 bytes of it; anything beyond is not a printk ring.
+        guard countBits > 0, countBits <= 25, sizeBits > 0, sizeBits <= 26 else {
             throw CrashError.badConsoleRing("\(dump.path): printk ring at 0x\(hex(rb)) has count_bits \(countBits), size_bits \(sizeBits): not a printk ring (symbols or dump damaged)")
         }
         let descs = try readWord(dr &+ UInt64(L.descs))

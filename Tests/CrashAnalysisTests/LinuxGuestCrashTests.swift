@@ -81,6 +81,16 @@ import Testing
         #expect(wrong.checkSymbols().verdict == .mismatch)
     }
 
+    /// A VMCOREINFO whose printk layout puts a field outside its struct is
+    /// refused with a message naming the dump, not read out of bounds.
+    @Test func hostilePrintkLayoutIsRefused() throws {
+        let bad = WithoutBuildID(try openDump(path: guest.kdumpDump), replacing: ["SIZE(prb_desc)=24": "SIZE(prb_desc)=4"])
+        let s = CrashSession(dump: bad, symbols: try Symbolizer(path: guest.vmlinux, bias: bad.vmcoreinfo!.kernelOffset!))
+        #expect(throws: CrashError.badConsoleRing("\(guest.kdumpDump): VMCOREINFO lacks a usable printk_ringbuffer layout (missing, or fields outside their structs; a kernel before 5.10 keeps the old log_buf, not read here)")) {
+            try s.linuxLog()
+        }
+    }
+
     /// The printk ring, rendered as the console prints it (a record's later
     /// lines get its timestamp too), is the serial log byte for byte.
     @Test(arguments: 0..<3)
@@ -299,10 +309,12 @@ import Testing
     }
 }
 
-/// A dump whose VMCOREINFO lacks `BUILD-ID=`, as Linux before 5.14 writes it.
+/// A dump whose VMCOREINFO lacks `BUILD-ID=`, as Linux before 5.14 writes
+/// it (and optionally has other lines replaced).
 final class WithoutBuildID: Dump {
     let base: any Dump
-    init(_ base: any Dump) { self.base = base }
+    let replacing: [String: String]
+    init(_ base: any Dump, replacing: [String: String] = [:]) { self.base = base; self.replacing = replacing }
     var path: String { base.path }
     var format: DumpFormat { base.format }
     var architecture: Architecture { base.architecture }
@@ -313,7 +325,7 @@ final class WithoutBuildID: Dump {
             guard n.name == "VMCOREINFO" else { return n }
             var c = n
             let text = String(decoding: n.descriptor.prefix { $0 != 0 }, as: UTF8.self)
-            c.descriptor = Array(text.split(separator: "\n").filter { !$0.hasPrefix("BUILD-ID=") }.joined(separator: "\n").utf8)
+            c.descriptor = Array(text.split(separator: "\n").filter { !$0.hasPrefix("BUILD-ID=") }.map { replacing[String($0)] ?? String($0) }.joined(separator: "\n").utf8)
             return c
         }
     }

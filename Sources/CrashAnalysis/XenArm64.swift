@@ -33,10 +33,15 @@ extension CrashSession {
               let head = try? elf.bytes(offset: seg.offset + (start - seg.virtualAddress), count: 256)
         else { return nil }
         let align: UInt64 = 2 << 20
+        // Bounded: a hostile dump may claim petabytes of ranges; 2^20 probes
+        // cover 2 TiB of RAM.
+        var probes = 0
         for range in dump.physicalRanges.reversed() {
             guard range.upperBound > range.lowerBound else { continue }
             var base = (range.upperBound - 1) & ~(align - 1)
             while base >= range.lowerBound {
+                probes += 1
+                if probes > 1 << 20 { return nil }
                 if let b = try? dump.readPhysical(base, count: head.count), b == head,
                    let off = try? dump.readPhysicalWord(base + (physOffsetVar - start)), off == base &- start {
                     return XenArm64Placement(imageBase: base, physOffset: off, root: pgtable &+ off)

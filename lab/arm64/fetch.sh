@@ -10,8 +10,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab-arm64"
 debs="$cache/debs"; root="$cache/root"
 mkdir -p "$debs"
-# Unchanged package list since the last unpack: nothing to do.
-if [ -f "$root/.complete" ] && [ ! "$here/packages.txt" -nt "$root/.complete" ]; then echo "$root"; exit 0; fi
+# One fetch at a time per cache (several clones may boot the lab at once).
+exec 9>"$cache/.lock"; flock 9
+# Unpacked from this very package list: nothing to do.
+list_hash="$(sha256sum "$here/packages.txt" | cut -c1-16)"
+if [ -f "$root/.complete" ] && [ "$(cat "$root/.complete")" = "$list_hash" ]; then echo "$root"; exit 0; fi
 sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $sudo_cmd dpkg --add-architecture arm64
@@ -39,5 +42,5 @@ for p in "${pkgs[@]}"; do
   for d in "$debs/${p}"_*_arm64.deb; do dpkg -x "$d" "$root"; done
 done
 echo "$kpkg" > "$root/.kernel-package"
-touch "$root/.complete"
+echo "$list_hash" > "$root/.complete"
 echo "$root"

@@ -175,7 +175,9 @@ extension CrashSession {
                 return (frames, "\(s.symbol!) has not saved x30 at 0x\(String(pc, radix: 16))")
             }
             if ret == 0 { return (frames, "end of stack") }
-            if frames.count > 1 && shape.frameSize == 0 { return (frames, "\(s.symbol!) has no frame; chain not followed") }
+            // Only the innermost or an interrupted function may be frameless
+            // (a leaf); elsewhere a zero frame would repeat the same sp.
+            if frames.count > 1 && shape.frameSize == 0 && leafLR == nil { return (frames, "\(s.symbol!) has no frame; chain not followed") }
             sp &+= shape.frameSize
             pc = ret
             lookup = ret &- 4

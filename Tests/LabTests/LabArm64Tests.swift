@@ -97,12 +97,15 @@ extension LabResults {
 
     /// Seconds at the generic timer's rate: the trace's span equals
     /// xenalyze's "Total time" given the same rate (--cpu-hz=62.5M), and the
-    /// xentrace durations (-T 6, 8, 6) fit: at least the duration less a
-    /// second, and under TCG at most twice it (xentrace starts its clock
-    /// after it has mapped the buffers).
+    /// xentrace durations (-T 6 and 8) fit: at least the duration less a
+    /// second, and at most four times it (a `-T 6` capture spanned 7.2 s on
+    /// the loaded machine; a wrong rate is off by far more: 38 times at
+    /// xenalyze's default 2.4 GHz).
     @Test func secondsAtTheTimerRateEqualXenalyze() throws {
         let lab = try LabResults.arm64()
-        let expected = ["all.xentrace": 8.0, "lost.xentrace": 6.0, "sched.xentrace": 6.0]
+        // (Not for `lost`: its collector is stopped for 3 s, and the span of
+        // what survives was 4.95 s in one run.)
+        let expected = ["all.xentrace": 8.0, "sched.xentrace": 6.0]
         for f in try lab.traces(suffix: ".xentrace") {
             var options = SummaryOptions()
             options.cpuHz = Self.timerHz
@@ -111,9 +114,9 @@ extension LabResults {
             let out = try run(Peers.xenalyze, ["--cpu-hz=62.5M", f])
             let m = try #require(out.firstMatch(of: #/Total time: ([0-9.]+) seconds \(using cpu speed 62\.50 MHz\)/#), "\(f): xenalyze said no total time")
             #expect(String(format: "%.2f", ours) == String(m.1), "\(f): ours \(ours) s, xenalyze \(m.1) s")
-            let want = try #require(expected[(f as NSString).lastPathComponent])
+            guard let want = expected[(f as NSString).lastPathComponent] else { continue }
             // At a wrong rate (xenalyze's default 2.4 GHz: 38 times too fast) this is far off.
-            #expect(ours > want - 1.0 && ours < want * 2, "\(f): \(ours) s for a \(want) s capture")
+            #expect(ours > want - 1.0 && ours < want * 4, "\(f): \(ours) s for a \(want) s capture")
         }
     }
 

@@ -10,6 +10,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; lab="$(dirname "$here")"
 work="$lab/work/arm64"; results="$lab/results/arm64"
 command -v qemu-system-aarch64 >/dev/null || { echo "lab: qemu-system-aarch64 missing (apt-get install qemu-system-arm)" >&2; exit 1; }
+mkdir -p "$lab/work"
+# One arm64 boot per clone at a time: two would write the same results folder.
+exec 8>"$lab/work/arm64.lock"
+flock -n 8 || { echo "lab: another arm64 boot of this clone is running (lab/work/arm64.lock)" >&2; exit 1; }
 root="$("$here/fetch.sh")"
 kver="$(sed 's/^linux-image-//' "$root/.kernel-package")"
 mkdir -p "$work"

@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf lab lab-test
+.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf lab lab-test
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -120,6 +120,13 @@ check-install: man
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release
 	@echo "run: Benchmarks/.build/release/trace-decode [TRACE]   (from the repository root)"
+
+# Linux guest dump: first backtrace and full kernel log, XenScope vs crash, gdb and
+# drgn (PyPI, in a venv in the cache); docs/performance.md.
+bench-linux-crash: deps linux-guest
+	@[ -x "$(XENSCOPE_CACHE)/drgn-venv/bin/python" ] || { python3 -m venv "$(XENSCOPE_CACHE)/drgn-venv" && "$(XENSCOPE_CACHE)/drgn-venv/bin/pip" install -q drgn; }
+	cd Benchmarks && $(SWIFT) build -c release --product linux-crash
+	Benchmarks/.build/release/linux-crash "$$(./samples/guests/linux/make-dumps.sh | tail -n 1)" "$(XENSCOPE_CACHE)/drgn-venv/bin/python"
 
 # Symbolizer vs eu-addr2line, addr2line, llvm-symbolizer on Debian's debug vmlinux.
 bench-symbolize: deps

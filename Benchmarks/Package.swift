@@ -47,6 +47,10 @@ let package = Package(
             .product(name: "Dump", package: "XenScope"),
             .product(name: "DWARF", package: "XenScope"),
         ]),
+        // Linux guest (Debian 6.1, 1 GiB, 633 MB vmlinux): first backtrace and full log vs crash, gdb, drgn.
+        .executableTarget(name: "linux-crash", dependencies: [
+            .product(name: "CrashAnalysis", package: "XenScope"),
+        ]),
         // Random addresses in a large debug binary vs eu-addr2line, addr2line, llvm-symbolizer.
         .executableTarget(name: "symbolize", dependencies: [
             .product(name: "DWARF", package: "XenScope"),

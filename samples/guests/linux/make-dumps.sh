@@ -13,15 +13,21 @@
 #     dump.kdump       kdump-zlib (makedumpfile's flattened form)
 # The kernel is the one linux-image-amd64 names (as lab/fetch.sh resolves it),
 # or LINUX_GUEST_KERNEL=6.1.0-NN-amd64. A finished folder carries .complete
-# (holding a hash of this folder's scripts) and is reused; anything else is
-# redone. Booting + three dumps take about a minute under QEMU TCG.
+# (holding the dumps' version, `stamp` below) and is reused; anything else
+# is redone. Booting + three dumps take about a minute under QEMU TCG.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}"
 base="$cache/linux-guest"
 mkdir -p "$base"
 
-stamp="$(cat "$here/make-dumps.sh" "$here/run.py" "$here/init" | sha256sum | cut -c1-16)"
+# Several clones and worktrees share the cache: one maker at a time, and a
+# reader waits while a folder is being made.
+exec 9>"$base/.lock"
+flock 9
+# Bump when what the dumps contain changes (init, QEMU options, the dump list);
+# not a hash of these files, so clones at other commits do not remake each other's dumps.
+stamp="linux-guest-v1"
 # Reuse any finished folder made by these scripts (a newer Debian kernel in the
 # archive does not force a 1 GB re-download).
 if [ -z "${LINUX_GUEST_KERNEL:-}" ]; then

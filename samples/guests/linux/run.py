@@ -8,7 +8,10 @@ usage: run.py OUTDIR VMLINUZ INITRD
 Writes OUTDIR/serial.log, dump.elf, dump-paging.elf, dump.kdump.
 Every wait is bounded (LINUX_GUEST_TIMEOUT, default 600 s); QEMU is always
 killed at the end."""
-import json, os, socket, subprocess, sys, time
+import json, os, signal, socket, subprocess, sys, time
+
+# `timeout` sends SIGTERM: turn it into SystemExit so the finally below kills QEMU.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit("linux guest: terminated"))
 
 out, vmlinuz, initrd = (os.path.abspath(a) for a in sys.argv[1:4])
 deadline = time.monotonic() + float(os.environ.get("LINUX_GUEST_TIMEOUT", "600"))

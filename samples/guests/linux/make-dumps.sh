@@ -28,11 +28,13 @@ flock 9
 # Bump when what the dumps contain changes (init, QEMU options, the dump list);
 # not a hash of these files, so clones at other commits do not remake each other's dumps.
 stamp="linux-guest-v1"
+# Earlier scripts wrote a 16-hex-digit hash of themselves, for the same dumps.
+done_ok() { [ -f "$1/.complete" ] && { c="$(cat "$1/.complete")"; [ "$c" = "$stamp" ] || [[ "$c" =~ ^[0-9a-f]{16}$ ]]; }; }
 # Reuse any finished folder made by these scripts (a newer Debian kernel in the
 # archive does not force a 1 GB re-download).
 if [ -z "${LINUX_GUEST_KERNEL:-}" ]; then
   for d in "$base"/*/; do
-    [ -f "$d.complete" ] && [ "$(cat "$d.complete")" = "$stamp" ] && { echo "${d%/}"; exit 0; }
+    done_ok "${d%/}" && { echo "${d%/}"; exit 0; }
   done
 fi
 
@@ -47,7 +49,7 @@ fi
 kver="${kpkg#linux-image-}"
 out="$base/$kver"
 mkdir -p "$out"
-[ -f "$out/.complete" ] && [ "$(cat "$out/.complete")" = "$stamp" ] && { echo "$out"; exit 0; }
+done_ok "$out" && { echo "$out"; exit 0; }
 rm -f "$out/.complete"
 
 # The kernel image and qemu_fw_cfg.ko (the lab's download is reused when there).

@@ -218,7 +218,8 @@ import Testing
         #expect(text.contains("    KERNEL: Linux \(guest.kernelRelease), KASLR offset 0x\(String(k.kaslrOffset, radix: 16))\n"))
         #expect(text.contains("     PANIC: Kernel panic - not syncing: sysrq triggered crash\n"))
         #expect(text.contains("       CPU: 1 (from the panic_cpu variable)\n"))
-        #expect(text.contains("CPU 1 (panicked):\nPID: 93 "))
+        let pid = try #require(try serialBodies().first { $0.hasPrefix("CPU: 1 PID: ") }).split(separator: " ")[3]
+        #expect(text.contains("CPU 1 (panicked):\nPID: \(pid) "))
         let json = try PanickerGuest.run(xs, ["crash", guest.kdumpDump, "--elf", guest.vmlinux, "--json"], what: "xenscope crash --json")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let kernel = try #require(o["kernel"] as? [String: Any])

@@ -24,6 +24,11 @@ final class DwflSession {
         var base: UInt64
         /// Separate debug file chosen by ``DebugFileLocator`` (nil: none, or the image itself).
         var debugFile: String?
+        /// ET_DYN: `base` is added to the link-time addresses (libdwfl's
+        /// add_p_vaddr) instead of being where the first segment starts. A
+        /// relocatable kernel (arm64's vmlinux is ET_DYN linked at
+        /// 0xffff800008000000) then keeps its link-time addresses at base 0.
+        var addLinkAddress = false
     }
 
     init(images: [Image]) throws {
@@ -47,7 +52,7 @@ final class DwflSession {
         self.dwfl = dwfl
         dwfl_report_begin(dwfl)
         for image in images {
-            guard let mod = dwfl_report_elf(dwfl, image.path, image.path, -1, image.base, false) else {
+            guard let mod = dwfl_report_elf(dwfl, image.path, image.path, -1, image.base, image.addLinkAddress) else {
                 let message = dwflError()
                 dwfl_end(dwfl)
                 callbacks.deallocate()
@@ -88,7 +93,7 @@ final class DwflModule {
     let end: UInt64
 
     init(path: String, debugFile: String?) throws {
-        session = try DwflSession(images: [.init(path: path, base: 0, debugFile: debugFile)])
+        session = try DwflSession(images: [.init(path: path, base: 0, debugFile: debugFile, addLinkAddress: true)])
         (start, end) = session.bounds(0)
     }
 }

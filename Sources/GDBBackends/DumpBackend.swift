@@ -75,7 +75,9 @@ public final class DumpBackend: Backend {
     /// Opens the dump and, with `kernel`, its symbols for `monitor dmesg`.
     public convenience init(path: String, kernel: String?) throws {
         let dump = try openDump(path: path)
-        let crash = try kernel.map { CrashSession(dump: dump, symbols: try Symbolizer(path: $0)) }
+        // A Linux kernel under KASLR: its symbols at link address + VMCOREINFO's KERNELOFFSET.
+        let bias = LinuxKernelInfo(dump.vmcoreinfo)?.kaslrOffset ?? 0
+        let crash = try kernel.map { CrashSession(dump: dump, symbols: try Symbolizer(path: $0, bias: bias)) }
         try self.init(dump: dump, crash: crash)
     }
 

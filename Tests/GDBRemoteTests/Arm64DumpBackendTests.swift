@@ -103,4 +103,32 @@ import Testing
     }
 }
 
+/// gdb-multiarch through the stub on Debian's arm64 kernel (KASLR on):
+/// symbols relocated by qOffsets, globals through DWARF and our page walk,
+/// the panicking CPU (panic_cpu = 1) as the stop thread.
+@Suite(.serialized) struct LinuxArm64DumpBackendTests {
+    @Test(arguments: ["elf", "kdump"])
+    func linuxGuestThroughTheStub(_ kind: String) throws {
+        let g = try LinuxArm64Guest.shared()
+        let backend = try DumpBackend(path: kind == "elf" ? g.elfDump : g.kdumpDump, kernel: g.vmlinux)
+        #expect(backend.stopEvent().thread == 2)
+        #expect(backend.sectionOffsets != nil)   // KASLR: gdb relocates by qOffsets
+        let release = URL(fileURLWithPath: g.directory).lastPathComponent
+        let stub = try RunningStub(backend: backend)
+        defer { stub.stop() }
+        let out = sections(try Arm64DumpBackendTests.batch([g.vmlinux], ["target remote 127.0.0.1:\(stub.port)",
+            "echo @@threads\\n", "info threads", "echo @@globals\\n", "p panic_cpu.counter", "p init_uts_ns.name.release",
+            "echo @@frame\\n", "frame", "echo @@end\\n"]))
+        let threads = out["threads"] ?? []
+        #expect(threads.count == 3, "\(threads)")
+        #expect(threads.contains { $0.hasPrefix("* 2    Thread 2 \"vcpu1\" (vCPU 1, ttbr1 0x") }, "\(threads)")
+        #expect(out["globals"]?.first == "$1 = 1")
+        #expect(out["globals"]?.dropFirst().first?.hasPrefix("$2 = \"\(release)\", '\\000' <repeats ") == true, "\(out["globals"] ?? [])")
+        // gdb's frame 0 is the crash analyser's.
+        let session = try #require(backend.crash)
+        let ours = try #require(try session.backtraces()[1].frames.first?.function)
+        #expect(out["frame"]?.first?.hasPrefix("#0  \(ours) () at ") == true, "\(out["frame"] ?? []) vs \(ours)")
+    }
+}
+
 struct MissingTool: Error, CustomStringConvertible { let description: String }

@@ -18,6 +18,9 @@ repo="$(cd "$here/../../.." && pwd)"
 cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}"
 base="$cache/linux-guest-arm64"
 mkdir -p "$base"
+# One maker at a time (worktrees and test processes share the cache).
+exec 9>"$base/.lock"
+flock 9
 stamp="$(cat "$here/make-dumps.sh" "$here/run.py" "$here/../linux/init" "$here/../qemu_guest.py" | sha256sum | cut -c1-16)"
 for d in "$base"/*/; do
   [ -f "$d.complete" ] && [ "$(cat "$d.complete")" = "$stamp" ] && { echo "${d%/}"; exit 0; }

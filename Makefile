@@ -27,10 +27,12 @@ peers: deps
 # cached in $(XENSCOPE_CACHE)/linux-guest; first run: 858 MB -dbg download + ~1 min boot).
 # Also its makedumpfile -l conversion (lzo pages; scripts/makedumpfile-lzo.sh, cached).
 # And Debian's arm64 kernel the same way under qemu-system-aarch64 (samples/guests/linux-arm64/,
-# cached in $(XENSCOPE_CACHE)/linux-guest-arm64; first run: 804 MB -dbg download + ~30 s boot).
+# cached in $(XENSCOPE_CACHE)/linux-guest-arm64; first run: 804 MB -dbg download + ~30 s boot),
+# and drgn from PyPI (a venv in the cache), the reference for its backtrace.
 linux-guest: deps
 	@d="$$(./samples/guests/linux/make-dumps.sh | tail -n 1)" && ./scripts/makedumpfile-lzo.sh "$$d" >/dev/null
 	@./samples/guests/linux-arm64/make-dumps.sh >/dev/null
+	@[ -x "$(XENSCOPE_CACHE)/drgn-venv/bin/python" ] || { python3 -m venv "$(XENSCOPE_CACHE)/drgn-venv" && "$(XENSCOPE_CACHE)/drgn-venv/bin/pip" install -q drgn; }
 
 build: deps
 	$(SWIFT) build

@@ -41,4 +41,18 @@ import Testing
         #expect(cpu0.prefix(2) == ["cpu_park_loop", "local_cpu_stop"], "\(cpu0)")
         #expect(cpu0.last == "__primary_switched")
     }
+
+    /// drgn (PyPI build, on this x86-64 host) reads the arm64 ELF dump: its
+    /// crashed thread's stack, inline frames included, equals ours frame by
+    /// frame. (On QEMU's flattened kdump libkdumpfile finds no architecture:
+    /// its `machine` field says "Unknown".)
+    @Test func backtraceEqualsDrgn() throws {
+        let g = try LinuxArm64Guest.shared()
+        let s = try CrashSession(dumpPath: g.elfDump, elfPath: g.vmlinux)
+        let ours = try s.backtraces()[1].frames.map { ($0.function ?? "??", $0.pc) }
+        let theirs = try g.drgnCrashedStack(g.elfDump)
+        #expect(theirs.count >= 15, "\(theirs)")
+        #expect(ours.map(\.0) == theirs.map(\.function), "xenscope \(ours.map(\.0)) vs drgn \(theirs.map(\.function))")
+        #expect(ours.map(\.1) == theirs.map(\.pc))
+    }
 }

@@ -47,4 +47,29 @@ public struct LinuxArm64Guest: Sendable {
         if let p = names.firstIndex(of: "panic") { names.removeFirst(p) }
         return names
     }
+
+    /// drgn's stack trace (function, pc) of the crashed thread in `dump`,
+    /// run with the venv `make test` makes ($XENSCOPE_CACHE/drgn-venv).
+    public func drgnCrashedStack(_ dump: String) throws -> [(function: String, pc: UInt64)] {
+        let env = ProcessInfo.processInfo.environment
+        let cache = env["XENSCOPE_CACHE"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/xenscope")
+        let python = cache + "/drgn-venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw GuestError(message: "drgn is not installed: \(python) missing (make test's linux-guest step makes the venv)")
+        }
+        let script = """
+            import drgn, sys
+            prog = drgn.Program()
+            prog.set_core_dump(sys.argv[1])
+            prog.load_debug_info([sys.argv[2]])
+            for f in prog.crashed_thread().stack_trace():
+                print(f.name, hex(f.pc))
+            """
+        let out = try PanickerGuest.run(python, ["-c", script, dump, vmlinux], what: "drgn on \(dump)", timeout: 600)
+        return out.split(whereSeparator: \.isNewline).compactMap { line in
+            let p = line.split(separator: " ")
+            guard p.count == 2, p[1].hasPrefix("0x"), let pc = UInt64(p[1].dropFirst(2), radix: 16) else { return nil }
+            return (String(p[0]), pc)
+        }
+    }
 }

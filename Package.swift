@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .testTarget(name: "LabTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump", "CrashAnalysis", "BinaryIO", "ELF", "DWARF"]),
-        .testTarget(name: "LabExtraTests", dependencies: ["XenTrace", "Dump"]),
+        .testTarget(name: "LabExtraTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "XenControl", "CrashTestSupport"]),
         .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),

@@ -13,6 +13,12 @@ import argparse, json, os, re, signal, socket, subprocess, sys, tarfile, time
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
 DOM0_ARGS = "console=hvc0 earlyprintk=xen rdinit=/init"
+# Default CPU model: qemu64 (no HAP: PV guests only; a whole `ci` boot had no
+# dom0 segfault with it). The pvh profile (lab/run.sh) passes
+# LAB_CPU=qemu64,+svm,+npt: AMD SVM with nested paging, so Xen finds HAP
+# while dom0 keeps qemu64's small feature set (with -cpu max,-smap,-smep dom0
+# processes segfaulted now and then under TCG; docs/lab.md).
+CPU = "qemu64"
 
 
 class QMP:
@@ -101,7 +107,7 @@ def main():
 
     xen_args = XEN_ARGS + (" nmi=fatal noreboot" if a.nmi else "") + (" " + a.xen_args if a.xen_args else "")
     dom0_args = f"{DOM0_ARGS} xenscope.scenarios={a.scenarios}" + (" xenscope.after=nmi" if a.nmi else "")
-    qemu = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("LAB_CPU", "qemu64"), "-machine", "q35",
+    qemu = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("LAB_CPU", CPU), "-machine", "q35",
             "-smp", "2", "-m", str(a.mem_mb), "-nodefaults", "-nic", "none", "-display", "none",
             "-no-reboot", "-serial", f"file:{serial}", "-qmp", f"unix:{qmp_path},server=on,wait=off",
             "-drive", f"file={disk},format=raw,if=none,id=results",

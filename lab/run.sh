@@ -4,7 +4,8 @@
 # lab/results/PROFILE. Profiles:
 #   ci    one boot: traces + PV dump-core, then an NMI crash of the hypervisor
 #         and QEMU's whole-machine dumps (what CI runs)
-#   pvh   PVH guest dump-core (slow under TCG; make lab only)
+#   pvh   CPU with HAP (qemu64,+svm,+npt): traces with a PV and a PVH guest
+#         running, then the PVH guest's dump-core (slow under TCG; make lab only)
 #   selfbuilt  the hypervisor built from Debian's source with GDBSX and DWARF
 #         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core,
 #         then the NMI crash and QEMU's whole-machine ELF dump (xen-syms kept
@@ -39,8 +40,8 @@ t0=$(date +%s); rc=0
 case "$profile" in
   ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
-  pvh) LAB_CPU="${LAB_CPU:-max,-smap,-smep}" /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+  pvh) LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios traces+dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)
        xenout="$("$here/build-xen.sh")"
        cp "$xenout/xen-syms" "$xenout/source-version" "$xenout/build-seconds" "$results/"

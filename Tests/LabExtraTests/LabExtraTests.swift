@@ -52,12 +52,13 @@ func expectRegistersMatch(_ c: CPUState, _ x: [String: UInt64], _ what: String) 
         let path = r.dir + "/results/dump-pvh/pvh.core"
         if rc.contains("rc=0") {
             let dump = try XenCoreDump(path: path)
-            #expect(dump.diagnostics.isEmpty && !dump.isPV && dump.cpus.count == 2)
-            for v in 0..<2 {
+            #expect(dump.diagnostics.isEmpty && !dump.isPV && dump.cpus.count == 1)
+            for v in 0..<1 {
                 expectRegistersMatch(dump.cpus[v], xenctxRegisters(try r.text("results/dump-pvh/xenctx-vcpu\(v).txt")), "vcpu \(v)")
             }
         } else {
-            #expect(rc.contains("rc=124"), "dump-core neither finished nor timed out: \(rc)")
+            // busybox's timeout exits 143 (SIGTERM), coreutils' 124.
+            #expect(rc.contains("rc=124") || rc.contains("rc=143"), "dump-core neither finished nor timed out: \(rc)")
             do {
                 let dump = try openDump(path: path)
                 #expect(!dump.diagnostics.isEmpty, "a cut xc_core file read without any diagnostic")

@@ -1,4 +1,5 @@
-# Scenario "traces": a PV guest running and dom0 under load; Xen's xentrace
+# Scenario "traces": a PV guest (and a PVH one where Xen has HAP) running and
+# dom0 under load; Xen's xentrace
 # and (when this build has it) `xenscope trace record --xen` capture the same
 # event masks one after the other. The first capture allocates small per-CPU
 # buffers (Xen keeps that size for the rest of the boot); during the "lost"
@@ -9,6 +10,14 @@
 out=$1; . /lab/common.sh
 set -x
 xl list | grep -q '^pv ' || start_guest pv || exit 1
+# A PVH guest gives the captures HVM records (VMEXIT/VMENTRY of its vCPU)
+# where Xen has HAP (the pvh profile's CPU model: SVM with nested paging);
+# the ci profile's qemu64 has none, so only the PV guest runs there.
+if xl info | grep -q '^virt_caps.*hap'; then
+  xl list | grep -q '^pvh ' || start_guest pvh || exit 1
+fi
+xl list > $out/xl-list.txt
+for g in pv pvh; do xl list | grep -q "^$g " && retry xl domid $g > $out/domid-$g; done
 start_load
 ours=no
 for i in 1 2 3; do h=$(xenscope trace record --help 2>&1); [ $? -lt 128 ] && break; done

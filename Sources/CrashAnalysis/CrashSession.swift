@@ -50,9 +50,7 @@ public final class CrashSession {
 
     /// The address of a global symbol, nil when the image has none by that name.
     public func address(of symbol: String) -> UInt64? {
-        guard let symbols else { return nil }
-        let defs = symbols.lookup(symbol: symbol)
-        return (defs.first { $0.kind == "object" } ?? defs.first)?.address
+        symbols?.address(ofSymbol: symbol)
     }
 
     /// Reads `count` bytes at virtual `address` through the chosen CPU's page tables.
@@ -74,7 +72,7 @@ public final class CrashSession {
     /// `panic_cpu` (Linux and our test guest: an int, −1 while no panic) read
     /// through any CPU's tables, before the session picks its address space.
     static func panicCPUFromSymbol(dump: any Dump, symbols: Symbolizer?, machineFrames: Bool) -> Int? {
-        guard let symbols, let a = symbols.lookup(symbol: "panic_cpu").first?.address else { return nil }
+        guard let symbols, let a = symbols.address(ofSymbol: "panic_cpu") else { return nil }
         for cpu in dump.cpus {
             guard let w = PageWalker(dump: dump, cpu: cpu, machineFrames: machineFrames),
                   let b = try? VirtualMemory(walker: w).read(a, count: 4) else { continue }

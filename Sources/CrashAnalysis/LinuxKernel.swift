@@ -54,7 +54,7 @@ extension CrashSession {
     /// section offsets, which KASLR does not move, so the bias is taken off.
     public func perCPUAddress(_ symbol: String, cpu: Int) throws -> UInt64 {
         guard let symbols else { throw CrashError.noSymbols(what: "per-CPU data") }
-        guard let table = address(of: "__per_cpu_offset"), let v = symbols.lookup(symbol: symbol).first?.address else {
+        guard let table = address(of: "__per_cpu_offset"), let v = symbols.address(ofSymbol: symbol) else {
             throw CrashError.symbolMissing(image: symbols.path, names: ["__per_cpu_offset", symbol], what: "per-CPU data")
         }
         let offset = try readWord(table &+ UInt64(cpu) * 8)

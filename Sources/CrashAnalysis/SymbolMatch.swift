@@ -30,7 +30,7 @@ extension CrashSession {
         }
         // Linux before 5.14 has no BUILD-ID in VMCOREINFO: compare the
         // banner ("Linux version … #1 SMP …"), unique per build, in memory and in the file.
-        if let v = dump.vmcoreinfo, v.osRelease != nil, let va = symbols.lookup(symbol: "linux_banner").first?.address,
+        if let v = dump.vmcoreinfo, v.osRelease != nil, let va = symbols.address(ofSymbol: "linux_banner"),
            let banner = fileString(elf, atLinkAddress: va &- symbols.bias) {
             let firstLine = String(decoding: banner.prefix { $0 != 0x0a }, as: UTF8.self)
             guard let mem = try? read(va, count: banner.count) else {

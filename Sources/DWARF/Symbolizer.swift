@@ -96,6 +96,14 @@ public final class Symbolizer: Sendable {
         state.withLock { TypeLayout.memberOffset(module: $0.module.module, fileAddress: address &- bias, type: type, member: member) }
     }
 
+    /// The run-time address of the symbol called `name` (an object rather
+    /// than a function or other symbol of that name), from a name index
+    /// built on first use: cheap for repeated look-ups, unlike ``lookup(symbol:)``
+    /// which scans the table and reads each declaration from DWARF.
+    public func address(ofSymbol name: String) -> UInt64? {
+        state.withLock { $0.address(of: name) }.map { $0 &+ bias }
+    }
+
     /// Symbols called `name` (functions and objects), with run-time address,
     /// size and declaration line.
     public func lookup(symbol name: String) -> [SymbolDefinition] {
@@ -216,6 +224,32 @@ final class Session {
             if best == nil || a - value < best!.1 { best = (String(cString: s), a - value) }
         }
         return best
+    }
+
+    /// Name → link-time address of defined symbols (objects win over others).
+    private var nameIndex: [String: (UInt64, Bool)]?
+
+    func address(of name: String) -> UInt64? {
+        if nameIndex == nil {
+            var index = [String: (UInt64, Bool)]()
+            let mod = module.module
+            let n = dwfl_module_getsymtab(mod)
+            if n > 0 {
+                index.reserveCapacity(Int(n))
+                for i in 1..<n {
+                    var sym = GElf_Sym()
+                    var value: GElf_Addr = 0
+                    guard let s = dwfl_module_getsym_info(mod, i, &sym, &value, nil, nil, nil), sym.st_shndx != 0 else { continue }
+                    let type = sym.st_info & 0xf
+                    guard type <= 2 else { continue }
+                    let key = String(cString: s)
+                    if let old = index[key], old.1 || type != 1 { continue }
+                    index[key] = (value, type == 1)
+                }
+            }
+            nameIndex = index
+        }
+        return nameIndex?[name]?.0
     }
 
     func lookup(_ name: String, bias: UInt64) -> [SymbolDefinition] {

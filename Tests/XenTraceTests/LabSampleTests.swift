@@ -49,4 +49,19 @@ import XenTrace
         // No other window of either CPU is a full ring.
         #expect(windows.filter { $0.bytes == 8 * 4096 - 8 }.map(\.offset) == [589_736])
     }
+
+    /// A scheduler trace from the lab's self-built hypervisor (samples/README.md).
+    @Test func selfBuiltSchedSampleFigures() throws {
+        let info = TraceInfo(try TraceFile(path: samplePath("xen-4.17.5-selfbuilt-qemu-sched-dom0-pvdomU.xentrace")))
+        #expect(info.diagnostics.isEmpty)
+        #expect(info.totalRecords == 5_180)
+        #expect(info.cpus.map(\.records) == [2_121, 3_059])
+        #expect(info.cpuChangeRecords == 42)
+        #expect(info.eventCounts.count == 25)
+        #expect(info.cpus.map(\.lostRecords) == [0, 0])
+        #expect(info.cpus.map(\.wrapRecords) == [1, 1])
+        #expect(info.cpus.map(\.bytes) == [49_296, 69_884])
+        #expect(info.cpus.map(\.firstTSC) == [619_563_829_847, 619_558_050_645])
+        #expect(info.cpus.map(\.lastTSC) == [629_852_907_165, 630_007_600_717])
+    }
 }

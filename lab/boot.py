@@ -6,9 +6,13 @@ NMI into the hypervisor (booted with nmi=fatal noreboot), waits for the panic
 on the serial console and takes QEMU's whole-machine dumps over QMP.
 
 Every boot is bounded by --timeout and always kills its QEMU. No networking:
-the only sockets are QEMU's QMP unix socket in OUT.
+the only sockets are QEMU's QMP unix socket in OUT and, with --gdb, the
+live-gdb bridge on the host's loopback: a virtio-serial port in dom0
+("xenscope.gdb") that QEMU joins to a 127.0.0.1 socket, relayed to a second
+127.0.0.1 port where the host's gdb connects (lab/gdb_live.py runs it for each
+"XENSCOPE-LAB: gdb phase=..." marker dom0 prints).
 """
-import argparse, json, os, re, signal, socket, subprocess, sys, tarfile, time
+import argparse, json, os, re, signal, socket, subprocess, sys, tarfile, threading, time
 
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
@@ -78,6 +82,86 @@ def wait_for(serial, pattern, deadline, proc):
     return None
 
 
+def free_port():
+    """An unused TCP port on 127.0.0.1 (QEMU binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GdbBridge:
+    """Holds one connection to QEMU's chardev socket for the whole boot, so
+    the dom0 side of the virtio port always sees a connected host (a port
+    without one reads EOF), and relays it to one gdb at a time on `port`."""
+
+    def __init__(self, qemu_port, deadline):
+        while True:
+            try:
+                self.qemu = socket.create_connection(("127.0.0.1", qemu_port), timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.qemu.settimeout(None)
+        self.qemu.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import select
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with client:
+                while True:
+                    r, _, _ = select.select([client, self.qemu], [], [])
+                    if client in r:
+                        data = client.recv(1 << 16)
+                        if not data:
+                            break
+                        self.qemu.sendall(data)
+                    if self.qemu in r:
+                        data = self.qemu.recv(1 << 16)
+                        if not data:
+                            return
+                        client.sendall(data)
+
+
+def serve_gdb_phases(serial, until, deadline, proc, bridge, out, mark, done):
+    """Runs lab/gdb_live.py for every new gdb phase marker dom0 prints, until
+    `until` appears on the serial log (or QEMU exits)."""
+    rx = re.compile(r"XENSCOPE-LAB: gdb phase=(\S+)( [^\r\n]*)?[\r\n]")
+    stop = re.compile(until)
+    while time.time() < deadline and proc.poll() is None:
+        with open(serial, "rb") as f:
+            text = f.read().decode("latin-1")
+        for m in rx.finditer(text):
+            phase = m.group(1)
+            if phase in done:
+                continue
+            done.add(phase)
+            mark(f"gdb phase {phase}")
+            facts = dict(kv.split("=", 1) for kv in (m.group(2) or "").split() if "=" in kv)
+            helper = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_live.py"),
+                      "--port", str(bridge.port), "--phase", phase, "--out", os.path.join(out, "gdb"),
+                      "--facts", json.dumps(facts)]
+            try:
+                rc = subprocess.call(helper, timeout=max(10, min(900, deadline - time.time())))
+            except subprocess.TimeoutExpired:
+                rc = "timeout"
+            mark(f"gdb phase {phase} done rc={rc}")
+        if stop.search(text):
+            return
+        time.sleep(0.5)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--xen", required=True, help="hypervisor image QEMU can -kernel boot")
@@ -92,6 +176,7 @@ def main():
     ap.add_argument("--xen-args", default="", help="extra hypervisor arguments")
     ap.add_argument("--disk-mb", type=int, default=1536)
     ap.add_argument("--mem-mb", type=int, default=2048)
+    ap.add_argument("--gdb", action="store_true", help="bridge a virtio-serial port to the host's gdb (live-gdb scenario)")
     a = ap.parse_args()
 
     out = os.path.abspath(a.out)
@@ -114,6 +199,11 @@ def main():
             "-device", "virtio-blk-pci,drive=results",
             "-kernel", a.xen, "-append", xen_args,
             "-initrd", f"{a.kernel} {dom0_args},{a.initrd}"]
+    if a.gdb:
+        gdb_qemu_port = free_port()
+        qemu += ["-device", "virtio-serial-pci,id=vser",
+                 "-chardev", f"socket,id=gdbport,host=127.0.0.1,port={gdb_qemu_port},server=on,wait=off,nodelay=on",
+                 "-device", "virtserialport,bus=vser.0,chardev=gdbport,name=xenscope.gdb"]
     with open(os.path.join(out, "qemu-cmdline.txt"), "w") as f:
         f.write(" ".join(qemu) + "\n")
     facts = {"scenarios": a.scenarios, "xen_args": xen_args, "dom0_args": dom0_args, "events": {}}
@@ -129,9 +219,12 @@ def main():
 
     try:
         qmp = QMP(qmp_path, deadline)
+        bridge = GdbBridge(gdb_qemu_port, deadline) if a.gdb else None
         for name, rx in (("xen banner", r"Xen version 4\.\d+"), ("dom0 init", r"XENSCOPE-LAB: toolstack up")):
             if wait_for(serial, rx, deadline, proc):
                 mark(name)
+        if bridge:
+            serve_gdb_phases(serial, r"XENSCOPE-LAB: results written", deadline, proc, bridge, out, mark, set())
         if a.nmi:
             if not wait_for(serial, r"XENSCOPE-LAB: ready for NMI", deadline, proc):
                 raise RuntimeError("dom0 never reported its results written")

@@ -49,7 +49,7 @@ add_module() {
   cp "$f" "$s/lab/modules/"; echo "$m.ko" >> "$s/lab/modules.order"
 }
 : > "$s/lab/modules.order"
-for m in virtio_pci virtio_blk xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do add_module "$m"; done
+for m in virtio_pci virtio_blk virtio_console xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do add_module "$m"; done
 
 # The guest: the same Debian kernel, busybox initramfs.
 cp "$root/boot/vmlinuz-$kver" "$s/lab/vmlinuz"
@@ -63,6 +63,10 @@ ldd "$xenscope" | awk '/=> \// {print $3}' | while read -r lib; do
   [ -e "$s$lib" ] || [ -e "$s/lib/x86_64-linux-gnu/$(basename "$lib")" ] || [ -e "$s/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ] \
     || { mkdir -p "$s$(dirname "$lib")"; cp -L "$lib" "$s$lib"; }
 done
+
+# Xen's own gdbsx (static) for the live-gdb comparison, when lab/build-gdbsx.sh built it.
+gdbsx="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab/gdbsx/gdbsx"
+[ ! -x "$gdbsx" ] || install -m 0755 "$gdbsx" "$s/usr/local/bin/gdbsx"
 
 # Check every executable resolves all its libraries inside the image.
 for b in usr/local/bin/xenscope usr/lib/xen-4.17/bin/{xl,xentrace,xenstored,xenconsoled,xen-init-dom0,xenctx} usr/bin/xenstore; do

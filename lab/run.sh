@@ -29,6 +29,12 @@ if [ ! -x "$bin" ] || [ -n "$(find "$repo/Sources" "$repo/Package.swift" -newer 
   echo "lab: swift build -c release --product xenscope" >&2
   (cd "$repo" && swift build -c release --product xenscope >&2)
 fi
+# Xen's gdbsx from the same source (selfbuilt's live-gdb comparison), cached; into the image.
+if [ "$profile" = selfbuilt ]; then
+  "$here/build-xen.sh" >/dev/null
+  gdbsx="$("$here/build-gdbsx.sh")"
+  [ ! -f "$work/dom0.img" ] || [ ! "$gdbsx" -nt "$work/dom0.img" ] || rm -f "$work/dom0.img"
+fi
 # Images are rebuilt when the binary or a lab file changed.
 if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$bin" "$here/dom0" "$here/domU" "$here/scenarios" "$here/mkinitrd.sh" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
   "$here/mkinitrd.sh" "$work" "$bin" >/dev/null
@@ -39,14 +45,14 @@ rm -rf "$results"; mkdir -p "$results"
 t0=$(date +%s); rc=0
 case "$profile" in
   ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios traces+dump-pv --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios traces+dump-pv+gdb-live --gdb --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   pvh) LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios traces+dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)
        xenout="$("$here/build-xen.sh")"
        cp "$xenout/xen-syms" "$xenout/source-version" "$xenout/build-seconds" "$results/"
        /usr/bin/python3 "$here/boot.py" --xen "$xenout/xen" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios selfbuilt --nmi --dumps elf --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios selfbuilt+gdb-live --gdb --nmi --dumps elf --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

@@ -23,6 +23,10 @@ public final class XenGuestBackend: Backend {
     private let vcpus: Int
     private var pausedByUs = false
     private var stepping: Int?
+    /// Domain pauses taken by the hypervisor's debugger hook since the last resume.
+    private var trapPauses = 0
+    /// Planted int3s: guest-virtual address → the byte it replaced.
+    private var planted: [UInt64: UInt8] = [:]
     private var interruptRequested = false
     private var lastStop = StopEvent(signal: 5, thread: 1)
     private let log: (String) -> Void
@@ -62,7 +66,11 @@ public final class XenGuestBackend: Backend {
         var caps: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .softwareBreakpoints]
         if isHVM { caps.insert(.physicalMemory) }
         if gdbsx {
-            if isHVM { caps.insert(.step) }
+            // HVM steps through the hypervisor's MTF/TF debug op; PV through
+            // TF in the vCPU's saved rflags (Xen pauses the domain on the #DB).
+            caps.insert(.step)
+            // Only with CONFIG_GDBSX: without it Xen swallows a debugged
+            // guest's int3 (its pause hook is empty), so the guest would spin.
             _ = control.setDebugging(true)
         }
         hasGDBSX = gdbsx
@@ -80,7 +88,11 @@ public final class XenGuestBackend: Backend {
     }
 
     public func detach() {
-        if pausedByUs { try? control.unpause(); pausedByUs = false }
+        for (address, var original) in planted {
+            _ = try? withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
+        }
+        planted.removeAll()
+        if pausedByUs { try? resume(step: nil, continueOthers: true) }
     }
 
     public func threads() -> [ThreadDescriptor] {
@@ -179,14 +191,43 @@ public final class XenGuestBackend: Backend {
 
     public func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
         if let step {
-            guard capabilities.contains(.step), control.singleStep(vcpu: step - 1, true) else {
-                throw .failed("single-step needs an HVM guest and a hypervisor with CONFIG_GDBSX")
+            guard hasGDBSX else {
+                throw .failed("single-step is not possible here: \(gdbsxStatus)")
+            }
+            guard step >= 1, step <= vcpus else { throw .noThread(step) }
+            if isHVM {
+                guard control.singleStep(vcpu: step - 1, true) else { throw .failed("the hypervisor refused single-step on vCPU \(step - 1)") }
+            } else {
+                try setTrapFlag(vcpu: step - 1, true)
             }
         }
         stepping = step
         interruptRequested = false
         do {
-            if pausedByUs { try control.unpause(); pausedByUs = false }
+            if pausedByUs {
+                try control.unpause(); pausedByUs = false
+                // Two vCPUs trapping at once (a breakpoint both ran into)
+                // pause the domain twice; release every trap pause.
+                while trapPauses > 0, (try? control.info())?.flags.contains(.paused) == true {
+                    trapPauses -= 1
+                    try control.unpause()
+                }
+            }
+            trapPauses = 0
+        } catch { throw .failed(error.description) }
+    }
+
+    /// PV single-step: TF in the saved rflags; Xen's #DB handler pauses the
+    /// domain for the debugger (CONFIG_GDBSX) instead of reflecting the trap.
+    private func setTrapFlag(vcpu: Int, _ on: Bool) throws(BackendError) {
+        do {
+            var c = try control.context(vcpu: vcpu)
+            let at = Offset.userRegs + 144
+            c.withUnsafeMutableBytes { b in
+                let f = b.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                b.storeBytes(of: on ? f | 0x100 : f & ~0x100, toByteOffset: at, as: UInt64.self)
+            }
+            try control.setContext(vcpu: vcpu, c)
         } catch { throw .failed(error.description) }
     }
 
@@ -196,7 +237,9 @@ public final class XenGuestBackend: Backend {
     }
 
     /// Stopped when the domain is paused: by our Ctrl-C, or by the
-    /// hypervisor on a debug trap (CONFIG_GDBSX).
+    /// hypervisor on a debug trap (CONFIG_GDBSX): an int3 we planted (rip
+    /// is one past it: moved back, reported as a software breakpoint) or
+    /// the #DB after a single step.
     public func pollStop(timeoutMilliseconds: Int) -> StopEvent? {
         guard let info = try? control.info() else {
             lastStop = StopEvent(signal: 9, thread: 1)   // the domain went away
@@ -207,20 +250,58 @@ public final class XenGuestBackend: Backend {
             return lastStop
         }
         guard info.flags.contains(.paused) else { return nil }
-        if !pausedByUs { try? control.pause(); pausedByUs = true }   // keep it paused once we report
-        if let s = stepping { _ = control.singleStep(vcpu: s - 1, false) }
-        let thread = stepping ?? 1
-        lastStop = StopEvent(signal: interruptRequested ? 2 : 5, thread: thread)
+        if !pausedByUs {
+            // Paused by the hypervisor's debugger hook (a controller pause we
+            // now own and release on resume), not by us: do not pause again.
+            pausedByUs = true
+            trapPauses = 1
+        }
+        var thread = stepping ?? 1
+        var reason = StopEvent.Reason.none
+        if let s = stepping {
+            if isHVM { _ = control.singleStep(vcpu: s - 1, false) } else { try? setTrapFlag(vcpu: s - 1, false) }
+        }
+        if !planted.isEmpty {
+            for v in 0..<vcpus {
+                guard var c = try? control.context(vcpu: v) else { continue }
+                let at = Offset.userRegs + 128
+                let rip = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
+                guard planted[rip &- 1] != nil else { continue }
+                c.withUnsafeMutableBytes { $0.storeBytes(of: rip &- 1, toByteOffset: at, as: UInt64.self) }
+                if (try? control.setContext(vcpu: v, c)) != nil, reason == .none, stepping == nil || stepping == v + 1 {
+                    thread = v + 1
+                    reason = .softwareBreakpoint
+                }
+            }
+        }
+        lastStop = StopEvent(signal: interruptRequested && reason == .none ? 2 : 5, thread: thread, reason: reason)
         stepping = nil
         interruptRequested = false
         return lastStop
     }
 
+    /// Plants int3 through a foreign mapping (the page's original byte is
+    /// kept); only with CONFIG_GDBSX, where the trap pauses the domain
+    /// instead of reaching the guest.
     public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
         guard hasGDBSX else {
-            throw .failed("breakpoints need a hypervisor built with CONFIG_GDBSX (this one is not); the guest would take the int3 itself")
+            throw .failed("breakpoints are not possible here: \(gdbsxStatus)")
         }
-        throw .unsupported   // gdb writes int3 through memory; Xen pauses the domain on the trap
+        guard kind == .software else { throw .unsupported }
+        if planted[address] != nil { return }
+        var original: UInt8 = 0
+        let got = withUnsafeMutableBytes(of: &original) { readMemory(at: address, into: $0, thread: 1, space: .virtual) }
+        guard got == 1 else { throw .failed("guest address 0x\(String(address, radix: 16)) is not mapped") }
+        var int3: UInt8 = 0xcc
+        try withUnsafeBytes(of: &int3) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
+        planted[address] = original
+    }
+
+    public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
+        guard kind == .software else { throw .unsupported }
+        guard var original = planted[address] else { return }
+        try withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
+        planted[address] = nil
     }
 
     public var monitorHelp: [String] { ["xen                  domain state and whether breakpoints can work (CONFIG_GDBSX)"] }

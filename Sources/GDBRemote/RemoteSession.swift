@@ -403,7 +403,8 @@ public final class RemoteSession {
 
     private func resume(step: Int?, continueOthers: Bool) {
         let caps = backend.capabilities
-        let allowed = step == nil ? caps.contains(.resume) : caps.contains(.step)
+        // A live target that runs but cannot step says why itself (resume throws).
+        let allowed = step == nil ? caps.contains(.resume) : caps.contains(.step) || caps.contains(.resume)
         guard allowed else {
             let what = step == nil ? "continue" : "single-step"
             log("refused: \(what) (the target cannot run)")

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+
+/// One gdb transcript written by lab/gdb_live.py: the output between the
+/// "@@name" step markers, and the "@@time" figures.
+struct GDBTranscript {
+    let text: String
+
+    /// The output of step `name` (up to the next marker).
+    func step(_ name: String) -> String {
+        guard let r = text.range(of: "\n@@\(name)\n") else { return "" }
+        let rest = text[r.upperBound...]
+        let end = rest.range(of: "\n@@")?.lowerBound ?? rest.endIndex
+        return String(rest[..<end])
+    }
+
+    /// `info registers` output as name → value.
+    static func registers(_ s: String) -> [String: UInt64] {
+        var r: [String: UInt64] = [:]
+        for m in s.matches(of: #/(?m)^([a-z][a-z0-9_]*)\s+0x([0-9a-f]+)\s/#) { r[String(m.1)] = UInt64(m.2, radix: 16) }
+        return r
+    }
+
+    /// The `$N = 0x…` value gdb printed in step `name`.
+    func printed(_ name: String) -> UInt64? {
+        step(name).firstMatch(of: #/\$\d+ = 0x([0-9a-f]+)/#).flatMap { UInt64($0.1, radix: 16) }
+    }
+
+    /// Words of an `x/Ngx` dump in step `name`.
+    func words(_ name: String) -> [UInt64] {
+        step(name).matches(of: #/\t0x([0-9a-f]{16})/#).compactMap { UInt64($0.1, radix: 16) }
+    }
+
+    /// Seconds from an "@@time NAME seconds=S" line.
+    func seconds(_ name: String) -> Double? {
+        text.firstMatch(of: try! Regex("@@time \(name) seconds=([0-9.]+)")).flatMap { Double($0.output[1].substring ?? "") }
+    }
+}
+
+/// Registers xenctx printed (`-a`): general, segment, fs/gs bases, cr0–cr4.
+func xenctxFull(_ t: String) -> [String: UInt64] {
+    var r: [String: UInt64] = [:]
+    for m in t.matches(of: #/(?:^|\s)([a-z][a-z0-9]*):\s+([0-9a-f]{4,16})\b/#) where r[String(m.1)] == nil {
+        r[String(m.1)] = UInt64(m.2, radix: 16)
+    }
+    if let m = t.firstMatch(of: #/fs: [0-9a-f]+ @ ([0-9a-f]{16})/#) { r["fs_base"] = UInt64(m.1, radix: 16) }
+    if let m = t.firstMatch(of: #/gs: [0-9a-f]+ @ ([0-9a-f]{16})/([0-9a-f]{16})/#) {
+        r["gs_base_kernel"] = UInt64(m.1, radix: 16); r["gs_base_user"] = UInt64(m.2, radix: 16)
+    }
+    return r
+}
+
+/// Scenario 3 on Debian's Xen (no CONFIG_GDBSX): the host's gdb attached to
+/// the PV guest through `xenscope gdbstub --domain N --tty <virtio port>`.
+@Suite struct LabLiveGDBTests {
+    let lab: LabResults
+    let gdb: GDBTranscript
+    init() throws {
+        lab = try LabResults.ci()
+        gdb = GDBTranscript(text: try lab.text("gdb/stub.txt"))
+    }
+
+    /// `info threads` lists one thread per vCPU `xl vcpu-list` shows.
+    @Test func threadsAreTheVCPUs() throws {
+        let vcpuList = try lab.text("results/gdb-live/vcpu-list-1.txt")
+        let vcpus = vcpuList.split(separator: "\n").filter { $0.hasPrefix("pv ") }.count
+        #expect(vcpus == 2)
+        let threads = gdb.step("threads").matches(of: #/(?m)^[* ]\s+(\d+)\s+Thread /#).map { Int($0.1)! }
+        #expect(threads == Array(1...vcpus), "\(gdb.step("threads"))")
+        for v in 0..<vcpus { #expect(gdb.step("threads").contains("vcpu\(v)")) }
+    }
+
+    /// Every register xenctx printed while the stub held the guest paused
+    /// equals what gdb's `info registers` shows, for both vCPUs.
+    @Test func registersEqualXenctx() throws {
+        for v in 0..<2 {
+            let x = xenctxFull(try lab.text("results/gdb-live/xenctx-vcpu\(v).txt"))
+            let g = GDBTranscript.registers(gdb.step("registers vcpu\(v)"))
+            #expect(g.count >= 30, "vcpu\(v): \(g.count) registers")
+            var pairs: [(String, String)] = ["rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+                                             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+                                             "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "cr0", "cr2", "cr3", "cr4"].map { ($0, $0) }
+            pairs.append(("eflags", "flags"))
+            for (ours, theirs) in pairs {
+                #expect(x[theirs] != nil && g[ours] == x[theirs],
+                        "vcpu\(v) \(ours): gdb \(g[ours].map { String($0, radix: 16) } ?? "missing") xenctx \(x[theirs].map { String($0, radix: 16) } ?? "missing")")
+            }
+            // The active gs base is the kernel's or the user's, the other is k_gs_base.
+            let pair = Set([g["gs_base"], g["k_gs_base"]].compactMap { $0 })
+            #expect(pair == Set([x["gs_base_kernel"], x["gs_base_user"]].compactMap { $0 }), "vcpu\(v) gs bases")
+        }
+    }
+
+    /// `x/8gx linux_banner` reads the guest kernel's banner: "Linux version"
+    /// and the release dom0 (same kernel) runs.
+    @Test func kernelMemoryIsTheBanner() throws {
+        let words = gdb.words("banner")
+        #expect(words.count == 8, "\(gdb.step("banner"))")
+        var bytes: [UInt8] = []
+        for w in words { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i)))) } }
+        let text = String(decoding: bytes, as: UTF8.self)
+        let release = try #require(try lab.text("results/xl-info.txt").firstMatch(of: #/release\s+:\s+(\S+)/#)?.1)
+        #expect(text.hasPrefix("Linux version \(release)"), "\(text)")
+        // The direct map of a PV guest starts where x86-64 Linux puts it without KASLR.
+        #expect(gdb.words("page_offset_base").first == 0xffff_8880_0000_0000, "\(gdb.step("page_offset_base"))")
+    }
+
+    /// `bt` starts at the selected vCPU's rip (vcpu0's, as xenctx saw it).
+    @Test func backtraceStartsAtRIP() throws {
+        let x = xenctxFull(try lab.text("results/gdb-live/xenctx-vcpu0.txt"))
+        let frame0 = try #require(gdb.step("bt").firstMatch(of: #/#0\s+0x([0-9a-f]+)/#)).1
+        #expect(UInt64(frame0, radix: 16) == x["rip"], "\(gdb.step("bt"))")
+    }
+
+    /// Debian's Xen lacks CONFIG_GDBSX: the stub says so, gdb cannot plant
+    /// the breakpoint and stepi is refused with the reason; the guest does
+    /// not move.
+    @Test func breakpointsAndStepRefusedWithoutGDBSX() throws {
+        #expect(gdb.step("monitor").contains("built without CONFIG_GDBSX"), "\(gdb.step("monitor"))")
+        #expect(try lab.text("results/gdb-live/stub.log").contains("built without CONFIG_GDBSX"))
+        let cont = gdb.step("continue with breakpoint")
+        #expect(cont.contains("Cannot insert breakpoint 1") || cont.contains("Could not insert breakpoint"), "\(cont)")
+        let step = gdb.step("stepi")
+        #expect(step.contains("single-step is not possible here: hypervisor built without CONFIG_GDBSX"), "\(step)")
+        let x = xenctxFull(try lab.text("results/gdb-live/xenctx-vcpu0.txt"))
+        #expect(gdb.printed("pc after stepi") == x["rip"])
+    }
+
+    /// `continue` runs the guest (its jiffies advance) until gdb's Ctrl-C
+    /// (SIGINT → \x03) stops it with SIGINT.
+    @Test func continueAndInterrupt() throws {
+        #expect(gdb.text.contains("@@sigint sent"))
+        #expect(gdb.step("continue").contains("received signal SIGINT"), "\(gdb.step("continue"))")
+        let before = try #require(gdb.words("jiffies before continue").first)
+        let after = try #require(gdb.words("jiffies after interrupt").first)
+        // HZ=250: the 4 s between continue and Ctrl-C are hundreds of ticks (fewer under heavy load).
+        #expect(after > before + 10, "jiffies \(before) → \(after)")
+    }
+
+    /// Detach lets the guest run on: not paused, its console keeps ticking,
+    /// its vCPUs accumulate time.
+    @Test func detachLeavesGuestRunning() throws {
+        #expect(gdb.step("detach").contains("detached"))
+        let log = try lab.text("results/gdb-live/log.txt")
+        #expect(log.contains("exit=0"), "\(log.suffix(600))")
+        let paused = try lab.text("results/gdb-live/xl-list-paused.txt")
+        let detached = try lab.text("results/gdb-live/xl-list-detached.txt")
+        func state(_ s: String) -> String? {
+            s.split(separator: "\n").first { $0.hasPrefix("pv ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first.map(String.init)
+        }
+        #expect(state(paused)?.contains("p") == true, "\(paused)")
+        #expect(state(detached)?.contains("p") == false, "\(detached)")
+        let ticks = try #require(try lab.text("results/gdb-live/after-detach.txt").firstMatch(of: #/ticks_after_detach=(\d+) ticks_11s_later=(\d+)/#))
+        #expect(Int(ticks.2)! > Int(ticks.1)!, "console ticks \(ticks.1) → \(ticks.2)")
+        func cpuTime(_ s: String) -> Double {
+            s.split(separator: "\n").filter { $0.hasPrefix("pv ") }
+                .compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.flatMap { Double($0) } }
+                .reduce(0, +)
+        }
+        let t1 = cpuTime(try lab.text("results/gdb-live/vcpu-list-1.txt")), t2 = cpuTime(try lab.text("results/gdb-live/vcpu-list-2.txt"))
+        #expect(t2 > t1, "vCPU time \(t1) → \(t2)")
+    }
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""The host side of the live-gdb scenario: runs the host's real gdb in batch
+mode against a debugger serving a PV domU inside the lab's dom0 (reached via
+boot.py's loopback bridge) and saves the transcript as OUT/PHASE.txt.
+
+Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
+  stub        `xenscope gdbstub --domain N --tty <virtio port>`: threads,
+              registers of each vCPU, x/8gx of linux_banner, bt, monitor xen;
+              with CONFIG_GDBSX (gdbsx=1) a breakpoint on a kernel function,
+              stepi, continue to it again; without, the refused breakpoint and
+              stepi; then continue, Ctrl-C (SIGINT to gdb, which sends \\x03),
+              and detach.
+  perf-stub / perf-gdbsx   the same 64 MiB `dump binary memory` and N timed
+              `stepi` through our stub or Xen's gdbsx (both over TCP in dom0
+              behind the same relay, so the path is the same).
+Lines "@@name" in the transcript mark each step; "@@time name seconds=S" are
+wall-clock times measured inside gdb (its Python).
+"""
+import argparse, json, os, signal, subprocess, sys, threading, time
+
+
+def commands(phase, f, port):
+    ex = ["set pagination off", "set confirm off", "set width 0", "set height 0",
+          "set remotetimeout 120", "set tcp connect-timeout 60",
+          "python import time", f"target remote 127.0.0.1:{port}"]
+
+    def step(name, *cmds):
+        ex.append(f"echo \\n@@{name}\\n")
+        ex.extend(cmds)
+
+    def timed(name, *cmds):
+        ex.append(f"echo \\n@@{name}\\n")
+        ex.append("python t0 = time.time()")
+        ex.extend(cmds)
+        ex.append(f"python print('@@time {name} seconds=%.4f' % (time.time() - t0))")
+
+    if phase == "stub":
+        bp, banner = f["bp"], f["banner"]
+        step("threads", "info threads")
+        for v in range(int(f.get("vcpus", "2"))):
+            step(f"registers vcpu{v}", f"thread {v + 1}", "info registers")
+        step("thread 1", "thread 1")
+        step("banner", f"x/8gx 0x{banner}")
+        step("bt", "bt 4")
+        step("monitor", "monitor xen")
+        step("page_offset_base", f"x/gx 0x{f['pob']}")
+        if f.get("gdbsx") == "1":
+            step("break", f"break *0x{bp}")
+            step("continue to breakpoint", "continue")
+            step("pc at breakpoint", "p/x $pc")
+            step("stepi", "stepi")
+            step("pc after stepi", "p/x $pc")
+            step("continue again", "continue")
+            step("pc at breakpoint again", "p/x $pc")
+            step("delete", "delete")
+        else:
+            step("break", f"break *0x{bp}")
+            step("continue with breakpoint", "continue")
+            step("delete", "delete")
+            step("stepi", "stepi")
+            step("pc after stepi", "p/x $pc")
+        step("jiffies before continue", f"x/gx 0x{f['jiffies']}")
+        step("continue", "continue")          # the helper sends SIGINT a few seconds later
+        step("after interrupt", "info threads")
+        step("jiffies after interrupt", f"x/gx 0x{f['jiffies']}")
+        step("detach", "detach")
+    else:   # perf-stub, perf-gdbsx
+        start, size, steps = int(f["start"], 16), int(f.get("mb", "64")) << 20, int(f.get("steps", "20"))
+        step("threads", "info threads")
+        timed("read", f"dump binary memory /dev/null 0x{start:x} 0x{start + size:x}")
+        # stepi from a kernel breakpoint: a #DB taken in guest user mode goes
+        # to the guest, not to the debugger.
+        step("break", f"break *0x{f['bp']}")
+        step("continue to breakpoint", "continue")
+        step("pc at breakpoint", "p/x $pc")
+        step("delete", "delete")
+        timed("stepi", *(["stepi"] * steps))
+        step("pc after stepi", "p/x $pc")
+        step("detach", "detach")
+    return ex
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--phase", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--facts", default="{}")
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--interrupt-after", type=float, default=4.0)
+    a = ap.parse_args()
+    f = json.loads(a.facts)
+    os.makedirs(a.out, exist_ok=True)
+    argv = ["gdb", "-nx", "-q", "-batch"]
+    for c in commands(a.phase, f, a.port):
+        argv += ["-ex", c]
+    with open(os.path.join(a.out, a.phase + ".cmd"), "w") as c:
+        c.write("\n".join(argv[4:][1::2]) + "\n")
+    t0 = time.time()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    timer = threading.Timer(a.timeout, lambda: os.killpg(p.pid, signal.SIGKILL))
+    timer.start()
+    pending = []
+    with open(os.path.join(a.out, a.phase + ".txt"), "wb") as log:
+        lock = threading.Lock()
+
+        def interrupt():
+            with lock:
+                if p.poll() is None:
+                    log.write(b"@@sigint sent\n"); log.flush()
+                    os.kill(p.pid, signal.SIGINT)
+
+        for line in iter(p.stdout.readline, b""):
+            with lock:
+                log.write(line); log.flush()
+            marker = line.strip()
+            if marker.startswith(b"@@") and not marker.startswith(b"@@time"):
+                for t in pending:
+                    t.cancel()
+                pending.clear()
+                # Ctrl-C: gdb turns SIGINT into the remote interrupt (\x03). A
+                # continue that should stop by itself (breakpoint) gets a
+                # late one only as a watchdog.
+                if marker == b"@@continue":
+                    pending.append(threading.Timer(a.interrupt_after, interrupt))
+                elif marker.startswith(b"@@continue"):
+                    pending.append(threading.Timer(60, interrupt))
+                for t in pending:
+                    t.start()
+        for t in pending:
+            t.cancel()
+    rc = p.wait()
+    timer.cancel()
+    print(f"gdb_live.py: phase {a.phase}: gdb exited {rc} after {time.time() - t0:.1f} s", flush=True)
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,18 +50,15 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
     return r
 }
 
-/// Scenario 3 on Debian's Xen (no CONFIG_GDBSX): the host's gdb attached to
-/// the PV guest through `xenscope gdbstub --domain N --tty <virtio port>`.
+/// Scenario 3, live gdb: the host's gdb attached to the PV guest through
+/// `xenscope gdbstub --domain N --tty <virtio port>`, on Debian's Xen (`ci`,
+/// no CONFIG_GDBSX) and on the self-built one (`selfbuilt`, CONFIG_GDBSX=y).
 @Suite struct LabLiveGDBTests {
-    let lab: LabResults
-    let gdb: GDBTranscript
-    init() throws {
-        lab = try LabResults.ci()
-        gdb = GDBTranscript(text: try lab.text("gdb/stub.txt"))
-    }
+    static let profiles = ["ci", "selfbuilt"]
 
     /// `info threads` lists one thread per vCPU `xl vcpu-list` shows.
-    @Test func threadsAreTheVCPUs() throws {
+    @Test(arguments: profiles) func threadsAreTheVCPUs(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         let vcpuList = try lab.text("results/gdb-live/vcpu-list-1.txt")
         let vcpus = vcpuList.split(separator: "\n").filter { $0.hasPrefix("pv ") }.count
         #expect(vcpus == 2)
@@ -72,7 +69,8 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
 
     /// Every register xenctx printed while the stub held the guest paused
     /// equals what gdb's `info registers` shows, for both vCPUs.
-    @Test func registersEqualXenctx() throws {
+    @Test(arguments: profiles) func registersEqualXenctx(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         for v in 0..<2 {
             let x = xenctxFull(try lab.text("results/gdb-live/xenctx-vcpu\(v).txt"))
             let g = GDBTranscript.registers(gdb.step("registers vcpu\(v)"))
@@ -93,7 +91,8 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
 
     /// `x/8gx linux_banner` reads the guest kernel's banner: "Linux version"
     /// and the release dom0 (same kernel) runs.
-    @Test func kernelMemoryIsTheBanner() throws {
+    @Test(arguments: profiles) func kernelMemoryIsTheBanner(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         let words = gdb.words("banner")
         #expect(words.count == 8, "\(gdb.step("banner"))")
         var bytes: [UInt8] = []
@@ -106,7 +105,8 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
     }
 
     /// `bt` starts at the selected vCPU's rip (vcpu0's, as xenctx saw it).
-    @Test func backtraceStartsAtRIP() throws {
+    @Test(arguments: profiles) func backtraceStartsAtRIP(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         let x = xenctxFull(try lab.text("results/gdb-live/xenctx-vcpu0.txt"))
         let frame0 = try #require(gdb.step("bt").firstMatch(of: #/#0\s+0x([0-9a-f]+)/#)).1
         #expect(UInt64(frame0, radix: 16) == x["rip"], "\(gdb.step("bt"))")
@@ -116,6 +116,7 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
     /// the breakpoint and stepi is refused with the reason; the guest does
     /// not move.
     @Test func breakpointsAndStepRefusedWithoutGDBSX() throws {
+        let lab = try LabResults.ci(), gdb = try Self.transcript(lab)
         #expect(gdb.step("monitor").contains("built without CONFIG_GDBSX"), "\(gdb.step("monitor"))")
         #expect(try lab.text("results/gdb-live/stub.log").contains("built without CONFIG_GDBSX"))
         let cont = gdb.step("continue with breakpoint")
@@ -128,7 +129,8 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
 
     /// `continue` runs the guest (its jiffies advance) until gdb's Ctrl-C
     /// (SIGINT → \x03) stops it with SIGINT.
-    @Test func continueAndInterrupt() throws {
+    @Test(arguments: profiles) func continueAndInterrupt(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         #expect(gdb.text.contains("@@sigint sent"))
         #expect(gdb.step("continue").contains("received signal SIGINT"), "\(gdb.step("continue"))")
         let before = try #require(gdb.words("jiffies before continue").first)
@@ -139,7 +141,8 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
 
     /// Detach lets the guest run on: not paused, its console keeps ticking,
     /// its vCPUs accumulate time.
-    @Test func detachLeavesGuestRunning() throws {
+    @Test(arguments: profiles) func detachLeavesGuestRunning(profile: String) throws {
+        let lab = try LabResults.profile(profile), gdb = try Self.transcript(lab)
         #expect(gdb.step("detach").contains("detached"))
         let log = try lab.text("results/gdb-live/log.txt")
         #expect(log.contains("exit=0"), "\(log.suffix(600))")
@@ -159,5 +162,28 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
         }
         let t1 = cpuTime(try lab.text("results/gdb-live/vcpu-list-1.txt")), t2 = cpuTime(try lab.text("results/gdb-live/vcpu-list-2.txt"))
         #expect(t2 > t1, "vCPU time \(t1) → \(t2)")
+    }
+
+    /// With CONFIG_GDBSX: a breakpoint on the kernel function dom0's
+    /// kallsyms names (the guest runs the same kernel) is hit at exactly that
+    /// address, `stepi` moves rip to the next instruction (as gdb decodes
+    /// it), `continue` reaches the breakpoint again.
+    @Test func breakpointStepContinueWithGDBSX() throws {
+        let lab = try LabResults.profile("selfbuilt"), gdb = try Self.transcript(lab)
+        #expect(gdb.step("monitor").contains("hypervisor has CONFIG_GDBSX"), "\(gdb.step("monitor"))")
+        let facts = try lab.text("results/gdb-live/facts.txt")
+        let bp = try #require(facts.firstMatch(of: #/bp=(\w+)@([0-9a-f]{16})/#))
+        let address = try #require(UInt64(bp.2, radix: 16))
+        #expect(gdb.step("continue to breakpoint").contains("hit Breakpoint 1, 0x\(bp.2) in"), "\(gdb.step("continue to breakpoint"))")
+        #expect(gdb.printed("pc at breakpoint") == address)
+        let insns = gdb.step("instructions at breakpoint").matches(of: #/(?m)^(?:=>)?\s+0x([0-9a-f]+):/#).compactMap { UInt64($0.1, radix: 16) }
+        #expect(insns.count == 2 && insns[0] == address, "\(gdb.step("instructions at breakpoint"))")
+        #expect(gdb.printed("pc after stepi") == insns.last, "stepi: \(gdb.step("stepi"))")
+        #expect(gdb.step("continue again").contains("hit Breakpoint 1, 0x\(bp.2) in"), "\(gdb.step("continue again"))")
+        #expect(gdb.printed("pc at breakpoint again") == address)
+    }
+
+    static func transcript(_ lab: LabResults) throws -> GDBTranscript {
+        GDBTranscript(text: try lab.text("gdb/stub.txt"))
     }
 }

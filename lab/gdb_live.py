@@ -19,7 +19,7 @@ wall-clock times measured inside gdb (its Python).
 import argparse, json, os, signal, subprocess, sys, threading, time
 
 
-def commands(phase, f, port):
+def commands(phase, f, port, out):
     ex = ["set pagination off", "set confirm off", "set width 0", "set height 0",
           "set remotetimeout 120", "set tcp connect-timeout 60",
           "python import time", f"target remote 127.0.0.1:{port}"]
@@ -69,6 +69,10 @@ def commands(phase, f, port):
         start, size, steps = int(f["start"], 16), int(f.get("mb", "64")) << 20, int(f.get("steps", "20"))
         step("threads", "info threads")
         timed("read", f"dump binary memory /dev/null 0x{start:x} 0x{start + size:x}")
+        # 2 MiB of kernel text (read-only, the same whoever reads it): the
+        # test compares what each debugger got.
+        text = int(f.get("text", "ffffffff81000000"), 16)
+        step("text", f"dump binary memory {os.path.join(out, phase)}-text.bin 0x{text:x} 0x{text + (2 << 20):x}")
         # stepi from a kernel breakpoint: a #DB taken in guest user mode goes
         # to the guest, not to the debugger.
         step("break", f"break *0x{f['bp']}")
@@ -93,7 +97,7 @@ def main():
     f = json.loads(a.facts)
     os.makedirs(a.out, exist_ok=True)
     argv = ["gdb", "-nx", "-q", "-batch"]
-    for c in commands(a.phase, f, a.port):
+    for c in commands(a.phase, f, a.port, os.path.abspath(a.out)):
         argv += ["-ex", c]
     with open(os.path.join(a.out, a.phase + ".cmd"), "w") as c:
         c.write("\n".join(argv[4:][1::2]) + "\n")

@@ -169,6 +169,17 @@ public final class XenDomainControl: @unchecked Sendable {
 
     public func unmap(_ page: UnsafeMutableRawPointer) { _ = fmUnmap(fmem, page, 1) }
 
+    /// Maps `frames.count` guest frames in one call (one hypercall batch
+    /// instead of one per page); `errors[i]` is non-zero for a frame that
+    /// could not be mapped (its page must not be touched). Unmap with
+    /// ``unmap(_:count:)``.
+    public func map(frames: UnsafeBufferPointer<UInt>, errors: UnsafeMutableBufferPointer<Int32>, writable: Bool) -> UnsafeMutableRawPointer? {
+        precondition(errors.count >= frames.count)
+        return fmMap(fmem, domain, writable ? PROT_READ | PROT_WRITE : PROT_READ, frames.count, frames.baseAddress, errors.baseAddress)
+    }
+
+    public func unmap(_ pages: UnsafeMutableRawPointer, count: Int) { _ = fmUnmap(fmem, pages, count) }
+
     /// Makes the hypervisor pause the domain on the guest's int3/debug traps.
     public func setDebugging(_ on: Bool) -> Bool { xcSetDebugging(xch, domain, on ? 1 : 0) == 0 }
 

@@ -73,7 +73,7 @@ if [ $gdbsx = 1 ] && [ -x /usr/local/bin/gdbsx ]; then
     nc 127.0.0.1 $2 <> $port >&0 &
     r=$!; sleep 2
     if kill -0 $3 && kill -0 $r; then
-      say "gdb phase=$1 domid=$dom start=$start mb=64 steps=20 bp=$bp"
+      say "gdb phase=$1 domid=$dom start=$start mb=64 steps=20 bp=$bp text=$(sym _text)"
       wait_gone $3 900
     else
       echo "phase $1: server or relay not running"; kill $3

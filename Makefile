@@ -86,8 +86,8 @@ fuzz-elf:
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
 # `make test` boots those in lab/ci-profiles (ci, selfbuilt, arm64: LabTests);
-# pvh is make-lab-only (LabExtraTests).
-LAB_PROFILES ?= ci pvh selfbuilt arm64
+# pvh and gdbperf are make-lab-only (LabExtraTests).
+LAB_PROFILES ?= ci pvh selfbuilt gdbperf arm64
 lab: deps peers
 	@for p in $(LAB_PROFILES); do lab/run.sh $$p || exit 1; done
 

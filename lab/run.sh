@@ -10,12 +10,14 @@
 #         (lab/build-xen.sh, cached), Debian's dom0: info, trace, dump-core,
 #         then the NMI crash and QEMU's whole-machine ELF dump (xen-syms kept
 #         beside it)
+#   gdbperf  self-built Xen: our gdbstub vs Xen's gdbsx (lab/build-gdbsx.sh) on
+#         the same PV guest, 64 MiB read and stepi timings (make lab only)
 #   arm64 Debian's arm64 Xen under qemu-system-aarch64: traces, then a dom0
 #         crash with noreboot and the whole-machine dumps (lab/arm64/run.sh)
 # Usage: lab/run.sh PROFILE
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
-profile="${1:?usage: run.sh ci|pvh|selfbuilt|arm64}"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|arm64}"
 case "$profile" in arm64) exec "$here/arm64/run.sh" ;; esac   # own packages, images, boot (lab/arm64)
 work="$here/work"; results="$here/results/$profile"
 mkdir -p "$work"
@@ -30,7 +32,7 @@ if [ ! -x "$bin" ] || [ -n "$(find "$repo/Sources" "$repo/Package.swift" -newer 
   (cd "$repo" && swift build -c release --product xenscope >&2)
 fi
 # Xen's gdbsx from the same source (selfbuilt's live-gdb comparison), cached; into the image.
-if [ "$profile" = selfbuilt ]; then
+if [ "$profile" = selfbuilt ] || [ "$profile" = gdbperf ]; then
   "$here/build-xen.sh" >/dev/null
   gdbsx="$("$here/build-gdbsx.sh")"
   [ ! -f "$work/dom0.img" ] || [ ! "$gdbsx" -nt "$work/dom0.img" ] || rm -f "$work/dom0.img"
@@ -53,6 +55,9 @@ case "$profile" in
        cp "$xenout/xen-syms" "$xenout/source-version" "$xenout/build-seconds" "$results/"
        /usr/bin/python3 "$here/boot.py" --xen "$xenout/xen" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios selfbuilt+gdb-live --gdb --nmi --dumps elf --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+  gdbperf)   # make lab only: our stub vs Xen's gdbsx on the self-built Xen (docs/performance.md)
+       /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios gdb-perf --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

@@ -4,10 +4,12 @@
 # "gdb phase=" marker). xenctx takes both vCPUs' registers while the stub
 # holds the guest paused, so gdb's `info registers` can be compared with it;
 # after gdb detaches, the guest must run on (console ticks, vCPU time).
-# On a hypervisor with CONFIG_GDBSX and Xen's own gdbsx in the image (the
-# selfbuilt profile), a 64 MiB read and timed stepi go through our stub and
-# through gdbsx, behind the same nc relay, one after the other.
+# Scenario "gdb-perf" (lab/scenarios/gdb-perf.sh, the make-lab-only gdbperf
+# profile on the self-built Xen) sources this with mode=perf: a 64 MiB read
+# and timed stepi through our stub and through Xen's own gdbsx, behind the
+# same nc relay, one after the other.
 out=$1; . /lab/common.sh
+mode=${mode:-live}
 set -x
 port=
 for p in /sys/class/virtio-ports/*; do
@@ -44,6 +46,7 @@ wait_paused() {
 }
 
 # ---- phase "stub": features, over the virtio port itself ----
+if [ $mode = live ]; then
 xenscope gdbstub --domain $dom --tty $port --once > $out/stub.log 2>&1 &
 stub=$!
 wait_paused || echo "domain never paused by the stub"
@@ -60,9 +63,11 @@ sleep 11
 xl vcpu-list pv > $out/vcpu-list-2.txt
 t2=$(ticks)
 echo "ticks_after_detach=$t1 ticks_11s_later=$t2" > $out/after-detach.txt
+fi
 
-# ---- phases "perf-stub" / "perf-gdbsx" (CONFIG_GDBSX and gdbsx present) ----
-if [ $gdbsx = 1 ] && [ -x /usr/local/bin/gdbsx ]; then
+# ---- phases "perf-stub" / "perf-gdbsx" (needs CONFIG_GDBSX and gdbsx) ----
+if [ $mode = perf ]; then
+  [ -x /usr/local/bin/gdbsx ] || { echo "no gdbsx in the image (lab/build-gdbsx.sh)"; exit 1; }
   start=ffff888001000000   # 16 MiB into the PV direct map (page_offset_base is checked in phase stub)
   # Both servers listen on dom0's loopback (the initramfs leaves lo down);
   # busybox nc joins the port to them: one open, both directions (a virtio

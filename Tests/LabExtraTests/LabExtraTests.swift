@@ -69,3 +69,30 @@ func expectRegistersMatch(_ c: CPUState, _ x: [String: UInt64], _ what: String) 
         }
     }
 }
+
+/// The `gdbperf` profile (make lab only): our stub and Xen's own gdbsx served
+/// the same PV guest on the self-built Xen, one after the other, through the
+/// same relay (figures in docs/performance.md; no timing is asserted here).
+@Suite struct LabGDBPerfTests {
+    func transcript(_ r: ExtraResults, _ phase: String) throws -> String { try r.text("gdb/\(phase).txt") }
+
+    /// Both debuggers read the whole 64 MiB, stopped at the breakpoint and
+    /// stepped 20 times; the 256 KiB of kernel text each saved are identical.
+    @Test func stubAndGdbsxReadTheSameGuest() throws {
+        let r = try ExtraResults.profile("gdbperf")
+        let facts = try r.text("results/gdb-perf/facts.txt")
+        let bp = try #require(facts.firstMatch(of: #/bp=\w+@([0-9a-f]{16})/#)?.1)
+        for phase in ["perf-stub", "perf-gdbsx"] {
+            let t = try transcript(r, phase)
+            #expect(t.contains("@@time read seconds="), "\(phase): no read time")
+            #expect(!t.contains("Cannot access memory"), "\(phase): \(t.suffix(800))")
+            #expect(t.contains("Breakpoint 1, 0x\(bp) in"), "\(phase): breakpoint not hit")
+            #expect(t.contains("@@time stepi seconds="), "\(phase): no stepi time")
+            #expect(t.contains("detached"), "\(phase): no detach")
+        }
+        let ours = try Data(contentsOf: URL(fileURLWithPath: r.dir + "/gdb/perf-stub-text.bin"))
+        let theirs = try Data(contentsOf: URL(fileURLWithPath: r.dir + "/gdb/perf-gdbsx-text.bin"))
+        #expect(ours.count == 256 << 10 && theirs.count == 256 << 10)
+        #expect(ours == theirs, "kernel text differs between our stub and gdbsx")
+    }
+}

@@ -50,7 +50,7 @@ def commands(phase, f, port, out):
             step("break", f"break *0x{bp}")
             step("continue to breakpoint", "continue")
             step("pc at breakpoint", "p/x $pc")
-            step("instructions at breakpoint", "x/2i $pc")
+            step("instructions at breakpoint", "x/3i $pc")
             step("stepi", "stepi")
             step("pc after stepi", "p/x $pc")
             step("continue again", "continue")

@@ -24,7 +24,12 @@ READ_SECONDS = 150
 def commands(phase, f, port, out):
     ex = ["set pagination off", "set confirm off", "set width 0", "set height 0",
           "set remotetimeout 120", "set tcp connect-timeout 60",
-          "python import time", f"target remote 127.0.0.1:{port}"]
+          "python import time"]
+    if phase.startswith("perf"):
+        # gdbsx sends no target description: without a kernel ELF loaded, gdb
+        # would take it for i386 (as gdbsx's users load vmlinux first).
+        ex.append("set architecture i386:x86-64")
+    ex.append(f"target remote 127.0.0.1:{port}")
 
     def step(name, *cmds):
         ex.append(f"echo \\n@@{name}\\n")

@@ -63,3 +63,10 @@ final class FDWriter {
         w.line(s)
     }
 }
+
+/// A problem with an input file, reported as one line (`Error: …`) without
+/// the usage text: the arguments were well formed, the file was not.
+struct InputFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

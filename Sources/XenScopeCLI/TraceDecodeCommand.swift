@@ -48,7 +48,7 @@ struct TraceDecodeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Stop after N records shown.", valueName: "n"))
     var limit: Int?
 
-    @Option(name: .long, help: "Record order: file (as written) or tsc (all CPUs merged). Default: tsc, or file with --formats.")
+    @Option(name: .long, help: "Record order: file (as written) or tsc (all CPUs merged). Default: tsc, or file with --formats or when reading standard input or a pipe (TSC order must copy the whole stream first).")
     var order: RecordOrder?
 
     @Flag(name: .long, help: "JSON Lines: a header object, then one object per record.")
@@ -88,13 +88,15 @@ struct TraceDecodeCommand: ParsableCommand {
         let toSpec = try to.map { try parseTime($0, hz: hz, option: "--to") }
 
         let style: TraceDecoder.Style
-        let effectiveOrder: RecordOrder
+        var effectiveOrder: RecordOrder
         if let formats {
             let f: FormatsFile
             do { f = try FormatsFile(path: formats) } catch let e as FormatsFile.ParseError {
                 FDWriter.stderrLine("xenscope: \(e)")
                 throw ExitCode(2)
             }
+            // xentrace_format prints nothing then, too; say why the output is empty.
+            if f.definitions.isEmpty { FDWriter.stderrLine("xenscope: \(formats): no format definitions: no record will be printed") }
             effectiveOrder = order ?? .file
             style = order == nil ? .xentraceFormat(f, mhz: mhz ?? 0) : .formats(f)
         } else {
@@ -106,12 +108,14 @@ struct TraceDecodeCommand: ParsableCommand {
         if let symbols {
             let (path, bias) = parseImageWithBias(symbols)
             do { names = DescriptionCache(try Symbolizer(path: path, bias: bias)) } catch {
-                throw ValidationError("--symbols: cannot read \(path): \(error)")
+                throw InputFailure("--symbols: " + (error is InputError ? "\(error)" : "\(path): \(error)"))
             }
         }
 
         let out = FDWriter(fd: 1, capacity: 1 << 18)
         let input = try TraceInput.open(file)
+        // A pipe may never end (`cat /dev/zero |`): TSC order would copy it for ever before printing.
+        if order == nil && input.isPipe { effectiveOrder = .file }
         if case .text = style, !noHeader, input.isMapped {
             // The summary needs a pass of its own: only for inputs that can be read twice.
             let info = try TraceInfo(input, order: .file)

@@ -21,18 +21,22 @@ struct TraceDiffCommand: ParsableCommand {
     @Flag(help: "Print the comparison as JSON (schema xenscope.trace-diff/1).")
     var json = false
 
-    func load(_ path: String) throws -> TraceSummary {
-        if let h = FileHandle(forReadingAtPath: path), let first = try h.read(upToCount: 1), first.first == UInt8(ascii: "{") {
+    func load(_ path: String, _ damage: inout [String]) throws -> TraceSummary {
+        // A directory opens but cannot be read: leave it to the trace reader's message.
+        if let h = FileHandle(forReadingAtPath: path), let first = try? h.read(upToCount: 1), first.first == UInt8(ascii: "{") {
             try? h.close()
             do { return try SummaryJSON.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
                 throw ValidationError("\(path): not a summary JSON file (\(error))")
             }
         }
-        return try Summarizer.summarize(path: path, options: time.summaryOptions(file: path))
+        let s = try Summarizer.summarize(path: path, options: time.summaryOptions(file: path))
+        damage += s.diagnostics
+        return s
     }
 
     func run() throws {
-        let d = SummaryDiff(try load(a), try load(b))
+        var damage: [String] = []
+        let d = SummaryDiff(try load(a, &damage), try load(b, &damage))
         let out = FDWriter(fd: 1)
         if json {
             let e = JSONEncoder()
@@ -42,5 +46,6 @@ struct TraceDiffCommand: ParsableCommand {
             out.write(d.render())
         }
         out.flush()
+        try exitOnDamage(damage)
     }
 }

@@ -34,17 +34,19 @@ struct TraceExportCommand: ParsableCommand {
     func run() throws {
         let options = try time.summaryOptions(file: file)
         let out = FDWriter(fd: 1)
+        var damage: [String] = []
         switch format {
         case .chromeJSON, .perfetto:
             let e = try ChromeTraceExporter(path: output, clock: options.clock)
-            _ = try Summarizer.summarize(path: file, options: options, sink: e)
+            damage = try Summarizer.summarize(path: file, options: options, sink: e).diagnostics
             out.line("\(output): \(e.slices) run slices, \(e.exitSlices) VMEXIT slices, \(e.instants) instant events, \(e.counters) counter samples")
         case .csv, .jsonl:
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let e = try TableExporter(directory: output, format: format == .csv ? .csv : .jsonl, clock: options.clock)
-            _ = try Summarizer.summarize(path: file, options: options, sink: e)
+            damage = try Summarizer.summarize(path: file, options: options, sink: e).diagnostics
             out.line("\(output): records \(e.recordRows) rows, runstates \(e.runstateRows) rows, vmexits \(e.vmexitRows) rows")
         }
         out.flush()
+        try exitOnDamage(damage)
     }
 }

@@ -27,5 +27,6 @@ struct TraceReportCommand: ParsableCommand {
         let out = FDWriter(fd: 1)
         out.line("\(output): \(html.utf8.count) bytes, \(tl.runs.count) timeline intervals\(tl.dropped > 0 ? " (\(tl.dropped) not drawn)" : "")")
         out.flush()
+        try exitOnDamage(s.diagnostics)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryIO
 import DWARF
 import Foundation
 import XenTrace
@@ -30,16 +31,14 @@ struct TimeBaseOptions: ParsableArguments {
         }
         var xlText: String?
         if let x = xlInfo {
-            do { xlText = try String(contentsOfFile: x, encoding: .utf8) } catch {
-                throw ValidationError("--xl-info: cannot read \(x)")
-            }
+            do { xlText = try TextFile.read(x) } catch { throw InputFailure("--xl-info: \(error)") }
             if let k = TraceClock.kind(xlInfo: xlText!) { o.clockKind = k }
         }
         if let h = cpuHz {
             guard let v = TimeBase.parseHz(h) else { throw ValidationError("--cpu-hz: cannot read '\(h)' as a frequency") }
             o.cpuHz = v; o.cpuHzSource = "--cpu-hz"
         } else if let x = xlInfo, let text = xlText {
-            guard let mhz = TimeBase.cpuMHz(xlInfo: text) else { throw ValidationError("--xl-info: \(x) has no cpu_mhz line") }
+            guard let mhz = TimeBase.cpuMHz(xlInfo: text) else { throw InputFailure("--xl-info: \(x): has no cpu_mhz line (not a saved `xl info` output?)") }
             o.cpuHz = mhz * 1e6; o.cpuHzSource = "xl-info"
         }
         if let clock {
@@ -94,7 +93,7 @@ struct TraceSummaryCommand: ParsableCommand {
         if let symbols {
             let (path, bias) = parseImageWithBias(symbols)
             do { names = DescriptionCache(try Symbolizer(path: path, bias: bias)) } catch {
-                throw ValidationError("--symbols: cannot read \(path): \(error)")
+                throw InputFailure("--symbols: " + (error is InputError ? "\(error)" : "\(path): \(error)"))
             }
         }
         let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file))
@@ -109,7 +108,15 @@ struct TraceSummaryCommand: ParsableCommand {
             }
         }
         out.flush()
-        for d in s.diagnostics.prefix(20) { FDWriter.stderrLine("xenscope: \(d)") }
-        if !s.diagnostics.isEmpty { throw ExitCode(2) }
+        try exitOnDamage(s.diagnostics)
     }
+}
+
+/// Prints a trace's damage to standard error (file, byte offset, what was
+/// skipped; the first 20, then a count) and exits 2 when there was any, after
+/// the caller has written everything the valid records gave.
+func exitOnDamage(_ diagnostics: [String]) throws {
+    for d in diagnostics.prefix(20) { FDWriter.stderrLine("xenscope: \(d)") }
+    if diagnostics.count > 20 { FDWriter.stderrLine("xenscope: … and \(diagnostics.count - 20) more problem(s)") }
+    if !diagnostics.isEmpty { throw ExitCode(2) }
 }

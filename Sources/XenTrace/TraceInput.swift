@@ -40,9 +40,25 @@ public final class TraceInput {
     public static func open(_ path: String) throws -> TraceInput {
         switch try InputSource.open(path) {
         case .mapped(let m): return TraceInput(name: path, mapping: m)
-        case .stream(let s, let c): return TraceInput(name: path, stream: s, compression: c)
+        case .stream(let s, let c):
+            let t = TraceInput(name: path, stream: s, compression: c)
+            var st = stat()
+            t.isPipe = path == "-" || stat(path, &st) != 0 || (st.st_mode & S_IFMT) != S_IFREG
+            return t
         }
     }
+
+    /// Whether the input is standard input, a pipe, FIFO or device: it may
+    /// never end (`cat /dev/zero |`), so a reader that must see all of it
+    /// first (TSC order) is the wrong default for it.
+    public private(set) var isPipe = false
+
+    /// Most bytes of a stream that TSC order copies to its temporary file
+    /// (nil: as long as the temporary directory keeps ``spillReserve`` free).
+    /// Past it the rest of the stream is left unread and a diagnostic says so.
+    public var spillLimit: Int?
+    /// Free space the temporary copy leaves on its file system (bytes).
+    static let spillReserve = 1 << 30
 
     /// Reads an already mapped file.
     public init(name: String, mapping: MappedFile) {
@@ -193,10 +209,28 @@ public final class TraceInput {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TraceInput.streamBuffer, alignment: 16)
         defer { buffer.deallocate() }
         var total = 0
-        while true {
+        var nextSpaceCheck = 0
+        copying: while true {
+            if let limit = spillLimit, total >= limit {
+                // Only a stream with more to give was cut.
+                var probe: UInt8 = 0
+                if (try? withUnsafeMutableBytes(of: &probe) { try s.read(into: $0) }) ?? 0 > 0 {
+                    spillStopped(at: total, dir: dir, "its limit of \(limit) bytes reached")
+                }
+                break
+            }
+            if total >= nextSpaceCheck {
+                // An endless stream must not fill the disk: stop while space is left.
+                var fs = statvfs()
+                if fstatvfs(fd, &fs) == 0 && Int(fs.f_bavail) * Int(fs.f_frsize) < TraceInput.spillReserve {
+                    spillStopped(at: total, dir: dir, "less than \(TraceInput.spillReserve >> 20) MiB left free there")
+                    break
+                }
+                nextSpaceCheck = total + (64 << 20)
+            }
             let n: Int
             do {
-                n = try s.read(into: buffer)
+                n = try s.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, (spillLimit ?? Int.max) - total)]))
             } catch let e as InputError {
                 spillDiagnostics.append(TraceDiagnostic(.ioError, offset: total, cpu: nil, e.description))
                 break
@@ -207,12 +241,20 @@ public final class TraceInput {
                 let w = write(fd, buffer.baseAddress! + done, n - done)
                 if w < 0 {
                     if errno == EINTR { continue }
-                    throw InputError(file: name, offset: total + done, "cannot write the temporary copy for TSC order: \(String(cString: strerror(errno)))")
+                    // Keep what was copied: its records are still worth reading.
+                    spillStopped(at: total + done, dir: dir, "write error: \(String(cString: strerror(errno)))")
+                    total += done
+                    break copying
                 }
                 done += w
             }
             total += n
         }
         mapping = try MappedFile(fd: fd, path: name, size: total)
+    }
+
+    private func spillStopped(at total: Int, dir: String, _ reason: String) {
+        spillDiagnostics.append(TraceDiagnostic(.ioError, offset: total, cpu: nil,
+            "TSC order copies a stream to a temporary file in \(dir) first; stopped: \(reason); the rest of the input is not read (use file order for endless or very long streams)"))
     }
 }

@@ -118,6 +118,13 @@ public struct XenalyzeOrderWalk {
                 indexDropped = o
             }
         }
+        // An empty input, or 1-3 bytes the loop above cannot look at, would
+        // otherwise pass without a word.
+        if n == 0 {
+            note(.emptyInput, 0, nil, "the input is empty: no trace records")
+        } else if o < n && o + 4 > n {
+            note(.truncatedRecord, o, nil, "\(n - o) trailing byte(s) too short for a CPU-change record")
+        }
         if let dropPages, n > indexDropped { dropPages(indexDropped, n - indexDropped) }
         let order = streams.indices.sorted { streams[$0].cpu < streams[$1].cpu }
         var sorted: [Stream] = []

@@ -33,15 +33,18 @@ import XenTrace
         #expect(tscs == tscs.sorted())
     }
 
-    /// A pipe on standard input (read once, as a stream) gives the same lines as the mapped file.
+    /// A pipe on standard input (read once, as a stream) gives the same lines as the mapped file,
+    /// in file order by default (a pipe may never end) and in TSC order when asked.
     @Test func standardInput() throws {
         let exe = try #require(xenscopeBinary())
         // Through a real pipe (a regular file as stdin would be mapped); the header needs a second pass, so none.
-        let piped = try run("/bin/sh", ["-c", "cat '\(sample)' | '\(exe)' trace decode --limit 200 -"])
-        let mapped = try xenscope(["trace", "decode", "--no-header", "--limit", "200", sample])
-        #expect(piped.status == 0)
-        #expect(lines(piped).count == 200)
-        #expect(piped.stdout == mapped.stdout)
+        for order in ["file", "tsc"] {
+            let piped = try run("/bin/sh", ["-c", "cat '\(sample)' | '\(exe)' trace decode --limit 200 \(order == "tsc" ? "--order tsc " : "")-"])
+            let mapped = try xenscope(["trace", "decode", "--no-header", "--limit", "200", "--order", order, sample])
+            #expect(piped.status == 0)
+            #expect(lines(piped).count == 200)
+            #expect(piped.stdout == mapped.stdout)
+        }
     }
 
     @Test func eventFilterCountsMatchReader() throws {

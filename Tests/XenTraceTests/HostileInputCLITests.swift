@@ -1,0 +1,162 @@
+import BinaryIO
+import Foundation
+import Testing
+import XenTrace
+
+/// The `xenscope` CLI on hostile inputs: each case here once passed silently
+/// (exit 0, nothing said), hung, or said something vague. Each must now print
+/// one clear line per problem naming the file (and the byte offset where
+/// there is one), exit non-zero, and still use every valid record.
+@Suite struct HostileInputCLITests {
+    /// A fresh directory with an empty file, a 1-byte file, the public sample
+    /// cut inside a record (1,000,006 bytes) and a directory.
+    struct Inputs {
+        let dir: String
+        var empty: String { dir + "/empty" }
+        var one: String { dir + "/one" }
+        var cut: String { dir + "/cut.xentrace" }
+        var folder: String { dir + "/folder" }
+        init() throws {
+            dir = try makeTempDir("hostile")
+            try writeFile(dir + "/empty", [])
+            try writeFile(dir + "/one", [0x58])
+            let sample = try Data(contentsOf: URL(fileURLWithPath: samplePath("xen-4.x-public.xentrace")))
+            try writeFile(dir + "/cut.xentrace", Array(sample.prefix(1_000_006)))
+            try FileManager.default.createDirectory(atPath: dir + "/folder", withIntermediateDirectories: false)
+        }
+    }
+
+    static let cutDamage = """
+        at byte 976884 (0xee7f4), cpu 0: window of 34212 bytes ends 11102 byte(s) past the end of the file
+        """
+    static let cutTail = """
+        at byte 1000004 (0xf4244), cpu 0: 2 byte(s) at the end of a CPU window, too short for a record
+        """
+
+    @Test func summaryOfEmptyAndOneByteFilesSaysSo() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        for json in [false, true] {
+            let e = try runCaptured([x, "trace", "summary"] + (json ? ["--json"] : []) + [t.empty])
+            #expect(e.status == 2)
+            #expect(e.stderr == "xenscope: \(t.empty): at byte 0 (0x0): the input is empty: no trace records\n")
+            let o = try runCaptured([x, "trace", "summary"] + (json ? ["--json"] : []) + [t.one])
+            #expect(o.status == 2)
+            #expect(o.stderr == "xenscope: \(t.one): at byte 0 (0x0): 1 trailing byte(s) too short for a CPU-change record\n")
+        }
+    }
+
+    @Test func exportAndReportOfACutTraceWriteTheValidPartAndExitTwo() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        let damage = "xenscope: \(t.cut): \(Self.cutDamage)\nxenscope: \(t.cut): \(Self.cutTail)\n"
+        let csv = try runCaptured([x, "trace", "export", t.cut, "--format", "csv", "-o", t.dir + "/csv"])
+        #expect(csv.status == 2)
+        #expect(csv.stderr == damage)
+        #expect(csv.stdout == "\(t.dir)/csv: records 46815 rows, runstates 6167 rows, vmexits 2036 rows\n")
+        let chrome = try runCaptured([x, "trace", "export", t.cut, "--format", "chrome-json", "-o", t.dir + "/t.json"])
+        #expect(chrome.status == 2)
+        #expect(chrome.stderr == damage)
+        #expect(FileManager.default.fileExists(atPath: t.dir + "/t.json"))
+        let report = try runCaptured([x, "trace", "report", t.cut, "-o", t.dir + "/r.html"])
+        #expect(report.status == 2)
+        #expect(report.stderr == damage)
+        #expect(report.stdout.hasPrefix("\(t.dir)/r.html: "))
+        // Nothing valid there: still a clear line, not a silent exit 0.
+        let empty = try runCaptured([x, "trace", "report", t.empty, "-o", t.dir + "/e.html"])
+        #expect(empty.status == 2)
+        #expect(empty.stderr == "xenscope: \(t.empty): at byte 0 (0x0): the input is empty: no trace records\n")
+    }
+
+    @Test func diffNamesDamageAndDirectories() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        let sample = samplePath("xen-4.x-public.xentrace")
+        let cut = try runCaptured([x, "trace", "diff", sample, t.cut])
+        #expect(cut.status == 2)
+        #expect(cut.stderr == "xenscope: \(t.cut): \(Self.cutDamage)\nxenscope: \(t.cut): \(Self.cutTail)\n")
+        #expect(!cut.stdout.isEmpty)
+        let folder = try runCaptured([x, "trace", "diff", t.folder, sample])
+        #expect(folder.status == 1)
+        #expect(folder.stderr == "Error: \(t.folder): is a directory\n")
+    }
+
+    @Test func optionFilesGiveOneLineWithTheOffset() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        let sample = samplePath("xen-4.x-public.xentrace")
+        let binary = try runCaptured([x, "trace", "summary", "--xl-info", t.cut, sample])
+        #expect(binary.status == 1)
+        #expect(binary.stderr == "Error: --xl-info: \(t.cut): at byte 1 (0x1): not a text file (byte 0xf0 is not UTF-8)\n")
+        try writeFile(t.dir + "/nul", Array("cpu_mhz : 2400\n".utf8) + [0])
+        let nul = try runCaptured([x, "trace", "summary", "--xl-info", t.dir + "/nul", sample])
+        #expect(nul.status == 1)
+        #expect(nul.stderr == "Error: --xl-info: \(t.dir)/nul: at byte 15 (0xf): not a text file (byte 0x0 is NUL)\n")
+        let folder = try runCaptured([x, "trace", "summary", "--xl-info", t.folder, sample])
+        #expect(folder.status == 1)
+        #expect(folder.stderr == "Error: --xl-info: \(t.folder): is a directory\n")
+        let noMHz = try runCaptured([x, "trace", "summary", "--xl-info", t.one, sample])
+        #expect(noMHz.status == 1)
+        #expect(noMHz.stderr == "Error: --xl-info: \(t.one): has no cpu_mhz line (not a saved `xl info` output?)\n")
+        for command in [["trace", "summary"], ["trace", "decode", "--limit", "1"]] {
+            let r = try runCaptured([x] + command + ["--symbols", t.empty, sample])
+            #expect(r.status == 1)
+            #expect(r.stderr == "Error: --symbols: \(t.empty): at byte 0 (0x0): too short for an ELF file (0 bytes)\n")
+        }
+    }
+
+    @Test func endlessPipeWithLimitEndsWithTheValidPrefix() throws {
+        let x = try xenscopeBinary()
+        // Without --order a pipe is read in file order: TSC order would copy
+        // the endless stream to a temporary file before printing anything.
+        let r = try runCaptured(["timeout", "120", "sh", "-c", "cat /dev/zero | '\(x)' trace decode --limit 3 -"])
+        #expect(r.status == 2)
+        #expect(r.stdout == String(repeating: "CPU0  0 (+       0)  unknown word=[]\n", count: 3))
+        #expect(r.stderr == "xenscope: -: at byte 0 (0x0), cpu 0: input does not start with a CPU-change record; reading records as CPU 0 until one appears\n")
+    }
+
+    @Test func emptyFormatsFileIsNamed() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        let r = try runCaptured([x, "trace", "decode", "--formats", t.empty, "--limit", "3", samplePath("xen-4.x-public.xentrace")])
+        #expect(r.status == 0)
+        #expect(r.stdout == "")
+        #expect(r.stderr == "xenscope: \(t.empty): no format definitions: no record will be printed\n")
+    }
+
+    /// TSC order copies a stream to a temporary file; past `spillLimit` (in
+    /// production: when the file system runs low) it stops copying, merges
+    /// what it has, and says where it stopped.
+    @Test func spillLimitKeepsThePrefixAndSaysWhere() throws {
+        let dir = try makeTempDir("spill")
+        defer { removeDir(dir) }
+        let path = dir + "/t.xentrace"
+        let bytes = DamageTests.base
+        try writeFile(path, bytes)
+        let prefix = dir + "/prefix.xentrace"
+        try writeFile(prefix, Array(bytes.prefix(52)))
+        let (want, _) = try readAll(try TraceInput.open(prefix), order: .tsc)
+
+        let fd = open(path, O_RDONLY)
+        let input = TraceInput(name: "pipe", stream: FileStream(fd: fd, name: "pipe", ownsFD: true))
+        input.spillLimit = 52
+        let (got, diags) = try readAll(input, order: .tsc)
+        #expect(got.map(\.offset) == want.map(\.offset))
+        #expect(got.map(\.offset) == [0, 40, 12, 32])
+        #expect(diags.map(\.description).contains(
+            "pipe: at byte 52 (0x34): TSC order copies a stream to a temporary file in \(ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") first; stopped: its limit of 52 bytes reached; the rest of the input is not read (use file order for endless or very long streams)"))
+
+        // A stream that ends exactly at the limit lost nothing: no such line.
+        let fd2 = open(prefix, O_RDONLY)
+        let whole = TraceInput(name: "pipe", stream: FileStream(fd: fd2, name: "pipe", ownsFD: true))
+        whole.spillLimit = 52
+        let (all, d2) = try readAll(whole, order: .tsc)
+        #expect(all.map(\.offset) == want.map(\.offset))
+        #expect(!d2.contains { $0.description.contains("stopped") })
+    }
+}

@@ -43,6 +43,19 @@ struct CrashOptions: ParsableArguments {
         return out
     }
 
+    /// Damage found in the dump (truncation, bad headers or notes): everything
+    /// readable was printed; now the problems go to standard error (unless the
+    /// output already listed them) and the exit status is 2, as for traces.
+    func exitOnProblems(_ s: CrashSession, listed: Bool) throws {
+        let problems = s.dumpSummary.problems
+        if problems.isEmpty { return }
+        if !listed {
+            for p in problems.prefix(20) { FDWriter.stderrLine("xenscope: \(p)") }
+            if problems.count > 20 { FDWriter.stderrLine("xenscope: … and \(problems.count - 20) more problem(s)") }
+        }
+        throw ExitCode(2)
+    }
+
     func session() throws -> CrashSession {
         do {
             return try CrashSession(dumpPath: dump, elfPath: elf)
@@ -107,7 +120,7 @@ struct CrashSummaryCommand: ParsableCommand {
         if options.json {
             try printJSON(Output(dump: s.dumpSummary, kernel: s.linuxKernel, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts,
                                  xen: xen, xenError: xenError, banner: banner), to: out)
-            return
+            return try options.exitOnProblems(s, listed: true)
         }
         let d = s.dumpSummary
         out.line("      DUMP: \(d.path) (\(d.format.rawValue), \(d.architecture.rawValue))")
@@ -140,6 +153,7 @@ struct CrashSummaryCommand: ParsableCommand {
             if let bt = bts.first(where: { $0.cpu == c.index }) { out.line(formatBacktrace(bt)) }
             out.line(formatRegisters(c))
         }
+        try options.exitOnProblems(s, listed: true)
     }
 }
 
@@ -158,12 +172,13 @@ struct CrashBacktraceCommand: ParsableCommand {
         do { bts = try s.backtraces(scanWords: scan).filter { cpu == nil || $0.cpu == cpu } } catch { throw CrashFailure(error) }
         if let cpu, bts.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
         let out = FDWriter(fd: 1)
-        if options.json { try printJSON(bts, to: out); return }
+        if options.json { try printJSON(bts, to: out); return try options.exitOnProblems(s, listed: false) }
         for (i, bt) in bts.enumerated() {
             if i > 0 { out.line("") }
             out.line("CPU \(bt.cpu):")
             out.line(formatBacktrace(bt))
         }
+        try options.exitOnProblems(s, listed: false)
     }
 }
 
@@ -177,9 +192,10 @@ struct CrashLogCommand: ParsableCommand {
         let log: ConsoleLog
         do { log = try s.consoleLog() } catch { throw CrashFailure(error) }
         let out = FDWriter(fd: 1)
-        if options.json { try printJSON(log, to: out); return }
+        if options.json { try printJSON(log, to: out); return try options.exitOnProblems(s, listed: false) }
         out.write(log.text)
         if !log.text.isEmpty && !log.text.hasSuffix("\n") { out.write("\n") }
+        try options.exitOnProblems(s, listed: false)
     }
 }
 
@@ -195,12 +211,13 @@ struct CrashRegsCommand: ParsableCommand {
         let cpus = s.dump.cpus.filter { cpu == nil || $0.index == cpu }
         if let cpu, cpus.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
         let out = FDWriter(fd: 1)
-        if options.json { try printJSON(cpus, to: out); return }
+        if options.json { try printJSON(cpus, to: out); return try options.exitOnProblems(s, listed: false) }
         for (i, c) in cpus.enumerated() {
             if i > 0 { out.line("") }
             out.line("CPU \(c.index): \(c.source)")
             out.line(formatRegisters(c))
         }
+        try options.exitOnProblems(s, listed: false)
     }
 }
 
@@ -234,9 +251,10 @@ struct CrashReadCommand: ParsableCommand {
         let out = FDWriter(fd: 1)
         if options.json {
             try printJSON(Output(address: a, physical: physical, hex: bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()), to: out)
-            return
+            return try options.exitOnProblems(s, listed: false)
         }
         out.line(formatHexDump(address: a, bytes: bytes))
+        try options.exitOnProblems(s, listed: false)
     }
 }
 
@@ -249,11 +267,12 @@ struct CrashInfoCommand: ParsableCommand {
         let s = try options.session()
         let out = FDWriter(fd: 1)
         let d = s.dumpSummary
-        if options.json { try printJSON(d, to: out); return }
+        if options.json { try printJSON(d, to: out); return try options.exitOnProblems(s, listed: true) }
         out.line("\(d.path): \(d.format.rawValue), \(d.architecture.rawValue), \(d.cpus) CPU(s)")
         for r in d.physicalRanges { out.line("  memory \(r)") }
         for n in s.dump.notes { out.line("  note \(n.name) type 0x\(String(n.type, radix: 16)), \(n.descriptor.count) bytes") }
         for p in d.problems { out.line("  problem: \(p)") }
+        try options.exitOnProblems(s, listed: true)
     }
 }
 
@@ -271,7 +290,8 @@ struct CrashDomainsCommand: ParsableCommand {
         let list: XenDomainList
         do { list = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { throw CrashFailure(error) }
         let out = FDWriter(fd: 1)
-        if options.json { try printJSON(list, to: out); return }
+        if options.json { try printJSON(list, to: out); return try options.exitOnProblems(s, listed: false) }
         out.write(formatXenDomains(list, registers: regs))
+        try options.exitOnProblems(s, listed: false)
     }
 }

@@ -236,6 +236,53 @@ import Testing
         #expect(bt.hasSuffix("    ORIG_RAX: \(String(format: "%016llx", try #require(s.backtraces().first { $0.cpu == 1 }?.exceptionFrames.last?.registers["orig_rax"])))  CS: 0033  SS: 002b\n"))
     }
 
+    /// A kdump cut at 20 MB: what the file holds is still shown (CPUs,
+    /// registers, notes), the damage is one line naming the file and the byte
+    /// offset — in the output of `info`/`summary`, on standard error for the
+    /// others — and every command exits 2 instead of 0.
+    @Test func truncatedDumpExitsTwoAndNamesTheOffset() throws {
+        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
+        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let dir = NSTemporaryDirectory() + "xenscope-cutdump-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cut = dir + "/cut.kdump"
+        let h = try #require(FileHandle(forReadingAtPath: guest.kdumpDump))
+        try Data(try #require(try h.read(upToCount: 20_000_000))).write(to: URL(fileURLWithPath: cut))
+        try h.close()
+
+        func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: xs)
+            p.arguments = args
+            let o = dir + "/out", e = dir + "/err"
+            FileManager.default.createFile(atPath: o, contents: nil)
+            FileManager.default.createFile(atPath: e, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: o))
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: e))
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, try String(contentsOfFile: o, encoding: .utf8), try String(contentsOfFile: e, encoding: .utf8))
+        }
+        let info = try run(["crash", "info", cut])
+        #expect(info.status == 2)
+        #expect(info.err == "")
+        #expect(info.out.hasPrefix("\(cut): kdump-flattened, x86_64, 2 CPU(s)\n"))
+        let problems = info.out.split(separator: "\n").filter { $0.hasPrefix("  problem: ") }.map { String($0.dropFirst(11)) }
+        #expect(problems.count == 1)
+        let problem = try #require(problems.first)
+        #expect(problem.hasPrefix("\(cut): at byte "))
+        #expect(problem.hasSuffix(" bytes runs past the end of the file (truncated); stream ends here"))
+        let summary = try run(["crash", "summary", cut, "--elf", guest.vmlinux])
+        #expect(summary.status == 2)
+        #expect(summary.out.contains("   PROBLEM: \(problem)\n"))
+        let regs = try run(["crash", "regs", cut])
+        #expect(regs.status == 2)
+        #expect(regs.out.hasPrefix("CPU 0: NT_PRSTATUS"))
+        #expect(regs.out.contains("\nCPU 1: NT_PRSTATUS"))
+        #expect(regs.err == "xenscope: \(problem)\n")
+    }
+
     /// Against Debian's crash on the same dump: its frames where it is right
     /// (the same return addresses), the same user-mode registers; the frames
     /// it adds between do_syscall_64 and the entry code are stale stack words

@@ -2,7 +2,7 @@
 # for a PVH guest; the dump is bounded and may be truncated.
 out=$1; . /lab/common.sh
 set -x
-start_guest pvh || exit 1
+xl list | grep -q '^pvh ' || start_guest pvh || exit 1
 sleep 3
 domid=$(retry xl domid pvh)
 echo $domid > $out/domid

@@ -96,9 +96,13 @@ lab-test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter 'LabTests|LabExtraTests'
 
+# The bundled real trace read three ways: per-CPU table, decoded records, the
+# start of the xenalyze-class summary (pCPUs, top domains).
 demo: release
 	.build/release/xenscope trace info $(SAMPLE)
 	.build/release/xenscope trace decode --limit 20 $(SAMPLE)
+	.build/release/xenscope trace summary $(SAMPLE) | head -n 18
+	@echo "more: xenscope trace report|export|diff|record, crash, gdbstub, symbolize (README.md, docs/)"
 
 # Binary, man page (argument-parser's generate-manual plugin) and shell completions.
 install: release

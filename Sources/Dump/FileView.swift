@@ -90,7 +90,10 @@ final class FileView {
         while filled < n {
             guard i < records.count, records[i].logical <= at, at < records[i].logical + records[i].size else {
                 if i < records.count, records[i].logical <= at { i += 1; continue }
-                throw InputError(file: file.path, "flattened dump has no record for logical offset \(at) (truncated or incomplete stream)")
+                // Name the spot in the file: where the nearest record before the wanted bytes ends.
+                let before = records[..<min(i, records.count)].last { $0.logical <= at }
+                throw InputError(file: file.path, offset: before.map { $0.fileOffset + Int(clamping: $0.size) } ?? Self.flatHeaderSize,
+                                 "flattened dump has no record for logical offset \(at) (truncated or incomplete stream; the nearest record before it ends here)")
             }
             let r = records[i]
             let take = Int(min(UInt64(n - filled), r.logical + r.size - at))

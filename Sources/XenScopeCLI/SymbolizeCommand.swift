@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryIO
 import DWARF
 import Foundation
 
@@ -74,7 +75,16 @@ struct SymbolizeCommand: ParsableCommand {
             out.write(outputStyle == .llvm ? r.llvmText : r.addr2lineText)
         }
         if addressArguments.isEmpty {
-            while let line = readLine() { try handle(line); if outputStyle == .llvm { out.flush() } }
+            let lines = LineReader(FileStream(fd: 0, name: "-", ownsFD: false))
+            while let line = try lines.next() {
+                switch line {
+                case .text(let t): try handle(t)
+                case .tooLong(let offset):
+                    FDWriter.stderrLine("xenscope: -: at byte \(offset) (0x\(String(offset, radix: 16))): line longer than 4096 bytes, not an address; skipped to the next newline")
+                    if !json { out.write("??\n??:0:0\n\n") }
+                }
+                if outputStyle == .llvm { out.flush() }
+            }
         } else {
             for a in addressArguments { try handle(a) }
         }

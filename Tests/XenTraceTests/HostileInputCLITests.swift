@@ -119,6 +119,21 @@ import XenTrace
         #expect(r.stderr == "xenscope: -: at byte 0 (0x0), cpu 0: input does not start with a CPU-change record; reading records as CPU 0 until one appears\n")
     }
 
+    /// `symbolize` reading addresses from a stream with no newline in sight
+    /// (it used to grow a single line in memory until killed).
+    @Test func symbolizeSkipsOverlongLines() throws {
+        let x = try xenscopeBinary()
+        let r = try runCaptured(["timeout", "120", "sh", "-c",
+                                 "{ head -c 10000000 /dev/zero; printf '\\n0x10\\n'; } | '\(x)' symbolize --elf /bin/ls"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "??\n??:0:0\n\n??\n??:0:0\n\n")
+        #expect(r.stderr == """
+            xenscope: /bin/ls: no DWARF found; names come from the ELF symbol table, no source lines
+            xenscope: -: at byte 0 (0x0): line longer than 4096 bytes, not an address; skipped to the next newline
+
+            """)
+    }
+
     @Test func emptyFormatsFileIsNamed() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

@@ -86,9 +86,12 @@ func expectRegistersMatch(_ c: CPUState, _ x: [String: UInt64], _ what: String) 
             let t = try transcript(r, phase)
             #expect(t.contains("@@time read seconds="), "\(phase): no read time")
             #expect(!t.contains("Cannot access memory"), "\(phase): \(t.suffix(800))")
-            #expect(t.contains("Breakpoint 1, 0x\(bp) in"), "\(phase): breakpoint not hit")
+            // gdbsx reported its breakpoint stop as a plain SIGTRAP elsewhere
+            // (docs/performance.md); ours stops on the breakpoint.
+            if phase == "perf-stub" { #expect(t.contains("Breakpoint 1, 0x\(bp) in"), "\(phase): breakpoint not hit") }
             #expect(t.contains("@@time stepi seconds="), "\(phase): no stepi time")
-            #expect(t.contains("detached"), "\(phase): no detach")
+            // gdbsx closes the connection on detach instead of answering it.
+            #expect(t.contains("detached") || (phase == "perf-gdbsx" && t.contains("Remote connection closed")), "\(phase): no detach")
         }
         let ours = try Data(contentsOf: URL(fileURLWithPath: r.dir + "/gdb/perf-stub-text.bin"))
         let theirs = try Data(contentsOf: URL(fileURLWithPath: r.dir + "/gdb/perf-gdbsx-text.bin"))

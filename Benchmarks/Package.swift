@@ -3,6 +3,16 @@
 // Build: `make bench` (or `swift build -c release` here); run .build/release/<name>.
 import PackageDescription
 
+/// Products of the root package, as dependencies.
+func xenscope(_ products: String...) -> [Target.Dependency] {
+    products.map { .product(name: $0, package: "XenScope") }
+}
+
+/// One benchmark executable (Sources/<name>).
+func bench(_ name: String, _ deps: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: deps)
+}
+
 let package = Package(
     name: "XenScopeBenchmarks",
     dependencies: [
@@ -10,52 +20,24 @@ let package = Package(
     ],
     targets: [
         // Producer threads and the per-event timing loop, in C like real producers.
-        .target(name: "ProducerBenchC", dependencies: [
-            .product(name: "CTraceBuffer", package: "XenScope"),
-        ]),
+        .target(name: "ProducerBenchC", dependencies: xenscope("CTraceBuffer")),
         // ns per event, collector throughput, loss at 1/10/50 M events/s.
-        .executableTarget(name: "producer", dependencies: [
-            "ProducerBenchC",
-            .product(name: "TraceRing", package: "XenScope"),
-            .product(name: "Collector", package: "XenScope"),
-            .product(name: "CTraceBuffer", package: "XenScope"),
-        ]),
+        bench("producer", ["ProducerBenchC"] + xenscope("TraceRing", "Collector", "CTraceBuffer")),
         // Decode to /dev/null: MB/s, records/s, peak RSS (docs/performance.md, "Trace decode").
-        .executableTarget(name: "trace-decode", dependencies: [
-            .product(name: "XenTrace", package: "XenScope"),
-            .product(name: "XenTraceFormats", package: "XenScope"),
-        ]),
+        bench("trace-decode", xenscope("XenTrace", "XenTraceFormats")),
         // Trace summary vs `xenalyze --summary` vs `cat` on a generated 1 GB trace.
-        .executableTarget(name: "trace-summary", dependencies: [
-            .product(name: "XenTrace", package: "XenScope"),
-            .product(name: "XenTraceAnalysis", package: "XenScope"),
-        ]),
+        bench("trace-summary", xenscope("XenTrace", "XenTraceAnalysis")),
         // Trace reader: `trace info` figures and full record iteration (file and
         // TSC order) on a generated 1 GB trace, beside `cat FILE > /dev/null`.
-        .executableTarget(name: "trace-read", dependencies: [
-            .product(name: "XenTrace", package: "XenScope"),
-            .product(name: "BinaryIO", package: "XenScope"),
-        ]),
+        bench("trace-read", xenscope("XenTrace", "BinaryIO")),
         // gdb through `xenscope gdbstub` vs QEMU's gdbstub: 64 MiB reads, round trips.
-        .executableTarget(name: "gdbstub", dependencies: [
-            .product(name: "GDBRemote", package: "XenScope"),
-            .product(name: "GDBBackends", package: "XenScope"),
-        ]),
+        bench("gdbstub", xenscope("GDBRemote", "GDBBackends")),
         // Crash analysis: first backtrace, console log, page-table walk, page reads on 64 MiB–8 GiB dumps.
-        .executableTarget(name: "crash", dependencies: [
-            .product(name: "CrashAnalysis", package: "XenScope"),
-            .product(name: "Dump", package: "XenScope"),
-            .product(name: "DWARF", package: "XenScope"),
-        ]),
+        bench("crash", xenscope("CrashAnalysis", "Dump", "DWARF")),
         // Linux guest (Debian 6.1, 1 GiB, 633 MB vmlinux): first backtrace and full log vs crash, gdb, drgn.
-        .executableTarget(name: "linux-crash", dependencies: [
-            .product(name: "CrashAnalysis", package: "XenScope"),
-        ]),
+        bench("linux-crash", xenscope("CrashAnalysis")),
         // Random addresses in a large debug binary vs eu-addr2line, addr2line, llvm-symbolizer.
-        .executableTarget(name: "symbolize", dependencies: [
-            .product(name: "DWARF", package: "XenScope"),
-            .product(name: "ELF", package: "XenScope"),
-        ]),
+        bench("symbolize", xenscope("DWARF", "ELF")),
     ],
     swiftLanguageModes: [.v6]
 )

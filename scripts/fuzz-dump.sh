@@ -6,11 +6,8 @@
 # run left in .build/panicker-dumps, else made here).
 # Usage: scripts/fuzz-dump.sh [SECONDS per target]   (default 60)
 # Crashing inputs land in .build-fuzz/dump-artifacts/ and fail the run.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
-command -v swiftc >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
-export SWIFT_BACKTRACE=enable=no   # let libFuzzer report crashes itself
 B=.build-fuzz
 S="$B/dump-seeds"
 mkdir -p "$B/dump-artifacts" "$S"
@@ -35,19 +32,12 @@ done
 rm -f "$S/kdump/plain-"*-head
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/pv.core" pv
 XC_PAGES=16 python3 samples/guests/panicker/xc_core.py "$dumps/dump.elf" "$S/xc/hvm.core" hvm
-inc=(-I Sources/CZlib -I Sources/CLZMA -I Sources/CZstd -I Sources/CLZO -I Sources/CSnappy -I "$B")
-flags=(-O -wmo -parse-as-library -sanitize=fuzzer,address -swift-version 6)
-swiftc "${flags[@]}" "${inc[@]}" -module-name BinaryIO -emit-module -emit-module-path "$B/BinaryIO.swiftmodule" \
-  -c Sources/BinaryIO/*.swift -o "$B/BinaryIO.o"
-swiftc "${flags[@]}" "${inc[@]}" -module-name ELF -emit-module -emit-module-path "$B/ELF.swiftmodule" \
-  -c Sources/ELF/*.swift -o "$B/ELF.o"
-swiftc "${flags[@]}" "${inc[@]}" -module-name Dump -emit-module -emit-module-path "$B/Dump.swiftmodule" \
-  -c Sources/Dump/*.swift -o "$B/Dump.o"
+fuzz_extra_libs=(-llzo2 -lsnappy)   # kdump page codecs
+fuzz_modules "$B" BinaryIO ELF Dump
 status=0
 for t in DumpNotes:notes Kdump:kdump XenCore:xc; do
   name="${t%%:*}" seeds="${t##*:}"
-  swiftc "${flags[@]}" "${inc[@]}" "Fuzz/${name}Fuzz.swift" "$B/BinaryIO.o" "$B/ELF.o" "$B/Dump.o" \
-    -lz -llzma -lzstd -llzo2 -lsnappy -o "$B/fuzz-${seeds}"
+  fuzz_link "$B" "$B/fuzz-${seeds}" "Fuzz/${name}Fuzz.swift" BinaryIO ELF Dump
   echo "fuzzing ${name} for ${secs}s"
   "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=400000 \
     -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1

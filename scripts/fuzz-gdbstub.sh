@@ -3,13 +3,11 @@
 # (Fuzz/gdbstub/FuzzGDBRemote.swift with Sources/GDBRemote compiled in, under
 # ASan) and runs it for a bounded time. Usage: scripts/fuzz-gdbstub.sh [SECONDS]
 # New crashing inputs land in .build-fuzz/gdbstub/artifacts/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
-command -v swiftc >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
 B=.build-fuzz/gdbstub
 mkdir -p "$B/corpus" "$B/artifacts"
-swiftc -O -wmo -parse-as-library -sanitize=fuzzer,address -swift-version 6 -module-name GDBRemoteFuzz \
+swiftc "${fuzz_flags[@]}" -module-name GDBRemoteFuzz \
   Sources/GDBRemote/*.swift Fuzz/gdbstub/FuzzGDBRemote.swift -o "$B/fuzz-gdbremote"
 echo "fuzzing the gdb remote-protocol engine for ${secs}s"
 "$B/fuzz-gdbremote" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=5 -rss_limit_mb=2048 -max_len=16384 \

@@ -26,6 +26,9 @@ struct TraceSynthCommand: ParsableCommand {
     @Option(help: "Domains (domain 0 is a PV dom0; the rest HVM or PV guests with 1-4 vCPUs).")
     var domains: Int = 16
 
+    @Option(help: "Total vCPUs over all domains (default: 1-4 per guest at random, about 2.5 on average).")
+    var vcpus: Int?
+
     @Option(help: "Seed of the pseudo-random generator.")
     var seed: UInt64 = 1
 
@@ -44,6 +47,9 @@ struct TraceSynthCommand: ParsableCommand {
     func validate() throws {
         guard (1...4096).contains(cpus) else { throw ValidationError("--cpus must be 1...4096") }
         guard (1...32_000).contains(domains) else { throw ValidationError("--domains must be 1...32000") }
+        if let vcpus, !(domains...domains * 128).contains(vcpus) {
+            throw ValidationError("--vcpus must be \(domains)...\(domains * 128) (1-128 per domain)")
+        }
         guard (1...65_535).contains(ringPages) else { throw ValidationError("--ring-pages must be 1...65535") }
     }
 
@@ -52,6 +58,7 @@ struct TraceSynthCommand: ParsableCommand {
         o.size = size
         o.cpus = cpus
         o.domains = domains
+        o.vcpus = vcpus
         o.seed = seed
         o.scheduler = scheduler
         o.ringPages = ringPages

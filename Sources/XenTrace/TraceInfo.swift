@@ -78,44 +78,21 @@ public struct TraceInfo: Sendable {
 
         @inline(__always)
         mutating func add(_ r: TraceRecord) {
-            let e = r.event
-            var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & (keys.count - 1)
-            while true {
-                let k = keys[i]
-                if k == e { values[i] += 1; break }
-                if k == Accumulator.empty {
-                    keys[i] = e
-                    values[i] = 1
-                    used += 1
-                    if used * 2 > keys.count { grow() }
-                    break
-                }
-                i = (i + 1) & (keys.count - 1)
-            }
             let c = Int(r.cpu)
             if c != curIndex { switchCPU(c) }
-            cur.records += 1
-            cur.bytes += r.size
-            if r.hasTSC {
-                if cur.firstTSC == 0 { cur.firstTSC = r.tsc }
-                cur.lastTSC = r.tsc
-            }
-            if e & 0x0fff_f000 == 0x0001_f000 {
-                switch e {
-                case EventID.cpuChange: cur.cpuChangeRecords += 1
-                case EventID.wrapBuffer: cur.wrapRecords += 1
-                case EventID.lostRecords:
-                    cur.lostRecordEvents += 1
-                    cur.lostRecords += UInt64(r.extra.w0)
-                default: break
-                }
-            }
+            tally(r.event, size: r.size, hasTSC: r.hasTSC, tsc: r.tsc, w0: r.extra.w0)
         }
 
         /// One record from the counting fast path (CPU already selected).
         @inline(__always)
         mutating func addFast(_ h: UInt32, _ tsc: UInt64, _ w0: UInt32) {
-            let e = h & 0x0fff_ffff
+            tally(h & 0x0fff_ffff, size: TraceRecord.size(header: h), hasTSC: h & 0x8000_0000 != 0, tsc: tsc, w0: w0)
+        }
+
+        /// Counts event `e` and adds one record to the current CPU's figures;
+        /// `w0` is the first extra word (a LOST_RECORDS record's count).
+        @inline(__always)
+        mutating func tally(_ e: UInt32, size: Int, hasTSC: Bool, tsc: UInt64, w0: UInt32) {
             var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & (keys.count - 1)
             while true {
                 let k = keys[i]
@@ -130,8 +107,8 @@ public struct TraceInfo: Sendable {
                 i = (i + 1) & (keys.count - 1)
             }
             cur.records += 1
-            cur.bytes += TraceRecord.size(header: h)
-            if h & 0x8000_0000 != 0 {
+            cur.bytes += size
+            if hasTSC {
                 if cur.firstTSC == 0 { cur.firstTSC = tsc }
                 cur.lastTSC = tsc
             }

@@ -31,6 +31,9 @@ public struct TraceSynthesizer {
         public var size: Int = 64 << 20
         public var cpus: Int = 8
         public var domains: Int = 16
+        /// Total vCPUs over all domains (at least one per domain); nil: 1–4
+        /// per guest at random (about 2.5 on average).
+        public var vcpus: Int? = nil
         public var seed: UInt64 = 1
         public var scheduler: Scheduler = .credit2
         /// Pages per CPU ring (xentrace's default is 32).
@@ -65,6 +68,9 @@ public struct TraceSynthesizer {
     public init(_ options: Options) {
         precondition(options.cpus >= 1 && options.cpus <= Int(RecordScanner.maxCPU) + 1, "1...4096 CPUs")
         precondition(options.domains >= 1 && options.domains <= 32_000, "1...32000 domains")
+        if let n = options.vcpus {
+            precondition(n >= options.domains && n <= options.domains * 128, "1...128 vCPUs per domain")
+        }
         precondition(options.ringPages >= 1 && options.ringPages <= 65_535, "1...65535 ring pages")
         self.options = options
     }
@@ -228,8 +234,9 @@ struct Simulation {
         nextPoll = start + pollInterval
         counts.cpuRecords = Array(repeating: 0, count: o.cpus)
         // Domain 0: PV, one vCPU per pCPU up to 4; guests: 1–4 vCPUs, 3 in 4 HVM.
+        let perDomain = o.vcpus.map { Simulation.spread(total: $0, domains: o.domains, cpus: o.cpus, &rng) }
         for d in 0..<o.domains {
-            let n = d == 0 ? min(4, o.cpus) : rng.range(1, min(4, max(1, o.cpus)))
+            let n = perDomain?[d] ?? (d == 0 ? min(4, o.cpus) : rng.range(1, min(4, max(1, o.cpus))))
             let hvm = d != 0 && rng.below(4) != 0
             for v in 0..<n {
                 let rip: UInt64 = hvm ? 0xffff_ffff_8100_0000 + UInt64(rng.below(0x40000)) * 16
@@ -241,6 +248,25 @@ struct Simulation {
         var order = Array(vcpus.indices)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
         runq = order
+    }
+
+    /// vCPUs per domain adding up to exactly `total`: dom0 one per pCPU up
+    /// to 4, guests a random 1…2×mean−1 each, then nudged one at a time
+    /// (random guests, never below 1 or above 128) until the sum is exact.
+    static func spread(total: Int, domains: Int, cpus: Int, _ rng: inout SynthRandom) -> [Int] {
+        if domains == 1 { return [total] }
+        let guests = domains - 1
+        let dom0 = max(1, min(4, cpus, total - guests))
+        let rest = total - dom0
+        let mean = max(1, rest / guests)
+        var n = [dom0] + (0..<guests).map { _ in rng.range(1, min(128, 2 * mean - 1)) }
+        var sum = n.reduce(0, +)
+        while sum != total {
+            let g = 1 + rng.below(guests)
+            if sum > total && n[g] > 1 { n[g] -= 1; sum -= 1 }
+            else if sum < total && n[g] < 128 { n[g] += 1; sum += 1 }
+        }
+        return n
     }
 
     mutating func release() {

@@ -27,8 +27,13 @@ public final class ChromeTraceExporter: TimelineSink {
         out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"xenscope trace export\",\"cpu_hz\":\(fmt(clock.hz, 0)),\(clock.jsonFields)},\"traceEvents\":[\n")
     }
 
-    private func ts(_ tsc: UInt64) -> String { fmt(Double(tsc &- first) * 1e6 / hz, 3) }
-    private func dur(_ a: UInt64, _ b: UInt64) -> String { fmt(Double(b &- a) * 1e6 / hz, 3) }
+    /// Microseconds from `a` to `b`; negative when `b` is earlier (a damaged
+    /// trace can place a record before the first one), never a wrapped UInt64.
+    private func micros(_ a: UInt64, _ b: UInt64) -> String {
+        fmt((b >= a ? Double(b - a) : -Double(a - b)) * 1e6 / hz, 3)
+    }
+    private func ts(_ tsc: UInt64) -> String { micros(first, tsc) }
+    private func dur(_ a: UInt64, _ b: UInt64) -> String { micros(a, b) }
     private func emit(_ s: String) {
         if needComma { out.write(",\n") }
         out.write(s)

@@ -55,7 +55,7 @@ public enum HTMLReport {
         h += "<h2>Physical CPUs</h2><table id=\"pcpus\"><tr><th>cpu</th><th>records</th><th>bytes</th><th>span s</th><th>lost records</th><th>lost s</th><th>busy s</th><th>idle s</th><th>switches</th></tr>\n"
         for c in s.pcpus {
             h += "<tr>" + td("cpu\(c.cpu)", "\(c.cpu)") + td("cpu\(c.cpu)-records", "\(c.records)") + td("cpu\(c.cpu)-bytes", "\(c.bytes)")
-                + td("cpu\(c.cpu)-span", sec(c.lastTSC &- c.firstTSC)) + td("cpu\(c.cpu)-lost", "\(c.lostRecords)") + td("cpu\(c.cpu)-lost-s", sec(c.lostCycles))
+                + td("cpu\(c.cpu)-span", c.spanCycles.map(sec) ?? "?") + td("cpu\(c.cpu)-lost", "\(c.lostRecords)") + td("cpu\(c.cpu)-lost-s", sec(c.lostCycles))
                 + td("cpu\(c.cpu)-busy", sec(c.runningCycles)) + td("cpu\(c.cpu)-idle", sec(c.idleCycles)) + td("cpu\(c.cpu)-switches", "\(c.contextSwitches)") + "</tr>\n"
         }
         h += "</table>\n"

@@ -32,7 +32,7 @@ public enum SummaryText {
         line("== Physical CPUs ==")
         line(row(["cpu", "records", "bytes", "span_s", "lost_recs", "lost_s", "busy_s", "idle_s", "switches"], [4, 9, 10, 9, 10, 8, 9, 9, 9]))
         for c in s.pcpus {
-            line(row(["\(c.cpu)", "\(c.records)", "\(c.bytes)", sec(c.lastTSC &- c.firstTSC), "\(c.lostRecords)", sec(c.lostCycles),
+            line(row(["\(c.cpu)", "\(c.records)", "\(c.bytes)", c.spanCycles.map(sec) ?? "?", "\(c.lostRecords)", sec(c.lostCycles),
                       sec(c.runningCycles), sec(c.idleCycles), "\(c.contextSwitches)"], [4, 9, 10, 9, 10, 8, 9, 9, 9]))
         }
 
@@ -166,7 +166,10 @@ func fmt(_ v: Double, _ digits: Int) -> String {
     var p = 1.0
     for _ in 0..<digits { p *= 10 }
     let r = (abs(v) * p).rounded()
-    let i = UInt64(r / p), f = UInt64(r) - i * UInt64(p)
+    // Beyond UInt64 (absurd times from damaged TSCs): plain Double text.
+    guard r < 18_000_000_000_000_000_000 else { return "\(v)" }
+    // Integer split: r / p in floating point can round up and make i * p > r.
+    let n = UInt64(r), i = n / UInt64(p), f = n % UInt64(p)
     var fs = String(f)
     while fs.count < digits { fs = "0" + fs }
     return (v < 0 && r > 0 ? "-" : "") + String(i) + (digits > 0 ? "." + fs : "")

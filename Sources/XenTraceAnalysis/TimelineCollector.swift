@@ -17,7 +17,10 @@ public final class TimelineCollector: TimelineSink {
     public func record(_ r: TraceRecord) {}
     public func runstate(dom: Int, vcpu: Int, pcpu: Int, state: Int, start: UInt64, end: UInt64) {
         guard state == 0, pcpu >= 0 else { return }
-        if runs.count < limit { runs.append((pcpu, start &- first, end &- first, dom, vcpu)) } else { dropped += 1 }
+        // Nothing can be drawn before the first TSC (a damaged trace may
+        // claim it): clip there rather than wrap around.
+        let s = max(start, first), e = max(end, s)
+        if runs.count < limit { runs.append((pcpu, s - first, e - first, dom, vcpu)) } else { dropped += 1 }
     }
     public func vmexit(dom: Int, vcpu: Int, pcpu: Int, reason: Int, name: String, rip: UInt64, start: UInt64, end: UInt64) {}
     public func irq(cpu: Int, tsc: UInt64, vector: Int) {}

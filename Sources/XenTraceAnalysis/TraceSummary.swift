@@ -73,6 +73,10 @@ public struct TraceSummary: Sendable, Codable {
         public var idleCycles: UInt64
         /// Times a vCPU was scheduled in here.
         public var contextSwitches: Int
+
+        /// First to last TSC on this CPU; nil when the last record's TSC is
+        /// below the first one's (a damaged trace), rather than a wrapped number.
+        public var spanCycles: UInt64? { lastTSC >= firstTSC ? lastTSC - firstTSC : nil }
     }
 
     /// One domain and its vCPUs.

@@ -38,6 +38,34 @@ import Testing
         }
     }
 
+    /// `xenscope trace summary` (text, as people run it) on generated traces
+    /// of 100 MiB and 300 MiB with 2,000 domains and 8,000 vCPUs, each in a
+    /// child process so the peak RSS is the summary's own: under 250 MB
+    /// (the file is not kept resident, the per-vCPU state is small), and
+    /// three times the file adds less than 32 MB.
+    @Test func summaryPeakRSSIsBoundedAndFlat() throws {
+        let xenscope = try xenscopeBinary()
+        let dir = try makeTempDir("summary-rss")
+        defer { removeDir(dir) }
+        var peaks: [Int] = []
+        for mib in [100, 300] {
+            let path = "\(dir)/synth-\(mib).xentrace"
+            let gen = try runMeasured([xenscope, "trace", "synth", "--size", "\(mib)M", "--cpus", "8",
+                                       "--domains", "2000", "--vcpus", "8000", "--seed", "1", "-o", path])
+            #expect(gen.status == 0, "synth: \(gen.stderr)")
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+            #expect(size >= mib << 20)
+            let r = try runMeasured([xenscope, "trace", "summary", path])
+            #expect(r.status == 0, "summary: \(r.stderr.prefix(300))")
+            #expect(r.stdout.contains("lost"), "the generated trace has lost records and the summary says so")
+            #expect(r.maxRSSKiB > 0)
+            #expect(r.maxRSSKiB * 1024 < 250_000_000, "\(mib) MiB: peak RSS \(r.maxRSSKiB) KiB")
+            peaks.append(r.maxRSSKiB)
+            removeDir(path)
+        }
+        #expect(peaks[1] - peaks[0] < 32 * 1024, "peak RSS grew from \(peaks[0]) KiB (100 MiB) to \(peaks[1]) KiB (300 MiB)")
+    }
+
     @Test func unreadableFileIsNamed() throws {
         let dir = try makeTempDir("perm")
         defer { removeDir(dir) }

@@ -90,4 +90,20 @@ import Testing
         #expect(starts > 1000)
         #expect(conflicts == 0)
     }
+
+    /// `--vcpus N`: the per-domain counts add up to exactly N, dom0 has one
+    /// per pCPU up to 4, each guest 1...128, and they vary around the mean.
+    @Test func vcpuTotalIsSpreadExactly() {
+        for (domains, cpus, total) in [(1, 8, 5), (2, 4, 2), (3, 2, 300), (2000, 8, 8000), (17, 16, 100), (2000, 8, 2000)] {
+            var rng = SynthRandom(seed: 7)
+            let n = Simulation.spread(total: total, domains: domains, cpus: cpus, &rng)
+            #expect(n.count == domains)
+            #expect(n.reduce(0, +) == total, "\(domains) domains, \(total) vCPUs: \(n.prefix(8))")
+            #expect(n.allSatisfy { (1...128).contains($0) })
+            if domains > 1 { #expect(n[0] == max(1, min(4, cpus, total - (domains - 1)))) }
+        }
+        var rng = SynthRandom(seed: 1)
+        let n = Simulation.spread(total: 8000, domains: 2000, cpus: 8, &rng)
+        #expect(Set(n.dropFirst()) == Set(1...7), "guests of 1 to 7 vCPUs around the mean of 4")
+    }
 }

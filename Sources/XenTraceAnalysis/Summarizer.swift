@@ -185,7 +185,14 @@ struct SummaryRun {
             case .hvm:
                 switch event {
                 case Ev.vmxExit, Ev.vmxExit64, Ev.svmExit, Ev.svmExit64:
-                    if let v = Summarizer.hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) { hvm.exit(r, vcpu: v) }
+                    if let v = Summarizer.hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) {
+                        if sched.vcpus[v].dom == SchedulerAnalysis.defaultDomain {
+                            // xenalyze times these too (its default domain); say what they are.
+                            misc.note("exit-unknown-vcpu", offset: r.offset,
+                                      "VMEXIT on pCPU \(p) before a scheduler record named the running vCPU; timed to the pCPU's next VMENTRY, which may be another vCPU's (scheduler class not traced?)")
+                        }
+                        hvm.exit(r, vcpu: v)
+                    }
                 case Ev.vmentry:
                     if let v = Summarizer.hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) { hvm.entry(r, vcpu: v) }
                 default: irq.record(r)

@@ -5,7 +5,8 @@ import XenTrace
 /// exit and re-enter (with handler records without TSC, HLT exits that block
 /// until the next wake-up), PV vCPUs make hypercalls (some in multicalls),
 /// take page faults and emulations; optional lost records mid-stream and an
-/// exit whose entry is missing. Windows interleave like xentrace writes them.
+/// exit whose entry is missing; optionally only some trace classes (by the
+/// event id's top bits: 0x1 gen, 0x2 sched, 0x8 HVM, 0x20 PV, 0x80 hw). Windows interleave like xentrace writes them.
 struct GeneratedTrace {
     struct Guest { var dom: UInt32; var vcpu: UInt32; var hvm: Bool }
     var bytes: [UInt8] = []
@@ -21,7 +22,8 @@ struct GeneratedTrace {
     }
 
     init(cpus: Int = 2, guestsPerCPU: Int = 2, slices: Int = 300, seed: UInt64 = 1,
-         loseOnCPU: Int? = nil, dropExitEntryAt: Int? = nil, slowReason: UInt32? = nil) {
+         loseOnCPU: Int? = nil, dropExitEntryAt: Int? = nil, slowReason: UInt32? = nil,
+         classes: Set<UInt32>? = nil) {
         var rng = RNG(s: seed | 1)
         var perCPU: [[TraceRecord]] = []
         for c in 0..<cpus {
@@ -121,6 +123,8 @@ struct GeneratedTrace {
                 recs.replaceSubrange(a..<b, with: [TraceRecord(cpu: UInt32(c), event: 0x1f001, tsc: at,
                     extra: [UInt32(b - a), curPacked, UInt32(truncatingIfNeeded: first), UInt32(first >> 32)])])
             }
+            // Only some trace classes enabled (xentrace -e): drop the others.
+            if let classes { recs = recs.filter { classes.contains($0.event >> 16) } }
             perCPU.append(recs)
         }
         // Windows as xentrace writes them: at each poll (every ~3M cycles)

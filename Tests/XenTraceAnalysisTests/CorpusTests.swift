@@ -4,7 +4,7 @@ import XenTraceAnalysis
 
 /// Replays the analysis fuzzer's seeds (Fuzz/analysis-seeds) and its past
 /// findings (Tests/XenTraceAnalysisTests/Corpus) through
-/// ``AnalysisCrossCheck``, in every variant (each exporter, one and two
+/// ``AnalysisCrossCheck``, in every variant (0–7: each exporter, one and two
 /// threads): no crash, no error, no disagreement.
 @Suite struct AnalysisCorpusTests {
     static func inputs(file: StaticString = #filePath) -> [String] {
@@ -29,7 +29,7 @@ import XenTraceAnalysis
         let dir = tempPath("corpus-\(URL(fileURLWithPath: path).lastPathComponent)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for variant in 0..<4 {
+        for variant in 0..<8 {
             let problems = try bytes.withUnsafeBytes { try AnalysisCrossCheck.run($0, scratch: dir, variant: variant) }
             #expect(problems.isEmpty, "\(path) variant \(variant): \(problems)")
         }

@@ -262,9 +262,15 @@ struct Simulation {
         var n = [dom0] + (0..<guests).map { _ in rng.range(1, min(128, 2 * mean - 1)) }
         var sum = n.reduce(0, +)
         while sum != total {
-            let g = 1 + rng.below(guests)
-            if sum > total && n[g] > 1 { n[g] -= 1; sum -= 1 }
-            else if sum < total && n[g] < 128 { n[g] += 1; sum += 1 }
+            var g = 1 + rng.below(guests)
+            if sum > total {
+                if n[g] > 1 { n[g] -= 1; sum -= 1 }
+            } else {
+                // A full guest passes the vCPU on to the first domain with room
+                // (dom0 included), so any total up to 128 per domain ends.
+                if n[g] == 128 { g = n.firstIndex { $0 < 128 }! }
+                n[g] += 1; sum += 1
+            }
         }
         return n
     }

@@ -284,13 +284,14 @@ public final class XenGuestBackend: Backend {
         dropTranslations()
         do {
             if pausedByUs {
+                // Each debug trap paused the domain once more (two vCPUs
+                // running into one breakpoint: twice). Release those extra
+                // pauses while ours still holds the domain, then ours: an
+                // "is it still paused?" loop after the last unpause would
+                // also release a NEW trap's pause and let that vCPU run on
+                // from the byte after the int3.
+                while trapPauses > 0 { trapPauses -= 1; _ = try? control.unpause() }
                 try control.unpause(); pausedByUs = false
-                // Two vCPUs trapping at once (a breakpoint both ran into)
-                // pause the domain twice; release every trap pause.
-                while trapPauses > 0, (try? control.info())?.flags.contains(.paused) == true {
-                    trapPauses -= 1
-                    try control.unpause()
-                }
             }
             trapPauses = 0
         } catch { throw .failed(error.description) }
@@ -329,16 +330,14 @@ public final class XenGuestBackend: Backend {
             return lastStop
         }
         guard info.flags.contains(.paused) else { return nil }
-        if !pausedByUs {
-            // Paused by the hypervisor's debugger hook (a controller pause we
-            // now own and release on resume), not by us: do not pause again.
-            pausedByUs = true
-            trapPauses = 1
-        }
+        // Pauses the hypervisor's debugger hook took (one per trapping
+        // vCPU: each int3 we planted, the #DB of a step); counted below.
+        var traps = 0
         var thread = stepping ?? 1
         var reason = StopEvent.Reason.none
         if let s = stepping {
             if isHVM { _ = control.singleStep(vcpu: s - 1, false) } else { try? setTrapFlag(vcpu: s - 1, false) }
+            if !interruptRequested { traps += 1 }
         }
         if !planted.isEmpty {
             for v in 0..<vcpus {
@@ -346,6 +345,7 @@ public final class XenGuestBackend: Backend {
                 let at = Offset.userRegs + 128
                 let rip = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
                 guard planted[rip &- 1] != nil else { continue }
+                if v + 1 != stepping || interruptRequested { traps += 1 }
                 c.withUnsafeMutableBytes { $0.storeBytes(of: rip &- 1, toByteOffset: at, as: UInt64.self) }
                 if (try? control.setContext(vcpu: v, c)) != nil, reason == .none, stepping == nil || stepping == v + 1 {
                     thread = v + 1
@@ -353,6 +353,9 @@ public final class XenGuestBackend: Backend {
                 }
             }
         }
+        // Paused only by traps: we own one of those pauses; the rest are
+        // released first on resume.
+        if pausedByUs { trapPauses = traps } else { pausedByUs = true; trapPauses = max(traps - 1, 0) }
         lastStop = StopEvent(signal: interruptRequested && reason == .none ? 2 : 5, thread: thread, reason: reason)
         stepping = nil
         interruptRequested = false

@@ -111,7 +111,30 @@ public enum AArch64PrologueAnalysis {
     }
 }
 
+/// Why a function's frame shape could not be worked out (empty: sp moved
+/// through a register).
+struct AArch64ShapeFailure: Error, CustomStringConvertible { let description: String }
+
 extension CrashSession {
+    /// The frame shape of the function starting at `functionStart` when it
+    /// is at `pc`: its instructions up to the pc, read from the dump and
+    /// simulated by ``AArch64PrologueAnalysis``.
+    func aarch64FrameShape(pc: UInt64, functionStart start: UInt64, memory mem: VirtualMemory) -> Result<AArch64FrameShape, AArch64ShapeFailure> {
+        let count = Int((pc &- start) / 4)
+        guard pc >= start, count <= 16384 else { return .failure(.init(description: "function at 0x\(String(start, radix: 16)) too long to analyse")) }
+        let bytes: [UInt8]
+        do { bytes = try mem.read(start, count: count * 4) } catch {
+            return .failure(.init(description: "code at 0x\(String(start, radix: 16)) unreadable: \(error)"))
+        }
+        var code = [UInt32]()
+        code.reserveCapacity(count)
+        for i in 0..<count {
+            code.append(UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
+        }
+        guard let shape = AArch64PrologueAnalysis.shape(code: code) else { return .failure(.init(description: "")) }
+        return .success(shape)
+    }
+
     /// Unwinds one aarch64 CPU by prologue analysis (``AArch64PrologueAnalysis``):
     /// from each pc, the function's start (its symbol), the instructions up to
     /// the pc read from the dump, the frame size and saved-x30 slot they give;
@@ -129,20 +152,10 @@ extension CrashSession {
             guard s.symbol != nil, s.inImage, s.symbolOffset <= lookup else {
                 return (frames, "0x\(String(pc, radix: 16)) is in no function of the image")
             }
-            let start = lookup - s.symbolOffset
-            let count = Int((pc - start) / 4)
-            guard count <= 16384 else { return (frames, "function at 0x\(String(start, radix: 16)) too long to analyse") }
-            let bytes: [UInt8]
-            do { bytes = try mem.read(start, count: count * 4) } catch {
-                return (frames, "code at 0x\(String(start, radix: 16)) unreadable: \(error)")
-            }
-            var code = [UInt32]()
-            code.reserveCapacity(count)
-            for i in 0..<count {
-                code.append(UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
-            }
-            guard let shape = AArch64PrologueAnalysis.shape(code: code) else {
-                return (frames, "\(s.symbol!) moves sp through a register; not followed")
+            let shape: AArch64FrameShape
+            switch aarch64FrameShape(pc: pc, functionStart: lookup - s.symbolOffset, memory: mem) {
+            case .success(let found): shape = found
+            case .failure(let why): return (frames, why.description.isEmpty ? "\(s.symbol!) moves sp through a register; not followed" : why.description)
             }
             if let elrSlot = shape.elrSlot {
                 // An exception entry: the interrupted context is on the stack.

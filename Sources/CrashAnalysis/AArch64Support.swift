@@ -43,6 +43,11 @@ extension CrashSession {
             }
             var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(regs.pc, regs.pc, "initial")]
             var fp = regs.fp
+            // The innermost function may not have its own frame record yet
+            // (a leaf, or a pc before `mov x29, sp`): x29 is then its
+            // caller's record, which names the caller's caller, so the
+            // caller comes from x30 or the slot the prologue saved it in.
+            let frameZeroCaller = aarch64FrameZeroCaller(regs: regs, memory: mem, symbols: symbols)
             var stop = "end of stack"
             while true {
                 if fp == 0 { break }
@@ -68,6 +73,8 @@ extension CrashSession {
             if physical.count == 1, let mem = PageWalker(dump: dump, cpu: cpu).map(VirtualMemory.init) ?? memory {
                 let alt = aarch64PrologueFrames(regs: regs, memory: mem, symbols: symbols, maxFrames: maxFrames)
                 if alt.frames.count > 1 { physical = alt.frames; stop = alt.stop }
+            } else if let caller = frameZeroCaller {
+                physical.insert((caller, caller &- 4, caller == regs.lr ? "link-register" : "prologue"), at: 1)
             }
             var frames = [BacktraceFrame]()
             for f in physical {
@@ -80,6 +87,25 @@ extension CrashSession {
             }
             return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: stop)
         }
+    }
+}
+
+extension CrashSession {
+    /// The return address of the innermost function when its frame record
+    /// is not (yet) what x29 points to; nil when x29 is its own record, or
+    /// when its code cannot be analysed (the frame-record chain alone then).
+    func aarch64FrameZeroCaller(regs: AArch64Registers, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
+        let s = symbols.symbolize(regs.pc)
+        guard s.symbol != nil, s.inImage, s.symbolOffset <= regs.pc,
+              case .success(let shape) = aarch64FrameShape(pc: regs.pc, functionStart: regs.pc - s.symbolOffset, memory: mem)
+        else { return nil }
+        guard let slot = shape.returnAddressSlot else {
+            return regs.lr == 0 ? nil : regs.lr
+        }
+        // A frame record is the pair (x29, x30): its x30 sits 8 bytes above it.
+        if regs.fp == regs.sp &+ slot &- 8 { return nil }
+        guard let saved = try? mem.readWord(regs.sp &+ slot), saved != 0 else { return nil }
+        return saved
     }
 }
 

@@ -1,4 +1,4 @@
-import CrashAnalysis
+@testable import CrashAnalysis
 import CrashTestSupport
 import Dump
 import Foundation
@@ -40,6 +40,31 @@ import Testing
         let cpu0 = try s.backtraces()[0].frames.compactMap(\.function)
         #expect(cpu0.prefix(2) == ["cpu_park_loop", "local_cpu_stop"], "\(cpu0)")
         #expect(cpu0.last == "__primary_switched")
+    }
+
+    /// The innermost function may have no frame record of its own yet (a
+    /// leaf such as a timer handler the dump caught the CPU in, or any
+    /// function at its first instruction): its caller is then x30, not the
+    /// record x29 points to (that one names the caller's caller). Checked on
+    /// the real dump's memory and code: CPU 1's registers as they would be
+    /// one `bl` into `arch_timer_handler_virt` (pc at its entry, x30 the
+    /// return address, x29 and sp unchanged), and CPU 0, parked in
+    /// local_cpu_stop, which has saved its own record.
+    @Test func leafFrameZeroCallerComesFromTheLinkRegister() throws {
+        let g = try LinuxArm64Guest.shared()
+        let s = try CrashSession(dumpPath: g.elfDump, elfPath: g.vmlinux)
+        let symbols = try #require(s.symbols)
+        let entry = try #require(symbols.address(ofSymbol: "arch_timer_handler_virt"))
+        let real = try s.backtraces()[1]
+        var regs = try #require(s.dump.cpus[1].aarch64)
+        regs.x[30] = regs.pc &+ 4       // as if the instruction at pc were the `bl`
+        regs.pc = entry
+        let mem = try #require(PageWalker(dump: s.dump, cpu: s.dump.cpus[1]).map(VirtualMemory.init) ?? s.memory)
+        #expect(s.aarch64FrameZeroCaller(regs: regs, memory: mem, symbols: symbols) == regs.lr)
+        let parked = try #require(s.dump.cpus[0].aarch64)
+        let mem0 = try #require(PageWalker(dump: s.dump, cpu: s.dump.cpus[0]).map(VirtualMemory.init) ?? s.memory)
+        #expect(s.aarch64FrameZeroCaller(regs: parked, memory: mem0, symbols: symbols) == nil)
+        #expect(real.frames.first?.pc == s.dump.cpus[1].aarch64?.pc)
     }
 
     /// drgn (PyPI build, on this x86-64 host) reads the arm64 ELF dump: its

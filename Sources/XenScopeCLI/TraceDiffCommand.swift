@@ -39,9 +39,10 @@ struct TraceDiffCommand: ParsableCommand {
         let d = SummaryDiff(try load(a, &damage), try load(b, &damage))
         let out = FDWriter(fd: 1)
         if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys, .prettyPrinted]
-            out.line(String(decoding: try e.encode(d), as: UTF8.self))
+            let w = JSONWriter(pretty: true, escapeSlashes: true) { out.writeRaw($0) }
+            d.writeJSON(to: w)
+            w.flush()
+            out.line("")
         } else {
             out.write(d.render())
         }

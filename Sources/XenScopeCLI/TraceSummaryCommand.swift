@@ -22,8 +22,19 @@ struct TimeBaseOptions: ParsableArguments {
     @Option(help: "Analyse records up to this timestamp (or seconds from the trace start with an 's' suffix).")
     var to: String?
 
+    @Flag(help: "Name VMEXIT reasons as AMD SVM exit codes (like xenalyze --svm-mode). Default: detected from the exit codes, see docs/trace-summary.md.")
+    var svm = false
+
+    @Flag(help: "Name VMEXIT reasons as Intel VMX basic exit reasons.")
+    var vmx = false
+
+    func validate() throws {
+        if svm && vmx { throw ValidationError("--svm and --vmx exclude each other") }
+    }
+
     func summaryOptions(file: String) throws -> SummaryOptions {
         var o = SummaryOptions()
+        o.hvmFlavour = svm ? .svm : vmx ? .vmx : nil
         // What the recorder wrote beside the trace, if anything; options win.
         if let m = try TraceMetadata.read(tracePath: file) {
             o.clockKind = m.clock.kind
@@ -99,7 +110,10 @@ struct TraceSummaryCommand: ParsableCommand {
         let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file))
         let out = FDWriter(fd: 1)
         if json {
-            out.line(try SummaryJSON.encode(s))
+            let w = JSONWriter(pretty: true) { out.writeRaw($0) }
+            SummaryJSON.write(s, to: w)
+            w.flush()
+            out.line("")
         } else {
             if names != nil {
                 out.write(SummaryText.render(s) { String(decoding: names!.describe($0), as: UTF8.self) })

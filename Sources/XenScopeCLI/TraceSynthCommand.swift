@@ -38,6 +38,9 @@ struct TraceSynthCommand: ParsableCommand {
     @Option(help: "Pages per CPU ring (xentrace -S).")
     var ringPages: Int = 32
 
+    @Flag(help: "An AMD host: HVM exits carry SVM exit codes (under Xen 4.17's shared VMEXIT record id) instead of VMX exit reasons.")
+    var svm = false
+
     @Option(name: [.short, .customLong("output")], help: "File to write.")
     var output: String
 
@@ -62,6 +65,7 @@ struct TraceSynthCommand: ParsableCommand {
         o.seed = seed
         o.scheduler = scheduler
         o.ringPages = ringPages
+        o.svm = svm
         let counts = try TraceSynthesizer(o).write(toPath: output)
         let out = FDWriter(fd: 1)
         if json {

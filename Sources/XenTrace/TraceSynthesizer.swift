@@ -42,6 +42,11 @@ public struct TraceSynthesizer {
         public var cpuHz: UInt64 = 2_400_000_000
         /// Let the simulated collector stall now and then (records get lost).
         public var collectorStalls = true
+        /// An AMD host: HVM exits carry SVM exit codes (INTR 0x60, NPF 0x400,
+        /// IOIO 0x7b, VMMCALL 0x81, MSR 0x7c, CPUID 0x72, CR3 write 0x13,
+        /// VINTR 0x64, HLT 0x78) under the record id Xen 4.17 uses for both
+        /// vendors (0x00081102). Same random sequence as a VMX host.
+        public var svm = false
         public init() {}
     }
 
@@ -550,7 +555,8 @@ struct Simulation {
         default: reason = 12        // HLT
         }
         let rip = vcpus[v].ripBase + UInt64(reason) * 0x40 + UInt64(rng.below(4)) * 4
-        emit(c, SynthEvent.vmexit64, reason, UInt32(truncatingIfNeeded: rip), UInt32(truncatingIfNeeded: rip >> 32))
+        emit(c, SynthEvent.vmexit64, o.svm ? Simulation.svmCode(vmx: reason) : reason,
+             UInt32(truncatingIfNeeded: rip), UInt32(truncatingIfNeeded: rip >> 32))
         advance(c, cycles: 300, 1200)
         switch reason {
         case 1: emit(c, SynthEvent.intr, tsc: false, UInt32(rng.range(0x20, 0xfe)))
@@ -585,6 +591,22 @@ struct Simulation {
         }
         advance(c, cycles: 500, 8_000)
         emit(c, SynthEvent.vmentry)
+    }
+
+    /// The SVM exit code (AMD APM vol. 2, appendix C) for the same guest
+    /// event as a VMX basic exit reason the simulation picked.
+    static func svmCode(vmx reason: UInt32) -> UInt32 {
+        switch reason {
+        case 1: 0x60        // external interrupt → INTR
+        case 48: 0x400      // EPT violation → NPF
+        case 30: 0x7b       // I/O instruction → IOIO
+        case 18: 0x81       // VMCALL → VMMCALL
+        case 31, 32: 0x7c   // MSR read / write → MSR (EXITINFO1 tells them apart)
+        case 10: 0x72       // CPUID
+        case 28: 0x13       // CR access (CR3 write) → CR3_WRITE
+        case 7: 0x64        // pending interrupt window → VINTR
+        default: 0x78       // HLT
+        }
     }
 
     /// A PV guest's hypercall or page fault; sched_op(block) blocks it.

@@ -30,6 +30,7 @@ public enum AnalysisCrossCheck {
             let text = try SummaryJSON.encode(s, pretty: false)
             let back = try SummaryJSON.decode(Data(text.utf8))
             if try SummaryJSON.encode(back, pretty: false) != text { problems.append("the JSON summary does not read back to itself") }
+            if try SummaryJSON.foundationEncode(s) != SummaryJSON.encode(s) { problems.append("the streamed JSON differs from JSONEncoder's") }
             _ = SummaryText.render(s) { "f+0x" + String($0 & 0xff, radix: 16) }
         case 2:
             let timeline = TimelineCollector(limit: 1000)

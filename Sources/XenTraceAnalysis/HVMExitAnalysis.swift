@@ -35,8 +35,8 @@ struct HVMExitAnalysis {
     var inflight: [InFlight] = []
     var perVCPU: [[Int: CycleStats]] = []
     var totals: [Int: ReasonTotal] = [:]
-    /// nil until the first exit decides VMX or SVM.
-    var svm: Bool? = nil
+    /// What the exits say about VMX or SVM numbering (every VMEXIT record, attributed or not).
+    var flavour = HVMFlavourDetector()
     var anomalies = AnomalyLog()
     var exitRecords = 0
     var entryRecords = 0
@@ -58,7 +58,6 @@ struct HVMExitAnalysis {
             anomalies.note("bad-vmexit-record", offset: r.offset, "VMEXIT with \(r.extraCount) payload words")
             return
         }
-        if svm == nil { svm = (r.event & 0xff) == 3 }
         ensure(v)
         if inflight[v].open {
             anomalies.note("exit-without-entry", offset: inflight[v].offset,

@@ -20,6 +20,11 @@ public struct SummaryOptions: Sendable {
     /// 2: decode/merge on a second thread while the passes run (the default);
     /// 1: everything on the calling thread.
     public var threads = 2
+    /// How to name exit reasons: `--vmx`/`--svm`, or nil to detect it from
+    /// the exits (``HVMFlavourDetector``).
+    public var hvmFlavour: HVMFlavour? = nil
+    /// A decision made before the pass (exports name exits as they stream).
+    var decidedFlavour: (flavour: HVMFlavour, reason: String)? = nil
     public init() {}
 }
 
@@ -44,6 +49,12 @@ public struct Summarizer {
                                  sink: TimelineSink? = nil) throws -> TraceSummary {
         let trace = try TraceFile(path: path)
         let mapping = trace.mapping
+        var options = options
+        if sink != nil {
+            // A sink gets exit names as the exits close: decide before the pass.
+            let d = options.hvmFlavour == nil ? HVMFlavourDetector.scan(trace) : HVMFlavourDetector()
+            options.decidedFlavour = d.decide(given: options.hvmFlavour)
+        }
         let s = mapping.withBytes { summarize(bytes: $0, file: path, options: options, sink: sink,
                                               dropPages: { mapping.dropPages(offset: $0, count: $1) }) }
         try sink?.end()
@@ -126,7 +137,7 @@ struct SummaryRun {
 
     mutating func drainExits() {
         guard let sink, !hvm.closed.isEmpty else { return }
-        let svm = hvm.svm ?? false
+        let svm = options.decidedFlavour?.flavour == .svm || options.hvmFlavour == .svm
         for e in hvm.closed {
             let v = sched.vcpus[e.v]
             if v.dom == SchedulerAnalysis.defaultDomain { continue }
@@ -185,6 +196,7 @@ struct SummaryRun {
             case .hvm:
                 switch event {
                 case Ev.vmxExit, Ev.vmxExit64, Ev.svmExit, Ev.svmExit64:
+                    hvm.flavour.see(event: event, reason: r.extra.w0, offset: r.offset)
                     if let v = Summarizer.hvmVCPU(&sched, p: p, r: r, misc: &misc, want: .hvm) {
                         if sched.vcpus[v].dom == SchedulerAnalysis.defaultDomain {
                             // xenalyze times these too (its default domain); say what they are.

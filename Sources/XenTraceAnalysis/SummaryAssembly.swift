@@ -6,7 +6,8 @@ extension Summarizer {
                          hvm: HVMExitAnalysis, pv: PVAnalysis, irq: IRQAnalysis, power: PowerAnalysis,
                          vol: [CPUVolume], misc: AnomalyLog, firstOrder: UInt64, lastOrder: UInt64,
                          records: Int) -> TraceSummary {
-        let svm = hvm.svm ?? false
+        let decision = options.decidedFlavour ?? hvm.flavour.decide(given: options.hvmFlavour)
+        let svm = decision?.flavour == .svm
         func dist(_ h: LogHistogram, max: UInt64) -> TraceSummary.Distribution {
             TraceSummary.Distribution(count: h.total, percentiles: Percentiles(h, max: max), bins: h.bins)
         }
@@ -116,7 +117,7 @@ extension Summarizer {
             firstTSC: firstOrder, lastTSC: lastOrder, totalCycles: lastOrder &- firstOrder,
             records: records, cpuChangeRecords: merge.windowCount,
             lostRecordEvents: vol.reduce(0) { $0 + $1.lostEvents }, lostRecords: vol.reduce(0) { $0 + $1.lost },
-            hvmFlavour: hvm.svm.map { $0 ? "svm" : "vmx" },
+            hvmFlavour: decision?.flavour.rawValue, hvmFlavourReason: decision?.reason,
             pcpus: pcpus, domains: domains, exits: exits,
             wakeLatency: sched.wakeLatency.total > 0 ? dist(sched.wakeLatency, max: wakeMax) : nil,
             irqVectors: irqRows(irq.vectors), irqsHandled: irqRows(irq.handled), power: pw, top: Array(top),

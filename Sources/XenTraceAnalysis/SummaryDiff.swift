@@ -67,6 +67,40 @@ public struct SummaryDiff: Sendable, Codable {
             .sorted { $0.meanRatio > $1.meanRatio }
     }
 
+    /// Streams the stable JSON form (schema `xenscope.trace-diff/1`, docs/trace-diff.md):
+    /// the text `JSONEncoder` with `.sortedKeys` and `.prettyPrinted` writes
+    /// (slashes escaped, as it always has), without building it as a tree.
+    public func writeJSON(to w: JSONWriter) {
+        func rows(_ k: String, _ rs: [Row]) {
+            w.array(k, rs) { r in
+                w.beginObject()
+                w.field("countA", r.countA)
+                w.field("countB", r.countB)
+                w.field("key", r.key)
+                w.field("meanCyclesA", r.meanCyclesA)
+                w.field("meanCyclesB", r.meanCyclesB)
+                w.field("meanRatio", r.meanRatio)
+                w.field("perSecondA", r.perSecondA)
+                w.field("perSecondB", r.perSecondB)
+                w.field("rateRatio", r.rateRatio)
+                w.field("totalSecondsA", r.totalSecondsA)
+                w.field("totalSecondsB", r.totalSecondsB)
+                w.endObject()
+            }
+        }
+        w.beginObject()
+        w.field("a", a)
+        w.field("b", b)
+        rows("domains", domains)
+        rows("exits", exits)
+        rows("hypercalls", hypercalls)
+        w.field("schema", schema)
+        w.field("spanSecondsA", spanSecondsA)
+        w.field("spanSecondsB", spanSecondsB)
+        rows("wakeLatency", wakeLatency)
+        w.endObject()
+    }
+
     /// Text for people: what got slower first.
     public func render() -> String {
         var o = "A: \(a) (\(fmt(spanSecondsA, 3)) s)\nB: \(b) (\(fmt(spanSecondsB, 3)) s)\nrates are per second of trace; ratio = B/A\n"

@@ -74,6 +74,7 @@ public enum SummaryText {
         if !s.exits.isEmpty {
             line()
             line("== HVM exits (\(s.hvmFlavour ?? "?")), exit → next entry, all vCPUs ==")
+            if let why = s.hvmFlavourReason { line("exit reasons named as \(s.hvmFlavour == "svm" ? "AMD SVM exit codes" : "Intel VMX basic exit reasons"): \(why)") }
             line(row(["reason", "count", "total_s", "%span", "mean_cyc", "p50", "p90", "p99", "max"], [-28, 9, 9, 7, 10, 10, 10, 10, 12]))
             for e in s.exits {
                 let pct = s.totalCycles == 0 ? 0 : Double(e.stats.cycles) * 100 / Double(s.totalCycles)

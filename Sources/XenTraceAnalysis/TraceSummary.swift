@@ -27,8 +27,11 @@ public struct TraceSummary: Sendable, Codable {
     public var cpuChangeRecords: Int
     public var lostRecordEvents: Int
     public var lostRecords: UInt64
-    /// "vmx", "svm", or nil when the trace has no VMEXIT records.
+    /// "vmx" or "svm": which numbering the exit reasons were named with;
+    /// nil when the trace has no VMEXIT records and none was asked for.
     public var hvmFlavour: String?
+    /// Why: "--svm given", or what detection saw (``HVMFlavourDetector``).
+    public var hvmFlavourReason: String?
     public var pcpus: [PCPU]
     public var domains: [Domain]
     /// Exit reasons over all vCPUs, most time first.

@@ -90,6 +90,7 @@ struct XenalyzeSummary {
 }
 
 /// The same figures computed from our summary, in xenalyze's vocabulary.
+/// SVM exits carry xenalyze's `VMEXIT_` prefix in its `--svm-mode` output.
 func ourFigures(_ s: TraceSummary) -> (total: String, volume: [Int: [String: Int]], vcpus: [String: XenalyzeSummary.VCPU]) {
     func secs(_ c: UInt64) -> String { String(format: "%.2f", Double(c) / s.cpuHz) }
     func fig(_ c: CycleStats, events: Bool = false) -> XenalyzeSummary.Figure {
@@ -106,7 +107,7 @@ func ourFigures(_ s: TraceSummary) -> (total: String, volume: [Int: [String: Int
             if v.runnableAfterWake.count > 0 { x.runstates["wake"] = fig(v.runnableAfterWake) }
             if v.runnableAfterPreempt.count > 0 { x.runstates["preempt"] = fig(v.runnableAfterPreempt) }
             if v.runnableOther.count > 0 { x.runstates["other"] = fig(v.runnableOther) }
-            for e in v.exits where e.stats.events > 0 { x.exits[e.name] = fig(e.stats, events: true) }
+            for e in v.exits where e.stats.events > 0 { x.exits[(s.hvmFlavour == "svm" ? "VMEXIT_" : "") + e.name] = fig(e.stats, events: true) }
             if let p = v.pv {
                 for (k, n) in p.events { x.pvEvents[pvNames[k] ?? k] = n }
                 if p.subcalls > 0 { x.pvEvents["hypercall (subcall)"] = p.subcalls }

@@ -31,81 +31,139 @@ extension CrashSession {
         return (PageWalker(dump: dump, aarch64: AArch64PageWalker(ttbr0: ttbr0, ttbr1: ttbr1)), source)
     }
 
-    /// Backtraces of aarch64 CPUs by their frame records: x29 points at a
-    /// {previous x29, return address} pair, chained up the stack until x29
-    /// is zero. Frame 0 is the saved pc; each return address is symbolized
-    /// (4 bytes back, inside the call) with its inline chain.
+    /// Backtraces of aarch64 CPUs by their frame records (see
+    /// ``aarch64FrameRecordFrames``), each frame symbolized with its inline
+    /// chain; prologue analysis where there are no frame records at all.
     func aarch64Backtraces(symbols: Symbolizer, maxFrames: Int) -> [CPUBacktrace] {
-        dump.cpus.map { cpu in
+        let tasks = linuxKernel != nil ? linuxCurrentTasks() : [:]
+        return dump.cpus.map { cpu in
             guard let regs = cpu.aarch64 else { return CPUBacktrace(cpu: cpu.index, frames: [], stopReason: "no aarch64 registers") }
             guard let mem = PageWalker(dump: dump, cpu: cpu).map(VirtualMemory.init) ?? memory else {
                 return CPUBacktrace(cpu: cpu.index, frames: [], stopReason: "no page tables for this CPU (no TTBR saved and no swapper_pg_dir symbol)")
             }
-            var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(regs.pc, regs.pc, "initial")]
-            var fp = regs.fp
-            // The innermost function may not have its own frame record yet
-            // (a leaf, or a pc before `mov x29, sp`): x29 is then its
-            // caller's record, which names the caller's caller, so the
-            // caller comes from x30 or the slot the prologue saved it in.
-            let frameZeroCaller = aarch64FrameZeroCaller(regs: regs, memory: mem, symbols: symbols)
-            var stop = "end of stack"
-            while true {
-                if fp == 0 { break }
-                guard physical.count < maxFrames else { stop = "frame limit \(maxFrames) reached"; break }
-                guard fp & 7 == 0 else { stop = "frame pointer 0x\(String(fp, radix: 16)) is misaligned"; break }
-                let next: UInt64, ret: UInt64
-                do {
-                    next = try mem.readWord(fp)
-                    ret = try mem.readWord(fp &+ 8)
-                } catch {
-                    stop = "frame record at 0x\(String(fp, radix: 16)) unreadable: \(error)"
-                    break
-                }
-                if ret == 0 { break }
-                physical.append((ret, ret &- 4, "frame-record"))
-                // The stack grows down: a record further down (or the same)
-                // means a corrupt or looping chain.
-                if next != 0 && next <= fp { stop = "frame chain goes down at 0x\(String(fp, radix: 16)) (corrupt or looping)"; break }
-                fp = next
-            }
+            var (physical, stop) = aarch64FrameRecordFrames(pc: regs.pc, sp: regs.sp, fp: regs.fp, lr: regs.lr,
+                                                            memory: mem, symbols: symbols, maxFrames: maxFrames)
             // No frame records (x29 zero or not a record: Debian's arm64 Xen
             // keeps none): prologue analysis instead, when it gets further.
-            if physical.count == 1, let mem = PageWalker(dump: dump, cpu: cpu).map(VirtualMemory.init) ?? memory {
+            if physical.count == 1 {
                 let alt = aarch64PrologueFrames(regs: regs, memory: mem, symbols: symbols, maxFrames: maxFrames)
                 if alt.frames.count > 1 { physical = alt.frames; stop = alt.stop }
-            } else if let caller = frameZeroCaller {
-                physical.insert((caller, caller &- 4, caller == regs.lr ? "link-register" : "prologue"), at: 1)
             }
-            var frames = [BacktraceFrame]()
-            for f in physical {
-                let s = symbols.symbolize(f.lookup)
-                let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
-                for sf in chain {
-                    frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
-                                                 inlined: sf.inlined, method: f.method))
-                }
-            }
-            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: stop)
+            return CPUBacktrace(cpu: cpu.index, frames: symbolizeFrames(physical, symbols: symbols), stopReason: stop, task: tasks[cpu.index])
         }
     }
-}
 
-extension CrashSession {
-    /// The return address of the innermost function when its frame record
-    /// is not (yet) what x29 points to; nil when x29 is its own record, or
-    /// when its code cannot be analysed (the frame-record chain alone then).
-    func aarch64FrameZeroCaller(regs: AArch64Registers, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
-        let s = symbols.symbolize(regs.pc)
-        guard s.symbol != nil, s.inImage, s.symbolOffset <= regs.pc,
-              case .success(let shape) = aarch64FrameShape(pc: regs.pc, functionStart: regs.pc - s.symbolOffset, memory: mem)
-        else { return nil }
-        guard let slot = shape.returnAddressSlot else {
-            return regs.lr == 0 ? nil : regs.lr
+    /// Symbolized frames, one per inline level, numbered as gdb numbers them.
+    func symbolizeFrames(_ physical: [(pc: UInt64, lookup: UInt64, method: String)], symbols: Symbolizer) -> [BacktraceFrame] {
+        var frames = [BacktraceFrame]()
+        for f in physical {
+            let s = symbols.symbolize(f.lookup)
+            let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookup == f.pc ? 0 : f.pc &- f.lookup), radix: 16))" }
+            let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+            for sf in chain {
+                frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
+                                             inlined: sf.inlined, method: f.method, symbol: sym))
+            }
         }
-        // A frame record is the pair (x29, x30): its x30 sits 8 bytes above it.
-        if regs.fp == regs.sp &+ slot &- 8 { return nil }
-        guard let saved = try? mem.readWord(regs.sp &+ slot), saved != 0 else { return nil }
-        return saved
+        return frames
+    }
+
+    /// Offset of `stackframe` in arm64 Linux's `struct pt_regs` (DWARF of
+    /// the entry C code), nil for other kernels: the entry assembly links a
+    /// frame record there, so an exception context shows up in the x29 chain.
+    func aarch64PtRegsStackframeOffset(symbols: Symbolizer) -> UInt64? {
+        guard linuxKernel != nil else { return nil }
+        for f in ["el1h_64_irq_handler", "el0t_64_sync_handler", "do_el0_svc"] {
+            if let a = address(of: f), let o = symbols.memberOffset(type: "pt_regs", member: "stackframe", inCUOf: a) { return UInt64(o) }
+        }
+        return nil
+    }
+
+    /// The caller of a frame that has not yet made its own frame record the
+    /// head of the x29 chain — a leaf, a shrink-wrapped function before its
+    /// `stp x29, x30`, one between that store and `mov x29, sp`, or one in its
+    /// epilogue: the return address is x30 (or the slot the prologue stored
+    /// it in) and x29 still is the caller's. nil when the chain from x29 is
+    /// already right. Only for the innermost frame and interrupted ones (the
+    /// others are stopped at a call, with their record made).
+    func aarch64UnchainedCaller(pc: UInt64, sp: UInt64, fp: UInt64, lr: UInt64?, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
+        let s = symbols.symbolize(pc)
+        guard s.symbol != nil, s.inImage, s.symbolOffset <= pc, s.symbolOffset / 4 <= 16384 else { return nil }
+        let start = pc - s.symbolOffset
+        let count = Int(s.symbolOffset / 4)
+        guard let bytes = try? mem.read(start, count: count * 4) else { return nil }
+        var code = [UInt32]()
+        code.reserveCapacity(count)
+        for i in 0..<count {
+            code.append(UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
+        }
+        guard let shape = AArch64PrologueAnalysis.shape(code: code), shape.elrSlot == nil else { return nil }
+        func isText(_ a: UInt64) -> Bool { let t = symbols.symbolize(a &- 4); return t.symbol != nil && t.inImage }
+        // x30 still live (not stored, or popped again by an epilogue).
+        guard let slot = shape.returnAddressSlot, slot < shape.frameSize else {
+            return lr.flatMap { isText($0) ? $0 : nil }
+        }
+        // Stored, but x29 does not point into this frame yet.
+        if fp >= sp && fp < sp &+ shape.frameSize { return nil }
+        guard let ret = try? mem.readWord(sp &+ slot), isText(ret) else { return nil }
+        return ret
+    }
+
+    /// Unwinds one aarch64 context by frame records: x29 points at a
+    /// {previous x29, return address} pair, chained up the stack until x29
+    /// is zero. Frame 0 is the pc; a frame not yet on the chain (see
+    /// ``aarch64UnchainedCaller``) adds its caller first. A record inside a
+    /// Linux `pt_regs` (kernel-mode exception: its saved pc is the record's
+    /// return address) gives the interrupted pc itself (not a return
+    /// address: symbolized as is) and the interrupted registers, checked the
+    /// same way. Return addresses are symbolized 4 bytes back, inside the call.
+    func aarch64FrameRecordFrames(pc: UInt64, sp: UInt64, fp startFP: UInt64, lr: UInt64?, memory mem: VirtualMemory,
+                                  symbols: Symbolizer, maxFrames: Int) -> (frames: [(pc: UInt64, lookup: UInt64, method: String)], stop: String) {
+        var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(pc, pc, "initial")]
+        if let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
+            physical.append((ret, ret &- 4, "link-register"))
+        }
+        let sfOffset = aarch64PtRegsStackframeOffset(symbols: symbols)
+        var fp = startFP
+        var blocks: Set<UInt64> = [startFP >> 14]
+        var stop = "end of stack"
+        while true {
+            if fp == 0 { break }
+            guard physical.count < maxFrames else { stop = "frame limit \(maxFrames) reached"; break }
+            guard fp & 7 == 0 else { stop = "frame pointer 0x\(String(fp, radix: 16)) is misaligned"; break }
+            let next: UInt64, ret: UInt64
+            do {
+                next = try mem.readWord(fp)
+                ret = try mem.readWord(fp &+ 8)
+            } catch {
+                stop = "frame record at 0x\(String(fp, radix: 16)) unreadable: \(error)"
+                break
+            }
+            if ret == 0 { break }
+            // pt_regs: x0–x30 at 0, sp at 248, pc at 256, pstate at 264 (the
+            // user_pt_regs ABI); the record is its `stackframe` member.
+            if let off = sfOffset, fp >= off, let regsAt = Optional(fp - off),
+               (try? mem.readWord(regsAt &+ 256)) == ret, let pstate = try? mem.readWord(regsAt &+ 264), (pstate >> 2) & 3 == 1,
+               let isp = try? mem.readWord(regsAt &+ 248), let ilr = try? mem.readWord(regsAt &+ 240) {
+                physical.append((ret, ret, "exception"))
+                if physical.count < maxFrames,
+                   let caller = aarch64UnchainedCaller(pc: ret, sp: isp, fp: next, lr: ilr, memory: mem, symbols: symbols) {
+                    physical.append((caller, caller &- 4, "link-register"))
+                }
+            } else {
+                physical.append((ret, ret &- 4, "frame-record"))
+            }
+            // The stack grows down: a record further down (or the same)
+            // means a corrupt or looping chain.
+            // means a corrupt or looping chain — unless it leaves the 16 KiB
+            // stack block (an IRQ stack back to the task's) for one not seen.
+            if next != 0 && next <= fp && (next >> 14 == fp >> 14 || blocks.contains(next >> 14)) {
+                stop = "frame chain goes down at 0x\(String(fp, radix: 16)) (corrupt or looping)"; break
+            }
+            blocks.insert(next >> 14)
+            fp = next
+        }
+        return (physical, stop)
     }
 }
 

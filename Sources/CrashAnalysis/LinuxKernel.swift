@@ -50,19 +50,20 @@ extension CrashSession {
     public var linuxKernel: LinuxKernelInfo? { LinuxKernelInfo(dump.vmcoreinfo) }
 
     /// The address of a per-CPU variable on `cpu`: `__per_cpu_offset[cpu]`
-    /// plus the variable's offset in the per-CPU section. Per-CPU symbols are
-    /// section offsets, which KASLR does not move, so the bias is taken off.
+    /// plus the variable's offset in the per-CPU section. On x86-64 per-CPU
+    /// symbols are section offsets, which KASLR does not move, so the bias is
+    /// taken off; arm64 links them at their (slid) addresses in the image.
     public func perCPUAddress(_ symbol: String, cpu: Int) throws -> UInt64 {
         guard let symbols else { throw CrashError.noSymbols(what: "per-CPU data") }
         guard let table = address(of: "__per_cpu_offset"), let v = symbols.address(ofSymbol: symbol) else {
             throw CrashError.symbolMissing(image: symbols.path, names: ["__per_cpu_offset", symbol], what: "per-CPU data")
         }
         let offset = try readWord(table &+ UInt64(cpu) * 8)
-        return (v &- symbols.bias) &+ offset
+        return (dump.architecture == .aarch64 ? v : v &- symbols.bias) &+ offset
     }
 
     /// The task running on each CPU (`current_task`, Linux x86-64 ≤ 6.1;
-    /// `pcpu_hot.current_task` from 6.2), with PID and command from
+    /// `pcpu_hot.current_task` from 6.2; arm64 `__entry_task`), with PID and command from
     /// task_struct offsets in the kernel's DWARF. Empty without them.
     public func linuxCurrentTasks() -> [Int: LinuxTask] {
         guard let symbols, linuxKernel != nil, let fork = address(of: "copy_process") ?? address(of: "sched_fork"),
@@ -73,6 +74,7 @@ extension CrashSession {
             let slot: UInt64
             if let a = try? perCPUAddress("current_task", cpu: cpu) { slot = a }
             else if let a = try? perCPUAddress("pcpu_hot", cpu: cpu) { slot = a }   // current_task is its first member
+            else if let a = try? perCPUAddress("__entry_task", cpu: cpu) { slot = a }   // arm64: set by every context switch
             else { continue }
             guard let task = try? readWord(slot), task != 0,
                   let pidBytes = try? read(task &+ UInt64(pidOff), count: 4),

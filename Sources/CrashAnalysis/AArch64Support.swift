@@ -41,13 +41,13 @@ extension CrashSession {
             guard let mem = PageWalker(dump: dump, cpu: cpu).map(VirtualMemory.init) ?? memory else {
                 return CPUBacktrace(cpu: cpu.index, frames: [], stopReason: "no page tables for this CPU (no TTBR saved and no swapper_pg_dir symbol)")
             }
-            var (physical, stop) = aarch64FrameRecordFrames(pc: regs.pc, sp: regs.sp, fp: regs.fp, lr: regs.lr,
-                                                            memory: mem, symbols: symbols, maxFrames: maxFrames)
+            var (physical, stop, records) = aarch64FrameRecordFrames(pc: regs.pc, sp: regs.sp, fp: regs.fp, lr: regs.lr,
+                                                                     memory: mem, symbols: symbols, maxFrames: maxFrames)
             // No frame records (x29 zero or not a record: Debian's arm64 Xen
-            // keeps none): prologue analysis instead, when it gets further.
-            if physical.count == 1 {
+            // keeps none): prologue analysis instead, when it gets as far.
+            if records == 0 {
                 let alt = aarch64PrologueFrames(regs: regs, memory: mem, symbols: symbols, maxFrames: maxFrames)
-                if alt.frames.count > 1 { physical = alt.frames; stop = alt.stop }
+                if alt.frames.count > 1 && alt.frames.count >= physical.count { physical = alt.frames; stop = alt.stop }
             }
             return CPUBacktrace(cpu: cpu.index, frames: symbolizeFrames(physical, symbols: symbols), stopReason: stop, task: tasks[cpu.index])
         }
@@ -118,7 +118,8 @@ extension CrashSession {
     /// address: symbolized as is) and the interrupted registers, checked the
     /// same way. Return addresses are symbolized 4 bytes back, inside the call.
     func aarch64FrameRecordFrames(pc: UInt64, sp: UInt64, fp startFP: UInt64, lr: UInt64?, memory mem: VirtualMemory,
-                                  symbols: Symbolizer, maxFrames: Int) -> (frames: [(pc: UInt64, lookup: UInt64, method: String)], stop: String) {
+                                  symbols: Symbolizer, maxFrames: Int) -> (frames: [(pc: UInt64, lookup: UInt64, method: String)], stop: String, records: Int) {
+        var records = 0
         var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(pc, pc, "initial")]
         if let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
             physical.append((ret, ret &- 4, "link-register"))
@@ -140,6 +141,7 @@ extension CrashSession {
                 break
             }
             if ret == 0 { break }
+            records += 1
             // pt_regs: x0–x30 at 0, sp at 248, pc at 256, pstate at 264 (the
             // user_pt_regs ABI); the record is its `stackframe` member.
             if let off = sfOffset, fp >= off, let regsAt = Optional(fp - off),
@@ -163,7 +165,7 @@ extension CrashSession {
             blocks.insert(next >> 14)
             fp = next
         }
-        return (physical, stop)
+        return (physical, stop, records)
     }
 }
 

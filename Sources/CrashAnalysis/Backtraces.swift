@@ -70,65 +70,83 @@ extension CrashSession {
                 return CPUBacktrace(cpu: cpu.index, frames: [], stopReason: "no page tables for this CPU (CR3 unknown or paging off)")
             }
             let vm = VirtualMemory(walker: w)
-            let mem = UnwindMemory(vm)
-            var frames = [BacktraceFrame]()
-            var exceptions = [ExceptionFrame]()
-            var regs = cpu.dwarfRegisters
-            var reason = ""
-            var switches = [StackSwitch]()
-            var activation = true
             // Top of this CPU's IRQ stack: call_on_stack() saves the
             // interrupted stack pointer there before switching.
             let irqTop = linux ? (try? perCPUAddress("hardirq_stack_ptr", cpu: cpu.index)).flatMap { try? vm.readWord($0) } : nil
-            // Linux entry code has no CFI: where a stack reaches it, the
-            // pt_regs it saved are read and unwinding goes on from them (a
-            // kernel-mode interrupt) or ends (user mode), as the kernel's own
-            // ORC unwinder does.
-            for _ in 0..<8 {
-                var bt = u.unwind(registers: regs, maxFrames: max(1, maxFrames - frames.count), scanWords: scanWords, activation: activation) { mem.word($0) }
-                activation = true
-                // A frame whose stack pointer is the IRQ stack's top called
-                // into the IRQ stack: its own caller is found from the saved
-                // stack pointer, so unwinding restarts there.
-                var switchedFrom: UnwoundFrame? = nil
-                if let top = irqTop, let k = bt.frames.firstIndex(where: { $0.registers[7] == top && $0.pc != 0 }), k > 0,
-                   let saved = try? vm.readWord(top) {
-                    switchedFrom = bt.frames[k]
-                    switchedFrom!.registers[7] = saved
-                    bt.frames.removeSubrange(k...)
-                }
-                reason = bt.stopReason
-                var lastSymbol: String? = nil
-                for f in bt.frames {
-                    let s = symbols.symbolize(f.lookupAddress)
-                    let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookupAddress == f.pc ? 0 : 1), radix: 16))" }
-                    lastSymbol = s.symbol
-                    let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
-                    for sf in chain {
-                        frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
-                                                     inlined: sf.inlined, method: f.method.rawValue, symbol: sym))
-                    }
-                }
-                if let from = switchedFrom {
-                    switches.append(StackSwitch(afterFrame: frames.count - 1, stack: "IRQ stack"))
-                    regs = from.registers.map { $0 ?? 0 }
-                    activation = from.isActivation
-                    continue
-                }
-                if linux, let s = lastSymbol, s.hasPrefix("secondary_startup_64") || s == "start_cpu0" {
-                    reason = Unwinder.endOfStack + " (CPU start-up code)"
-                    break
-                }
-                guard linux, reason != Unwinder.endOfStack, frames.count < maxFrames, let last = bt.frames.last,
-                      Self.isLinuxEntryCode(lastSymbol), let sp = last.registers[7], let pt = ptRegs(at: sp, memory: vm) else { break }
-                let user = pt["cs"]! & 3 == 3
-                exceptions.append(ExceptionFrame(afterFrame: frames.count - 1, address: sp, userMode: user, registers: pt))
-                if user { reason = Unwinder.endOfStack + " (user-mode registers)"; break }
-                regs = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"].map { pt[$0]! }
-            }
-            return CPUBacktrace(cpu: cpu.index, frames: frames, stopReason: reason, task: tasks[cpu.index], exceptionFrames: exceptions,
-                                stackSwitches: switches)
+            var bt = x86Unwind(registers: cpu.dwarfRegisters, activation: true, memory: vm, unwinder: u, symbols: symbols,
+                               irqTop: irqTop, maxFrames: maxFrames, scanWords: scanWords)
+            bt.cpu = cpu.index
+            bt.task = tasks[cpu.index]
+            return bt
         }
+    }
+
+    /// Unwinds one x86-64 context (DWARF numbering 0…16) through `vm`:
+    /// CFI, then Linux's entry code by the pt_regs it saved, the IRQ stack
+    /// back to the interrupted one, the start-up code as the end.
+    /// `activation` false: the pc is a return address (a blocked task's
+    /// saved one), looked up one byte back.
+    func x86Unwind(registers: [UInt64], activation first: Bool, memory vm: VirtualMemory, unwinder u: Unwinder, symbols: Symbolizer,
+                   irqTop: UInt64?, maxFrames: Int, scanWords: Int) -> CPUBacktrace {
+        let linux = linuxKernel != nil
+        let mem = UnwindMemory(vm)
+        var frames = [BacktraceFrame]()
+        var exceptions = [ExceptionFrame]()
+        var regs = registers
+        var reason = ""
+        var switches = [StackSwitch]()
+        var activation = first
+        // Linux entry code has no CFI: where a stack reaches it, the
+        // pt_regs it saved are read and unwinding goes on from them (a
+        // kernel-mode interrupt) or ends (user mode), as the kernel's own
+        // ORC unwinder does.
+        for _ in 0..<8 {
+            var bt = u.unwind(registers: regs, maxFrames: max(1, maxFrames - frames.count), scanWords: scanWords, activation: activation) { mem.word($0) }
+            activation = true
+            // A frame whose stack pointer is the IRQ stack's top called
+            // into the IRQ stack: its own caller is found from the saved
+            // stack pointer, so unwinding restarts there.
+            var switchedFrom: UnwoundFrame? = nil
+            if let top = irqTop, let k = bt.frames.firstIndex(where: { $0.registers[7] == top && $0.pc != 0 }), k > 0,
+               let saved = try? vm.readWord(top) {
+                switchedFrom = bt.frames[k]
+                switchedFrom!.registers[7] = saved
+                bt.frames.removeSubrange(k...)
+            }
+            reason = bt.stopReason
+            var lastSymbol: String? = nil
+            for f in bt.frames {
+                let s = symbols.symbolize(f.lookupAddress)
+                let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookupAddress == f.pc ? 0 : 1), radix: 16))" }
+                lastSymbol = s.symbol
+                let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+                for sf in chain {
+                    frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
+                                                 inlined: sf.inlined, method: f.method.rawValue, symbol: sym))
+                }
+            }
+            if let from = switchedFrom {
+                switches.append(StackSwitch(afterFrame: frames.count - 1, stack: "IRQ stack"))
+                regs = from.registers.map { $0 ?? 0 }
+                activation = from.isActivation
+                continue
+            }
+            if linux, let s = lastSymbol, s.hasPrefix("secondary_startup_64") || s == "start_cpu0" {
+                reason = Unwinder.endOfStack + " (CPU start-up code)"
+                break
+            }
+            guard linux, reason != Unwinder.endOfStack, frames.count < maxFrames, let last = bt.frames.last,
+                  Self.isLinuxEntryCode(lastSymbol), let sp = last.registers[7], let pt = ptRegs(at: sp, memory: vm) else {
+                // A kernel thread's stack starts at ret_from_fork (its pt_regs are empty).
+                if linux, lastSymbol == "ret_from_fork", reason != Unwinder.endOfStack { reason = Unwinder.endOfStack + " (kernel thread start)" }
+                break
+            }
+            let user = pt["cs"]! & 3 == 3
+            exceptions.append(ExceptionFrame(afterFrame: frames.count - 1, address: sp, userMode: user, registers: pt))
+            if user { reason = Unwinder.endOfStack + " (user-mode registers)"; break }
+            regs = ["rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"].map { pt[$0]! }
+        }
+        return CPUBacktrace(cpu: -1, frames: frames, stopReason: reason, exceptionFrames: exceptions, stackSwitches: switches)
     }
 
     /// The CPU whose backtrace passes through `panic` (or Xen's `panic`, or

@@ -94,6 +94,8 @@ public enum CrashError: Error, CustomStringConvertible, Equatable {
     case symbolMissing(image: String, names: [String], what: String)
     case badConsoleRing(String)
     case noSymbols(what: String)
+    case notLinux(what: String)
+    case layoutMissing(image: String, what: String)
 
     public var description: String {
         switch self {
@@ -105,6 +107,10 @@ public enum CrashError: Error, CustomStringConvertible, Equatable {
             return m
         case .noSymbols(let what):
             return "\(what) needs the kernel's or hypervisor's symbols: give --elf"
+        case .notLinux(let what):
+            return "\(what) is read from Linux kernels only (the dump has no Linux VMCOREINFO)"
+        case let .layoutMissing(image, what):
+            return "\(image): its DWARF has no \(what)"
         }
     }
 }

@@ -13,7 +13,7 @@ struct CrashCommand: ParsableCommand {
         Xen `xl dump-core` files. --elf names the kernel or xen-syms that was running; \
         XenScope checks it against the dump (build-id) and says so when it does not match.
         """,
-        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self, CrashDomainsCommand.self],
+        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashPsCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self, CrashDomainsCommand.self],
         defaultSubcommand: CrashSummaryCommand.self
     )
 }
@@ -165,9 +165,14 @@ struct CrashBacktraceCommand: ParsableCommand {
     var cpu: Int?
     @Option(help: "Scan this many stack words for return addresses where CFI and frame pointers end (guesses, labelled).")
     var scan = 0
+    @Option(help: "Linux: the task with this PID (a sleeping task from the context its last switch saved).")
+    var pid: Int?
+    @Flag(name: .customLong("all-tasks"), help: "Linux: every task (crash's `bt -a` is every CPU: the default here).")
+    var allTasks = false
 
     func run() throws {
         let s = try options.session()
+        if pid != nil || allTasks { return try tasks(s) }
         let bts: [CPUBacktrace]
         do { bts = try s.backtraces(scanWords: scan).filter { cpu == nil || $0.cpu == cpu } } catch { throw CrashFailure(error) }
         if let cpu, bts.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
@@ -178,6 +183,40 @@ struct CrashBacktraceCommand: ParsableCommand {
             out.line("CPU \(bt.cpu):")
             out.line(formatBacktrace(bt))
         }
+        try options.exitOnProblems(s, listed: false)
+    }
+}
+
+extension CrashBacktraceCommand {
+    /// `--pid`/`--all-tasks`: backtraces of tasks, running or not.
+    func tasks(_ s: CrashSession) throws {
+        let list: [LinuxTaskEntry]
+        do { list = try s.linuxTasks() } catch { throw CrashFailure(error) }
+        let chosen = list.filter { pid == nil || $0.pid == pid }
+        if let pid, chosen.isEmpty { throw CrashFailure("no task with PID \(pid) in the dump (`xenscope crash ps` lists them)") }
+        let bts: [CPUBacktrace]
+        do { bts = try s.taskBacktraces(chosen) } catch { throw CrashFailure(error) }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(bts, to: out); return try options.exitOnProblems(s, listed: false) }
+        for (i, bt) in bts.enumerated() {
+            if i > 0 { out.line("") }
+            out.line(formatBacktrace(bt))
+        }
+        try options.exitOnProblems(s, listed: false)
+    }
+}
+
+/// `crash ps`: the Linux task list.
+struct CrashPsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "Linux: list every task (PID, PPID, CPU, task_struct, state, command) as crash's ps does.")
+    @OptionGroup var options: CrashOptions
+
+    func run() throws {
+        let s = try options.session()
+        let list: [LinuxTaskEntry]
+        do { list = try s.linuxTasks() } catch { throw CrashFailure(error) }
+        let out = FDWriter(fd: 1)
+        if options.json { try printJSON(list, to: out) } else { out.line(formatTaskList(list)) }
         try options.exitOnProblems(s, listed: false)
     }
 }

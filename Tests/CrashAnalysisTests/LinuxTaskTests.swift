@@ -1,0 +1,63 @@
+import CrashAnalysis
+import CrashTestSupport
+import Dump
+import Foundation
+import Testing
+
+/// `crash ps` and the backtraces of every task (sleeping ones from the
+/// context their last switch saved) on both Linux test guests, against drgn
+/// on the same dump: the same threads with the same PID, parent, CPU,
+/// task_struct, state and command, and the same kernel frames (function and
+/// pc, inline frames included). Which tasks sleep where changes from boot
+/// to boot; only agreement with drgn and invariants are checked.
+@Suite(.serialized) struct LinuxTaskTests {
+    /// drgn's state letter → crash's code.
+    static let stateCodes = ["R": "RU", "S": "IN", "D": "UN", "T": "ST", "t": "TR", "X": "DE", "Z": "ZO", "P": "PA", "I": "ID"]
+
+    @Test(arguments: ["x86-64", "arm64"])
+    func psAndEveryTasksBacktraceEqualDrgn(_ arch: String) throws {
+        let (dump, vmlinux) = arch == "x86-64" ? (try LinuxGuest.shared().elfDump, try LinuxGuest.shared().vmlinux)
+                                               : (try LinuxArm64Guest.shared().elfDump, try LinuxArm64Guest.shared().vmlinux)
+        let s = try CrashSession(dumpPath: dump, elfPath: vmlinux)
+        let ours = try s.linuxTasks()
+        let theirs = try DrgnTask.all(dump: dump, vmlinux: vmlinux)
+        #expect(theirs.count >= 40, "drgn listed \(theirs.count) threads")
+        // drgn's threads() leaves out the idle tasks; crash's ps lists one per CPU.
+        let idle = ours.filter { $0.pid == 0 }
+        #expect(idle.count == s.dump.cpus.count && Set(idle.map(\.cpu)) == Set(s.dump.cpus.indices), "\(idle)")
+        #expect(idle.allSatisfy { $0.command.hasPrefix("swapper/") && $0.kernelThread })
+        let rest = ours.filter { $0.pid != 0 }
+        #expect(rest.map(\.pid) == theirs.map(\.pid).sorted())
+        let byAddress = Dictionary(rest.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        for t in theirs {
+            let o = try #require(byAddress[t.address], "drgn's task \(t.pid) at 0x\(String(t.address, radix: 16)) missing")
+            #expect(o.pid == t.pid && o.ppid == t.ppid && o.cpu == t.cpu && o.command == t.command, "\(o) vs drgn \(t)")
+            #expect(o.state == Self.stateCodes[t.state], "PID \(t.pid): \(o.state) vs drgn \(t.state)")
+        }
+        // One running task per CPU; the panicking CPU's is the task in panic.
+        let active = ours.filter(\.active)
+        #expect(active.count == s.dump.cpus.count && Set(active.map(\.cpu)).count == s.dump.cpus.count, "\(active)")
+        let panicCPU = try #require(s.panicInfo(log: try s.consoleLog()).cpu)
+        let crashed = try #require(active.first { $0.cpu == panicCPU })
+        #expect(crashed.command == "sh" && crashed.state == "RU")
+
+        // Every task's backtrace: drgn's kernel frames (it goes on into user
+        // space from the entry frame's registers; we stop there).
+        let bts = try s.taskBacktraces(rest)
+        var sleeping = 0
+        for (o, bt) in zip(rest, bts) {
+            let t = try #require(theirs.first { $0.address == o.address })
+            let kernel = t.frames.prefix { $0.pc >> 63 == 1 }
+            #expect(bt.frames.map { $0.function ?? "??" } == kernel.map(\.function), "PID \(o.pid) \(o.command): xenscope \(bt.frames.map { $0.function ?? "??" }) vs drgn \(kernel.map(\.function))")
+            #expect(bt.frames.map(\.pc) == kernel.map(\.pc), "PID \(o.pid) \(o.command)")
+            #expect(bt.task?.pid == o.pid)
+            if !o.active {
+                sleeping += 1
+                // A switched-out task stopped in the scheduler.
+                #expect(bt.frames.prefix(4).contains { $0.function == "__schedule" }, "PID \(o.pid): \(bt.frames.prefix(4).map { $0.function ?? "??" })")
+                #expect(bt.stopReason.hasPrefix("end of stack"), "PID \(o.pid): \(bt.stopReason)")
+            }
+        }
+        #expect(sleeping == rest.count - active.filter { $0.pid != 0 }.count)
+    }
+}

@@ -121,7 +121,9 @@ extension CrashSession {
                                   symbols: Symbolizer, maxFrames: Int) -> (frames: [(pc: UInt64, lookup: UInt64, method: String)], stop: String, records: Int) {
         var records = 0
         var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(pc, pc, "initial")]
-        if let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
+        // Code without CFI (entry assembly) is taken to be on the chain, as
+        // drgn and gdb take it; compiled code is checked.
+        if symbols.hasCFI(at: pc), let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
             physical.append((ret, ret &- 4, "link-register"))
         }
         let sfOffset = aarch64PtRegsStackframeOffset(symbols: symbols)
@@ -148,7 +150,7 @@ extension CrashSession {
                (try? mem.readWord(regsAt &+ 256)) == ret, let pstate = try? mem.readWord(regsAt &+ 264), (pstate >> 2) & 3 == 1,
                let isp = try? mem.readWord(regsAt &+ 248), let ilr = try? mem.readWord(regsAt &+ 240) {
                 physical.append((ret, ret, "exception"))
-                if physical.count < maxFrames,
+                if physical.count < maxFrames, symbols.hasCFI(at: ret),
                    let caller = aarch64UnchainedCaller(pc: ret, sp: isp, fp: next, lr: ilr, memory: mem, symbols: symbols) {
                     physical.append((caller, caller &- 4, "link-register"))
                 }

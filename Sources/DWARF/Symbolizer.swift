@@ -96,6 +96,25 @@ public final class Symbolizer: Sendable {
         state.withLock { TypeLayout.memberOffset(module: $0.module.module, fileAddress: address &- bias, type: type, member: member) }
     }
 
+    /// True when `.debug_frame` or `.eh_frame` describes the run-time
+    /// `address` (compiled code; Linux's entry assembly has none).
+    public func hasCFI(at address: UInt64) -> Bool {
+        state.withLock { st in
+            let mod = st.module.module
+            let a = address &- bias
+            for get in [dwfl_module_dwarf_cfi, dwfl_module_eh_cfi] {
+                var cfiBias: Dwarf_Addr = 0
+                guard let cfi = get(mod, &cfiBias) else { continue }
+                var frame: OpaquePointer?
+                if dwarf_cfi_addrframe(cfi, a &- cfiBias, &frame) == 0 {
+                    free(UnsafeMutableRawPointer(frame))
+                    return true
+                }
+            }
+            return false
+        }
+    }
+
     /// The run-time address of the symbol called `name` (an object rather
     /// than a function or other symbol of that name), from a name index
     /// built on first use: cheap for repeated look-ups, unlike ``lookup(symbol:)``

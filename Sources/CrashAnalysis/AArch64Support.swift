@@ -79,6 +79,14 @@ extension CrashSession {
         return nil
     }
 
+    /// ``aarch64UnchainedCaller`` for the innermost frame of `regs`: nil for
+    /// code without CFI (entry assembly), which is taken to be on the
+    /// frame-record chain, as drgn and gdb take it.
+    func aarch64FrameZeroCaller(regs: AArch64Registers, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
+        guard symbols.hasCFI(at: regs.pc) else { return nil }
+        return aarch64UnchainedCaller(pc: regs.pc, sp: regs.sp, fp: regs.fp, lr: regs.lr, memory: mem, symbols: symbols)
+    }
+
     /// The caller of a frame that has not yet made its own frame record the
     /// head of the x29 chain — a leaf, a shrink-wrapped function before its
     /// `stp x29, x30`, one between that store and `mov x29, sp`, or one in its
@@ -88,16 +96,9 @@ extension CrashSession {
     /// others are stopped at a call, with their record made).
     func aarch64UnchainedCaller(pc: UInt64, sp: UInt64, fp: UInt64, lr: UInt64?, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
         let s = symbols.symbolize(pc)
-        guard s.symbol != nil, s.inImage, s.symbolOffset <= pc, s.symbolOffset / 4 <= 16384 else { return nil }
-        let start = pc - s.symbolOffset
-        let count = Int(s.symbolOffset / 4)
-        guard let bytes = try? mem.read(start, count: count * 4) else { return nil }
-        var code = [UInt32]()
-        code.reserveCapacity(count)
-        for i in 0..<count {
-            code.append(UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
-        }
-        guard let shape = AArch64PrologueAnalysis.shape(code: code), shape.elrSlot == nil else { return nil }
+        guard s.symbol != nil, s.inImage, s.symbolOffset <= pc,
+              case .success(let shape) = aarch64FrameShape(pc: pc, functionStart: pc - s.symbolOffset, memory: mem),
+              shape.elrSlot == nil else { return nil }
         func isText(_ a: UInt64) -> Bool { let t = symbols.symbolize(a &- 4); return t.symbol != nil && t.inImage }
         // x30 still live (not stored, or popped again by an epilogue).
         guard let slot = shape.returnAddressSlot, slot < shape.frameSize else {

@@ -83,8 +83,19 @@ extension CrashSession {
     /// code without CFI (entry assembly), which is taken to be on the
     /// frame-record chain, as drgn and gdb take it.
     func aarch64FrameZeroCaller(regs: AArch64Registers, memory mem: VirtualMemory, symbols: Symbolizer) -> UInt64? {
-        guard symbols.hasCFI(at: regs.pc) else { return nil }
+        guard aarch64IsCompiledCode(regs.pc, symbols: symbols) else { return nil }
         return aarch64UnchainedCaller(pc: regs.pc, sp: regs.sp, fp: regs.fp, lr: regs.lr, memory: mem, symbols: symbols)
+    }
+
+    /// True when CFI describes `pc`, or `pc` is one of the two instructions
+    /// `-fpatchable-function-entry=2` (ftrace) puts at a function's symbol
+    /// before the code its CFI starts with: NOPs, at run time `mov x9, x30`
+    /// and a NOP or `bl ftrace_caller` — none has touched sp or x30 yet.
+    func aarch64IsCompiledCode(_ pc: UInt64, symbols: Symbolizer) -> Bool {
+        if symbols.hasCFI(at: pc) { return true }
+        let s = symbols.symbolize(pc)
+        guard s.symbol != nil, s.symbolOffset < 8 else { return false }
+        return symbols.hasCFI(at: pc - s.symbolOffset + 8)
     }
 
     /// The caller of a frame that has not yet made its own frame record the
@@ -124,7 +135,7 @@ extension CrashSession {
         var physical: [(pc: UInt64, lookup: UInt64, method: String)] = [(pc, pc, "initial")]
         // Code without CFI (entry assembly) is taken to be on the chain, as
         // drgn and gdb take it; compiled code is checked.
-        if symbols.hasCFI(at: pc), let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
+        if aarch64IsCompiledCode(pc, symbols: symbols), let ret = aarch64UnchainedCaller(pc: pc, sp: sp, fp: startFP, lr: lr, memory: mem, symbols: symbols) {
             physical.append((ret, ret &- 4, "link-register"))
         }
         let sfOffset = aarch64PtRegsStackframeOffset(symbols: symbols)
@@ -151,7 +162,7 @@ extension CrashSession {
                (try? mem.readWord(regsAt &+ 256)) == ret, let pstate = try? mem.readWord(regsAt &+ 264), (pstate >> 2) & 3 == 1,
                let isp = try? mem.readWord(regsAt &+ 248), let ilr = try? mem.readWord(regsAt &+ 240) {
                 physical.append((ret, ret, "exception"))
-                if physical.count < maxFrames, symbols.hasCFI(at: ret),
+                if physical.count < maxFrames, aarch64IsCompiledCode(ret, symbols: symbols),
                    let caller = aarch64UnchainedCaller(pc: ret, sp: isp, fp: next, lr: ilr, memory: mem, symbols: symbols) {
                     physical.append((caller, caller &- 4, "link-register"))
                 }

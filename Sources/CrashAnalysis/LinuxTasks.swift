@@ -6,7 +6,7 @@ public struct LinuxTaskEntry: Sendable, Equatable, Codable {
     public var pid: Int
     /// Thread-group id (the process's PID).
     public var tgid: Int
-    /// PID of `real_parent` (0 for the idle tasks and kthreadd's parent).
+    /// PID of `real_parent` (0 for the idle tasks, as crash shows them).
     public var ppid: Int
     /// The CPU the task last ran on (`task_struct.cpu`).
     public var cpu: Int
@@ -102,10 +102,12 @@ extension CrashSession {
     func taskEntry(_ t: UInt64, layout l: LinuxTaskLayout, running: [UInt64: Int]) throws -> LinuxTaskEntry {
         func i32(_ a: UInt64) throws -> Int { Int(Int32(bitPattern: try readUInt32(a))) }
         let parent = try readWord(t &+ l.realParent)
+        let pid = try i32(t &+ l.pid)
         let comm = try read(t &+ l.comm, count: 16)
         let state = try readUInt32(t &+ l.state), exit = try readUInt32(t &+ l.exitState)
-        return LinuxTaskEntry(pid: try i32(t &+ l.pid), tgid: try i32(t &+ l.tgid),
-                              ppid: parent == 0 || parent == t ? 0 : try i32(parent &+ l.pid),
+        return LinuxTaskEntry(pid: pid, tgid: try i32(t &+ l.tgid),
+                              // crash gives the idle tasks (PID 0; forked by init on CPUs > 0) PPID 0.
+                              ppid: parent == 0 || parent == t || pid == 0 ? 0 : try i32(parent &+ l.pid),
                               cpu: try l.cpu.map { Int(try readUInt32(t &+ $0)) } ?? running[t] ?? 0,
                               address: t, state: Self.crashStateCode(state: state, exitState: exit),
                               command: String(decoding: comm.prefix { $0 != 0 }, as: UTF8.self), active: running[t] != nil,

@@ -61,3 +61,50 @@ import Testing
         #expect(sleeping == rest.count - active.filter { $0.pid != 0 }.count)
     }
 }
+
+/// The command line: `crash ps` (text and `--json`) and `crash bt --pid`
+/// on the x86-64 guest's kdump, against the library on the same dump.
+@Suite struct LinuxTaskCommandLineTests {
+    @Test func psAndBacktraceByPID() throws {
+        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
+        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let g = try LinuxGuest.shared()
+        let s = try CrashSession(dumpPath: g.kdumpDump, elfPath: g.vmlinux)
+        let tasks = try s.linuxTasks()
+        let text = try PanickerGuest.run(xs, ["crash", "ps", g.kdumpDump, "--elf", g.vmlinux], what: "xenscope crash ps")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "   PID    PPID  CPU       TASK        ST  COMM")
+        #expect(lines.count == tasks.count + 1)
+        let sh = try #require(tasks.first { $0.active && $0.command == "sh" })
+        let shLine = ">" + String(repeating: " ", count: 6 - String(sh.pid).count) + "\(sh.pid)       1    \(sh.cpu)  "
+            + String(sh.address, radix: 16) + "  RU  sh"
+        #expect(lines.contains(shLine), "\(shLine) in \(lines.filter { $0.hasSuffix(" sh") })")
+        #expect(lines.contains { $0.hasPrefix("      2       0 ") && $0.hasSuffix("  IN  [kthreadd]") })
+
+        let json = try PanickerGuest.run(xs, ["crash", "ps", g.kdumpDump, "--elf", g.vmlinux, "--json"], what: "xenscope crash ps --json")
+        #expect(try JSONDecoder().decode([LinuxTaskEntry].self, from: Data(json.utf8)) == tasks)
+
+        // PID 1 (init) sleeps in wait4: its stack from the saved context.
+        let initTask = try #require(tasks.first { $0.pid == 1 })
+        #expect(!initTask.active)
+        let bt = try PanickerGuest.run(xs, ["crash", "bt", "--pid", "1", g.kdumpDump, "--elf", g.vmlinux, "--json"], what: "xenscope crash bt --pid 1")
+        let decoded = try JSONDecoder().decode([CPUBacktrace].self, from: Data(bt.utf8))
+        #expect(decoded == [try s.taskBacktrace(initTask)])
+        #expect(decoded.first?.exceptionFrames.last?.userMode == true)
+        let missing = runExit(xs, ["crash", "bt", "--pid", "99999", g.kdumpDump, "--elf", g.vmlinux])
+        #expect(missing.status != 0 && missing.output.contains("no task with PID 99999"), "\(missing)")
+    }
+
+    func runExit(_ tool: String, _ args: [String]) -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        do { try p.run() } catch { return (-1, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -72,7 +72,10 @@ public final class ElfCoreDump: Dump {
             var truncated = false
             if p.offset > fileSize || fileBytes > fileSize - p.offset {
                 let have = p.offset > fileSize ? 0 : fileSize - p.offset
-                problems.append(InputError(file: path, offset: Int(clamping: p.offset &+ have),
+                // Where the bytes run out; a p_offset past the end is the
+                // program header's own fault: name that entry.
+                let entry = elf.header.programHeaderOffset &+ UInt64(i) &* UInt64(elf.header.programHeaderEntrySize)
+                problems.append(InputError(file: path, offset: Int(clamping: p.offset > fileSize ? entry : p.offset &+ have),
                     "PT_LOAD #\(i) needs \(fileBytes) bytes at file offset 0x\(String(p.offset, radix: 16)) but the file ends after \(have) of them (truncated dump): physical 0x\(String(p.physicalAddress &+ have, radix: 16))-0x\(String(p.physicalAddress &+ fileBytes, radix: 16)) is missing"))
                 fileBytes = have
                 truncated = true

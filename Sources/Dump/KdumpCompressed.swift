@@ -48,7 +48,9 @@ public final class KdumpCompressedDump: Dump {
     /// same few table pages over and over, and decompressing one costs ~20 µs.
     private static let cacheSlots = 64
     private var cachePFNs = [UInt64](repeating: .max, count: KdumpCompressedDump.cacheSlots)
-    private var cache: [UInt8]
+    /// Made on the first page read: opening a dump (or failing to) costs no
+    /// 64 pages of zeroed memory.
+    private var cache = [UInt8]()
 
     static let descriptorSize = 24
     /// Descriptor flags: the page's compression (none set: stored raw).
@@ -132,42 +134,62 @@ public final class KdumpCompressedDump: Dump {
             }
         }
         self.physBase = physBase
-        self.maxMapnr = maxMapnr
         self.notes = notes
         // Bitmaps: second half = dumped pages.
         let bitmapBytes = bitmapBlocks * UInt64(blockSize)
         let half = bitmapBytes / 2
         let bitmapStart = UInt64(1 + subHeaderBlocks) * UInt64(blockSize)
-        let wordsNeeded = Int((min(maxMapnr, half * 8) + 63) / 64)
-        guard maxMapnr <= half * 8 else {
-            throw InputError(file: path, offset: 440, "max_mapnr \(maxMapnr) needs more bitmap than bitmap_blocks \(bitmapBlocks) holds")
+        if maxMapnr > half * 8 {
+            problems.append(InputError(file: path, offset: headerVersion >= 6 && subHeaderBlocks > 0 ? blockSize + 96 : 440,
+                "max_mapnr \(maxMapnr) needs more bitmap than bitmap_blocks \(bitmapBlocks) holds; pages past pfn \(half * 8) read as not in dump"))
+            maxMapnr = half * 8
         }
-        var words = [UInt64](repeating: 0, count: wordsNeeded)
-        try view.withBytes(offset: bitmapStart + half, count: wordsNeeded * 8) { b in
-            words.withUnsafeMutableBytes { $0.copyMemory(from: b) }
+        self.maxMapnr = maxMapnr
+        let wordsNeeded = Int((maxMapnr + 63) / 64)
+        // The array is made inside the read, once the file is known to hold
+        // the bitmap: max_mapnr and bitmap_blocks are the file's words, not
+        // sizes to allocate. Without the bitmap no page can be located, but
+        // the notes and CPU registers before it are still good.
+        var words: [UInt64]
+        do {
+            words = try view.withBytes(offset: bitmapStart + half, count: wordsNeeded * 8) { b in
+                (0..<wordsNeeded).map { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
+            }
+        } catch let e as InputError {
+            // A bitmap past the end of the file: name the end, where the bytes run out.
+            problems.append(InputError(file: path, offset: e.offset.map { min($0, file.count) },
+                "dumped-page bitmap (\(wordsNeeded * 8) bytes at logical offset \(bitmapStart + half) for max_mapnr \(maxMapnr)) unreadable: \(e.message); no pages can be located"))
+            words = []
         }
-        for i in words.indices { words[i] = UInt64(littleEndian: words[i]) }
         if maxMapnr % 64 != 0, !words.isEmpty { words[words.count - 1] &= (1 << (maxMapnr % 64)) - 1 }
         var rank = [UInt32](repeating: 0, count: words.count + 1)
         for i in words.indices { rank[i + 1] = rank[i] &+ UInt32(words[i].nonzeroBitCount) }
         dumpedBitmap = words
         self.rank = rank
         descriptorsOffset = bitmapStart + bitmapBytes
-        // Covered ranges: runs of dumped pages.
+        // Covered ranges: runs of dumped pages, found a run edge at a time
+        // (trailing-zero counts), not bit by bit.
         var ranges = [Range<UInt64>]()
         var runStart: UInt64? = nil
-        for (wi, w) in words.enumerated() where w != 0 || runStart != nil {
-            if w == .max && runStart != nil { continue }
-            for bit in 0..<64 {
-                let pfn = UInt64(wi * 64 + bit)
-                let set = w & (1 << UInt64(bit)) != 0
-                if set, runStart == nil { runStart = pfn }
-                if !set, let s = runStart { ranges.append((s * UInt64(blockSize))..<(pfn * UInt64(blockSize))); runStart = nil }
+        let bs = UInt64(blockSize)
+        for (wi, w) in words.enumerated() {
+            // Bits where the run state flips: set bits while outside a run, clear ones inside.
+            var edges = runStart == nil ? w : ~w
+            while edges != 0 {
+                let bit = UInt64(edges.trailingZeroBitCount)
+                let pfn = UInt64(wi) * 64 + bit
+                if let s = runStart {
+                    ranges.append((s * bs)..<(pfn * bs))
+                    runStart = nil
+                    edges = w & ~((2 << bit) &- 1)        // next set bit above
+                } else {
+                    runStart = pfn
+                    edges = ~w & ~((2 << bit) &- 1)       // next clear bit above
+                }
             }
         }
-        if let s = runStart { ranges.append((s * UInt64(blockSize))..<(UInt64(words.count * 64) * UInt64(blockSize))) }
+        if let s = runStart { ranges.append((s * bs)..<(UInt64(words.count * 64) * bs)) }
         physicalRanges = ranges
-        cache = [UInt8](repeating: 0, count: blockSize * Self.cacheSlots)
         // utsname.machine names the architecture when the writer fills it
         // (makedumpfile); QEMU 7.2 writes "Unknown" for arm64 guests, whose
         // NT_PRSTATUS is then told apart by size (aarch64 392 bytes, x86-64 336).
@@ -227,6 +249,7 @@ public final class KdumpCompressedDump: Dump {
             throw DumpReadError.notInDump(address: pfn &* UInt64(pageSize))
         }
         let (offset, size, flags) = try descriptor(pfn)
+        if cache.isEmpty { cache = [UInt8](repeating: 0, count: ps * Self.cacheSlots) }
         cachePFNs[slot] = .max
         do {
             try view.withBytes(offset: UInt64(offset), count: Int(size)) { src in

@@ -129,10 +129,11 @@ public final class XenCoreDump: Dump {
             problems.append(InputError(file: path, offset: Int(clamping: index.offset), "\(indexName) is not in ascending pfn order; lookups use a sorted copy"))
         }
         pageCount = pfns.count
-        byPFN = pfns.enumerated().map { ($0.element, $0.offset) }.sorted { $0.pfn < $1.pfn }
+        byPFN = pfns.enumerated().map { ($0.element, $0.offset) }.sorted { ($0.pfn, $0.index) < ($1.pfn, $1.index) }
         self.m2p = m2p.prefix(usable).filter { $0.pfn != XenLayouts.invalidPFN }.sorted { $0.mfn < $1.mfn }
         var ranges = [Range<UInt64>]()
         for p in pfns.sorted() where p < 1 << 52 {   // beyond 2^52 frames is no x86 address (and ~0 is "unused")
+            if let l = ranges.last, l.upperBound > p << 12 { continue }   // a pfn listed twice (the first copy is used)
             if let l = ranges.last, l.upperBound == p << 12 { ranges[ranges.count - 1] = l.lowerBound..<((p + 1) << 12) }
             else { ranges.append((p << 12)..<((p + 1) << 12)) }
         }

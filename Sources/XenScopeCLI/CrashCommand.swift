@@ -285,6 +285,11 @@ struct CrashReadCommand: ParsableCommand {
         do {
             bytes = physical ? try s.dump.readPhysical(a, count: length) : try s.read(a, count: length)
         } catch {
+            // On a damaged dump the damage is the likely reason: name it too.
+            if !s.dumpSummary.problems.isEmpty {
+                FDWriter.stderrLine("Error: \(error)")
+                try options.exitOnProblems(s, listed: false)
+            }
             throw CrashFailure(error)
         }
         let out = FDWriter(fd: 1)

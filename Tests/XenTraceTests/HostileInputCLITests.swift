@@ -134,6 +134,42 @@ import XenTrace
             """)
     }
 
+    /// Dumps whose header fields once made the reader allocate what they said
+    /// (a crash) or whose flattened records overlap (0 CPUs): every `crash`
+    /// subcommand prints what is valid (the CPUs' registers, the pages), names
+    /// the damage with file and offset, and exits 2 — `read` too when the
+    /// damage is why the bytes are missing.
+    @Test func damagedKdumpHeadersExitTwoWithTheOffset() throws {
+        let x = try xenscopeBinary()
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("DumpTests/Corpus").path
+        let plain = corpus + "/kdump-huge-bitmap-plain"
+        let bitmap = "xenscope: \(plain): at byte 18294 (0x4776): dumped-page bitmap (137438953472 bytes at logical offset 8796093026304 for max_mapnr 1099511627776) unreadable: needs 137438953472 bytes here but the file has 18294 bytes (truncated dump); no pages can be located\n"
+        let regs = try runCaptured([x, "crash", "regs", plain])
+        #expect(regs.status == 2)
+        #expect(regs.stderr == bitmap)
+        #expect(regs.stdout.hasPrefix("CPU 0: NT_PRSTATUS (pr_pid 1) + QEMU CPU state\n    RIP: ffffffff8010a557  RSP: ffffffff80115040"))
+        let read = try runCaptured([x, "crash", "read", plain, "0x0", "16", "--physical"])
+        #expect(read.status == 2)
+        #expect(read.stdout == "")
+        #expect(read.stderr == "Error: physical address 0x0 is not in the dump\n" + bitmap)
+        let summary = try runCaptured([x, "crash", "summary", plain])
+        #expect(summary.status == 2)
+        #expect(summary.stdout.contains("      CPUS: 2\n    MEMORY: 0 MiB in 0 range(s)\n"))
+        #expect(summary.stdout.contains("   PROBLEM: " + bitmap.dropFirst("xenscope: ".count)))
+
+        let flat = corpus + "/kdump-huge-bitmap-flattened"
+        let info = try runCaptured([x, "crash", "info", flat])
+        #expect(info.status == 2)
+        #expect(info.stdout.contains("  problem: \(flat): at byte 12321 (0x3021): dumped-page bitmap (137438953472 bytes at logical offset 8796093026304 for max_mapnr 1099511627776) unreadable: flattened dump has no record for logical offset 8796093026304 (truncated or incomplete stream; the nearest record before it ends here); no pages can be located\n"))
+
+        let overlap = corpus + "/kdump-flattened-overlap-and-empty-records"
+        let page = try runCaptured([x, "crash", "read", overlap, "0x0", "16", "--physical"])
+        #expect(page.status == 2)
+        #expect(page.stdout == "0000000000000000:  53 ff 00 f0 53 ff 00 f0 c3 e2 00 f0 53 ff 00 f0   S...S.......S...\n")
+        #expect(page.stderr == "xenscope: \(overlap): at byte 8208 (0x2010): flattened records overlap (first here); bytes claimed twice are read from the record at the lower logical offset\n")
+    }
+
     @Test func emptyFormatsFileIsNamed() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

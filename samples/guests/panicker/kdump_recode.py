@@ -11,7 +11,9 @@ libsnappy, libzstd, called through ctypes). Input: `makedumpfile -R` output
 of QEMU's kdump-zlib dump.
 
 usage: kdump_recode.py IN.kdump OUT.kdump {lzo|snappy|zstd|zlib}
-KDUMP_PAGES=N keeps only the first N dumped pages (small fuzz seeds)."""
+KDUMP_PAGES=N keeps only the first N dumped pages (small fuzz seeds);
+with KDUMP_SHRINK=1 as well, the bitmaps shrink to the two blocks that cover
+those pages (max_mapnr lowered to match), so a seed is ~20 KB, not ~280 KB."""
 import ctypes, ctypes.util, os, struct, sys, zlib
 
 src, out, codec = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -24,6 +26,8 @@ dumped = data[bitmap_start + bitmap_bytes // 2:bitmap_start + bitmap_bytes]
 count = sum(bin(b).count("1") for b in dumped)
 desc_start = bitmap_start + bitmap_bytes
 keep = int(os.environ.get("KDUMP_PAGES", count))
+# Descriptors and page data are read from the input as it is (offsets in it).
+data_orig, old_desc = data, desc_start
 if keep < count:
     # Clear the dumped-page bits after the first `keep` (both bitmaps).
     head = bytearray(data[:desc_start])
@@ -35,9 +39,22 @@ if keep < count:
                 if seen > keep:
                     head[bitmap_start + bitmap_bytes // 2 + i] &= ~(1 << bit) & 0xff
                     head[bitmap_start + i] &= ~(1 << bit) & 0xff
-    data = bytes(head) + data[desc_start:]
-data_start = desc_start + 24 * count
-
+    if os.environ.get("KDUMP_SHRINK") == "1":
+        half = bitmap_bytes // 2
+        new_half = block_size
+        covers = new_half * 8
+        max_mapnr = struct.unpack_from("<I", head, 440)[0]
+        assert all(b == 0 for b in head[bitmap_start + half + new_half:bitmap_start + 2 * half]), "kept pages beyond the first bitmap block"
+        struct.pack_into("<II", head, 436, 2, min(max_mapnr, covers))
+        if struct.unpack_from("<i", head, 8)[0] >= 6:
+            struct.pack_into("<Q", head, block_size + 96, min(struct.unpack_from("<Q", head, block_size + 96)[0], covers))
+        head = (head[:bitmap_start] + head[bitmap_start:bitmap_start + new_half]
+                + head[bitmap_start + half:bitmap_start + half + new_half])
+        # Descriptors follow the smaller bitmaps; page offsets are rewritten below.
+        data = bytes(head) + data[desc_start:]
+        desc_start = bitmap_start + 2 * new_half
+    else:
+        data = bytes(head) + data[desc_start:]
 def lib(name):
     path = ctypes.util.find_library(name)
     if not path:
@@ -82,8 +99,8 @@ else:
 data_start = desc_start + 24 * min(keep, count)
 descs, body, pos = [], [], data_start
 for k in range(min(keep, count)):
-    off, size, flags, pflags = struct.unpack_from("<qIIQ", data, desc_start + 24 * k)
-    raw = data[off:off + size]
+    off, size, flags, pflags = struct.unpack_from("<qIIQ", data_orig, old_desc + 24 * k)
+    raw = data_orig[off:off + size]
     page = zlib.decompress(raw) if flags & 0x1 else raw
     assert len(page) == block_size and not flags & ~0x1, (k, flags, len(page))
     c = compress(page)

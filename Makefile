@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-analysis lab lab-test
+.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis lab lab-test
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -60,7 +60,7 @@ test: deps peers linux-guest
 # what CI finds is what a developer's run of the same commit finds). `make
 # fuzz` alone explores with a random seed for the whole time.
 TEST_FUZZ_ARGS ?= -seed=1 -runs=15000
-fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-analysis
+fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis
 
 fuzz-trace:
 	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
@@ -83,6 +83,11 @@ fuzz-gdbstub:
 FUZZ_ELF_SECONDS ?= 20
 fuzz-elf:
 	./scripts/fuzz-elf.sh $(FUZZ_ELF_SECONDS)
+
+# The symbolizer's inputs (ELF symbols, DWARF through libdw/libdwfl, struct layouts): 20 s.
+FUZZ_DWARF_SECONDS ?= 20
+fuzz-dwarf:
+	./scripts/fuzz-dwarf.sh $(FUZZ_DWARF_SECONDS)
 
 # The trace analyses (summary, exporters, report, diff over fuzzed traces): 30 s.
 FUZZ_ANALYSIS_SECONDS ?= 30

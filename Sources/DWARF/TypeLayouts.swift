@@ -73,11 +73,9 @@ public final class TypeLayouts {
             }
             off = next
         }
-        if structs.isEmpty {
-            dwarf_end(dwarf)
-            close(fd)
-            throw TypeLayoutError.noDebugInfo(path)
-        }
+        // Thrown with every property set, deinit still runs: it ends the
+        // libdw session and closes fd (doing it here too freed them twice).
+        if structs.isEmpty { throw TypeLayoutError.noDebugInfo(path) }
     }
 
     deinit {

@@ -51,4 +51,15 @@ import Testing
         let stripped = try FixtureCompiler.compile(["types/layouts.c"], output: "layouts-nodebug", in: dir, flags: ["-O0"])
         #expect(throws: TypeLayoutError.noDebugInfo(stripped)) { try TypeLayouts(path: stripped) }
     }
+
+    /// DWARF with no struct in it is "no debug info" for layouts. The fuzzer
+    /// (scripts/fuzz-dwarf.sh) found this path freed the libdw session and
+    /// closed the file twice (once here, once in deinit): a double free.
+    @Test func dwarfWithoutStructsIsSaidOnceAndFreedOnce() throws {
+        let dir = try FixtureCompiler.tempDir()
+        let bin = try FixtureCompiler.compile(["elf/hello.c"], output: "hello-g", in: dir, flags: ["-g", "-O0"])
+        for _ in 0..<3 {
+            #expect(throws: TypeLayoutError.noDebugInfo(bin)) { try TypeLayouts(path: bin) }
+        }
+    }
 }

@@ -58,8 +58,12 @@ extension CrashSession {
         var frames = [BacktraceFrame]()
         for f in physical {
             let s = symbols.symbolize(f.lookup)
-            let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookup == f.pc ? 0 : f.pc &- f.lookup), radix: 16))" }
-            let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+            var sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookup == f.pc ? 0 : f.pc &- f.lookup), radix: 16))" }
+            var chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+            if s.symbol == nil || !s.inImage, let m = moduleFrameName(f.lookup, pc: f.pc) {
+                sym = m.symbol
+                chain = [SymbolFrame(function: m.function, location: nil, inlined: false, dieOffset: nil)]
+            }
             for sf in chain {
                 frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
                                              inlined: sf.inlined, method: f.method, symbol: sym))

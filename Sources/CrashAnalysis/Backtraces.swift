@@ -117,9 +117,13 @@ extension CrashSession {
             var lastSymbol: String? = nil
             for f in bt.frames {
                 let s = symbols.symbolize(f.lookupAddress)
-                let sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookupAddress == f.pc ? 0 : 1), radix: 16))" }
+                var sym = s.symbol.map { n in "\(n)+0x\(String(s.symbolOffset &+ (f.lookupAddress == f.pc ? 0 : 1), radix: 16))" }
                 lastSymbol = s.symbol
-                let chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+                var chain = s.frames.isEmpty ? [SymbolFrame(function: s.symbol, location: nil, inlined: false, dieOffset: nil)] : s.frames
+                if s.symbol == nil || !s.inImage, let m = moduleFrameName(f.lookupAddress, pc: f.pc) {
+                    sym = m.symbol
+                    chain = [SymbolFrame(function: m.function, location: nil, inlined: false, dieOffset: nil)]
+                }
                 for sf in chain {
                     frames.append(BacktraceFrame(index: frames.count, pc: f.pc, function: sf.function, location: sf.location,
                                                  inlined: sf.inlined, method: f.method.rawValue, symbol: sym))

@@ -17,6 +17,8 @@ public final class CrashSession {
     /// The CPU whose page tables are used for virtual addresses.
     public let addressSpaceCPU: Int?
     public let memory: VirtualMemory?
+    /// Linux modules, read on first use by ``moduleFrameName(_:pc:)``.
+    var moduleCache: [LinuxModule]? = nil
 
     public init(dump: any Dump, symbols: Symbolizer?) {
         self.dump = dump

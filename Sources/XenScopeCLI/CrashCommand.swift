@@ -13,7 +13,7 @@ struct CrashCommand: ParsableCommand {
         Xen `xl dump-core` files. --elf names the kernel or xen-syms that was running; \
         XenScope checks it against the dump (build-id) and says so when it does not match.
         """,
-        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashPsCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self, CrashDomainsCommand.self],
+        subcommands: [CrashSummaryCommand.self, CrashLogCommand.self, CrashBacktraceCommand.self, CrashPsCommand.self, CrashModCommand.self, CrashRegsCommand.self, CrashReadCommand.self, CrashInfoCommand.self, CrashDomainsCommand.self],
         defaultSubcommand: CrashSummaryCommand.self
     )
 }
@@ -217,6 +217,30 @@ struct CrashPsCommand: ParsableCommand {
         do { list = try s.linuxTasks() } catch { throw CrashFailure(error) }
         let out = FDWriter(fd: 1)
         if options.json { try printJSON(list, to: out) } else { out.line(formatTaskList(list)) }
+        try options.exitOnProblems(s, listed: false)
+    }
+}
+
+/// `crash mod`: the loaded Linux modules.
+struct CrashModCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mod", abstract: "Linux: list the loaded modules (struct module, name, base, size, symbols) as crash's mod does.")
+    @OptionGroup var options: CrashOptions
+    @Option(help: "Name this address: symbol+offset [module].")
+    var address: String?
+
+    func run() throws {
+        let s = try options.session()
+        let mods: [LinuxModule]
+        do { mods = try s.linuxModules() } catch { throw CrashFailure(error) }
+        let out = FDWriter(fd: 1)
+        if let text = address {
+            let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+            guard let a = UInt64(hex, radix: 16) else { throw ValidationError("--address wants a hex address, not \(text)") }
+            guard let d = mods.describe(a) else { throw CrashFailure("0x\(hex) is in no loaded module") }
+            out.line(d.symbol.map { "\($0)+0x\(String(d.offset, radix: 16)) [\(d.module)]" } ?? "[\(d.module)]+0x\(String(d.offset, radix: 16))")
+            return try options.exitOnProblems(s, listed: false)
+        }
+        if options.json { try printJSON(mods, to: out) } else { out.line(formatModuleList(mods)) }
         try options.exitOnProblems(s, listed: false)
     }
 }

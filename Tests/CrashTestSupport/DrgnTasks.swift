@@ -16,14 +16,25 @@ public struct DrgnTask: Sendable, Equatable {
             && a.frames.map(\.function) == b.frames.map(\.function) && a.frames.map(\.pc) == b.frames.map(\.pc)
     }
 
-    /// Runs drgn on `dump` with `vmlinux`; every thread, with its stack.
-    public static func all(dump: String, vmlinux: String) throws -> [DrgnTask] {
+    /// The drgn venv's python; fails when `make test` has not made it.
+    public static func python() throws -> String {
         let env = ProcessInfo.processInfo.environment
         let cache = env["XENSCOPE_CACHE"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/xenscope")
         let python = cache + "/drgn-venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw GuestError(message: "drgn is not installed: \(python) missing (make test's linux-guest step makes the venv)")
         }
+        return python
+    }
+
+    /// Runs drgn `script` (it gets the dump and vmlinux as argv[1], argv[2]) and returns its output.
+    public static func run(_ script: String, dump: String, vmlinux: String) throws -> String {
+        try PanickerGuest.run(try python(), ["-c", script, dump, vmlinux], what: "drgn on \(dump)", timeout: 900)
+    }
+
+    /// Runs drgn on `dump` with `vmlinux`; every thread, with its stack.
+    public static func all(dump: String, vmlinux: String) throws -> [DrgnTask] {
+        let python = try python()
         let script = """
             import drgn, sys
             from drgn.helpers.linux.sched import task_cpu, task_state_to_char

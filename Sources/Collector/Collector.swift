@@ -23,6 +23,12 @@ public struct CollectorOptions: Sendable {
     public var progressInterval: Double = 1
     /// Drop what the rings hold before recording starts (xentrace `-D`).
     public var discardOld = false
+    /// Leave tracing enabled when recording stops (xentrace `-x`): producers
+    /// keep filling the rings for whoever reads them next.
+    public var leaveTracingEnabled = false
+    /// Set the masks and attach, but leave tracing disabled (xentrace `-X`):
+    /// someone else enables it.
+    public var startDisabled = false
     public init() {}
 }
 
@@ -44,6 +50,10 @@ public struct CollectorStats: Sendable {
     public var longestGapSeconds = 0.0
     /// Things the person should know (rings not closed, damaged windows).
     public var warnings: [String] = []
+    /// Flight recorder: records and bytes dropped to make room, per CPU.
+    public var overwritten: [UInt32: OverwrittenCount] = [:]
+    /// Recording stopped because the disk reserve would have been breached.
+    public var reserveReached = false
 }
 
 /// Drains every ring of a backend into a trace file, xentrace-style: CPUs in
@@ -51,13 +61,13 @@ public struct CollectorStats: Sendable {
 /// is half full or the poll interval passes.
 public final class Collector {
     public let backend: TraceBackend
-    public let sink: TraceFileSink
+    public let sink: TraceSink
     public let options: CollectorOptions
     private var stats = CollectorStats()
     private var active: [Bool]
     private var broken: [Bool]
 
-    public init(backend: TraceBackend, sink: TraceFileSink, options: CollectorOptions) {
+    public init(backend: TraceBackend, sink: TraceSink, options: CollectorOptions) {
         self.backend = backend
         self.sink = sink
         self.options = options
@@ -68,8 +78,10 @@ public final class Collector {
     /// Records until the duration passes, `stopRequested` returns a reason
     /// (a signal), or — shared memory — every producer closed its ring.
     /// Calls `progress` every `progressInterval` seconds.
+    /// Writing the next window would breach the disk reserve: stops like a
+    /// signal would (``CollectorStats/reserveReached``), the file valid.
     public func run(stopRequested: () -> String?, progress: (CollectorStats) -> Void) throws -> CollectorStats {
-        try backend.start(eventMask: options.eventMask, cpus: options.cpus)
+        try backend.start(eventMask: options.eventMask, cpus: options.cpus, enable: !options.startDisabled)
         if options.discardOld { for ring in backend.rings { ring.discard() } }
         active = Array(repeating: false, count: backend.rings.count)
         broken = active
@@ -82,7 +94,12 @@ public final class Collector {
                 let passStart = monotonicSeconds()
                 stats.longestGapSeconds = max(stats.longestGapSeconds, passStart - lastPass)
                 lastPass = passStart
-                try drainAll()
+                do { try drainAll() } catch let e as DiskReserveReached {
+                    stats.reserveReached = true
+                    stats.stopReason = e.message
+                    if !options.leaveTracingEnabled { try backend.stop() }
+                    break
+                }
                 let now = monotonicSeconds()
                 stats.elapsedSeconds = now - t0
                 if let deadline = stopDeadline {
@@ -95,8 +112,13 @@ public final class Collector {
                     }
                     if let reason {
                         stats.stopReason = reason
-                        try backend.stop()
-                        stopDeadline = now + options.closeGraceSeconds
+                        if options.leaveTracingEnabled {
+                            // Producers go on: one last pass, as xentrace -x.
+                            stopDeadline = now
+                        } else {
+                            try backend.stop()
+                            stopDeadline = now + options.closeGraceSeconds
+                        }
                         continue
                     }
                 }
@@ -106,17 +128,28 @@ public final class Collector {
                 }
                 backend.waitForData(timeoutNanoseconds: stopDeadline == nil ? options.pollNanoseconds : 1_000_000)
             }
-            try drainAll()
+            if !stats.reserveReached {
+                do { try drainAll() } catch let e as DiskReserveReached {
+                    stats.reserveReached = true
+                    stats.stopReason += "; then \(e.message)"
+                }
+            }
         } catch {
-            try? backend.stop()
+            if !options.leaveTracingEnabled { try? backend.stop() }
             throw error
         }
-        if backend.reportsClose {
+        if backend.reportsClose && !options.leaveTracingEnabled && !stats.reserveReached {
             for (i, ring) in backend.rings.enumerated() where active[i] && !backend.isClosed(cpu: ring.cpu) {
                 stats.warnings.append("CPU \(ring.cpu): its producer did not close the ring within \(options.closeGraceSeconds) s; records it dropped after its last LOST_RECORDS record are not accounted")
             }
         }
-        try sink.finish()
+        do { try sink.finish() } catch let e as DiskReserveReached {
+            stats.reserveReached = true
+            stats.stopReason = e.message
+        }
+        stats.overwritten = sink.overwritten
+        stats.bytes = sink.committed
+        if let fr = sink as? FlightRecorderSink { stats.bytes = fr.output.committed }
         stats.elapsedSeconds = monotonicSeconds() - t0
         return stats
     }
@@ -210,5 +243,26 @@ public enum CPUList {
             }
         }
         return out
+    }
+}
+
+/// Byte sizes as xentrace's `-M` takes them, plus G: `65536`, `64k`, `16M`,
+/// `1G` (binary multiples; an optional `B`/`iB` after the suffix).
+public enum ByteSize {
+    /// `plainUnit`: what a number without suffix counts (1 = bytes;
+    /// 1 MiB for xentrace's `-r`).
+    public static func parse(_ s: String, plainUnit: Int64 = 1) -> Int64? {
+        var t = Substring(s)
+        if t.hasSuffix("iB") { t = t.dropLast(2) } else if t.hasSuffix("B") && t.count > 1 && !(t.dropLast().last?.isNumber ?? true) { t = t.dropLast() }
+        var unit = plainUnit
+        switch t.last {
+        case "k", "K": unit = 1 << 10; t = t.dropLast()
+        case "m", "M": unit = 1 << 20; t = t.dropLast()
+        case "g", "G": unit = 1 << 30; t = t.dropLast()
+        default: break
+        }
+        guard !t.isEmpty, t.allSatisfy(\.isNumber), let v = Int64(t) else { return nil }
+        let (r, o) = v.multipliedReportingOverflow(by: unit)
+        return o ? nil : r
     }
 }

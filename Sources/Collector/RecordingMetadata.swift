@@ -18,6 +18,16 @@ public enum RecordingMetadata {
         return TraceMetadata(clock: clock, machine: machine)
     }
 
+    /// The flight recorder's losses for the sidecar (nil without one).
+    public static func overwritten(bufferBytes: Int, _ counts: [UInt32: OverwrittenCount]) -> TraceMetadata.Overwritten {
+        let cpus = counts.keys.sorted()
+        return TraceMetadata.Overwritten(
+            bufferBytes: Int64(bufferBytes),
+            records: Int64(counts.values.reduce(0) { $0 + $1.records }),
+            bytes: counts.values.reduce(0) { $0 + $1.bytes },
+            perCPU: cpus.map { "\($0):\(counts[$0]!.records):\(counts[$0]!.bytes)" }.joined(separator: ","))
+    }
+
     /// `uname -m` of this machine.
     public static func currentMachine() -> String {
         var u = utsname()

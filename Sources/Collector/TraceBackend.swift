@@ -7,8 +7,9 @@ public protocol TraceBackend: AnyObject {
     var name: String { get }
     /// Rings to drain, ascending by CPU.
     var rings: [RingView] { get }
-    /// Sets the masks and enables tracing.
-    func start(eventMask: UInt32, cpus: Set<UInt32>?) throws
+    /// Sets the masks and, if `enable`, enables tracing (else leaves it
+    /// disabled for someone else to enable: xentrace `-X`).
+    func start(eventMask: UInt32, cpus: Set<UInt32>?, enable: Bool) throws
     /// Sleeps until a ring is half full (futex / VIRQ_TBUF) or the timeout.
     func waitForData(timeoutNanoseconds: UInt64)
     /// Stops tracing: producers drop new events from now on.
@@ -39,10 +40,10 @@ public final class SharedMemoryBackend: TraceBackend {
         seen = region.wakeSequence
     }
 
-    public func start(eventMask: UInt32, cpus: Set<UInt32>?) throws {
+    public func start(eventMask: UInt32, cpus: Set<UInt32>?, enable: Bool) throws {
         region.setEventMask(eventMask)
         region.setCPUs(cpus)
-        region.setEnabled(true)
+        region.setEnabled(enable)
     }
 
     public func waitForData(timeoutNanoseconds: UInt64) {

@@ -12,7 +12,7 @@ public final class XenBackend: TraceBackend {
     private var mappings: [(UnsafeMutableRawPointer, Int)] = []
     private let pages: Int?
 
-    /// Opens the Xen interfaces; nothing is changed until ``start(eventMask:cpus:)``.
+    /// Opens the Xen interfaces; nothing is changed until ``start(eventMask:cpus:enable:)``.
     public init(pages: Int?) throws {
         xen = try XenTraceControl()
         self.pages = pages
@@ -20,7 +20,7 @@ public final class XenBackend: TraceBackend {
 
     deinit { for (p, n) in mappings { xen.unmap(p, pages: n) } }
 
-    public func start(eventMask: UInt32, cpus: Set<UInt32>?) throws {
+    public func start(eventMask: UInt32, cpus: Set<UInt32>?, enable: Bool) throws {
         // true: we allocated them now; false: they existed (Xen said EBUSY).
         let allocatedNow = try pages.map { try xen.setSize(pages: $0) } ?? false
         try xen.setEventMask(eventMask)
@@ -42,6 +42,9 @@ public final class XenBackend: TraceBackend {
                 rings.append(RingView(cpu: r.cpu, base: p, pages: layout.pagesPerCPU))
             }
             try xen.bindTraceVirq()
+            // -X: enabling was only the way to get the buffers (as xentrace
+            // does); turn tracing off again for someone else to enable.
+            if !enable { try xen.disable() }
         } catch {
             try? xen.disable()   // do not leave Xen tracing with nobody draining
             throw error

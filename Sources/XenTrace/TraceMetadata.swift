@@ -19,6 +19,23 @@ public struct TraceMetadata: Sendable, Equatable {
     /// `uname -m` of the recording machine (dom0 runs on Xen's architecture).
     public var machine: String
     public var generator: String
+    /// Flight-recorder recordings (`trace record --memory-buffer`): what the
+    /// circular buffer dropped to keep the newest records. nil otherwise.
+    public var overwritten: Overwritten?
+
+    /// Records the flight recorder's memory buffer overwrote: the file holds
+    /// only the newest records; these are the older ones it no longer has.
+    public struct Overwritten: Sendable, Equatable {
+        /// The buffer's size in bytes (the file's size limit).
+        public var bufferBytes: Int64
+        public var records: Int64
+        public var bytes: Int64
+        /// Per CPU: "cpu:records:bytes" entries joined by ",", CPUs ascending.
+        public var perCPU: String
+        public init(bufferBytes: Int64, records: Int64, bytes: Int64, perCPU: String) {
+            self.bufferBytes = bufferBytes; self.records = records; self.bytes = bytes; self.perCPU = perCPU
+        }
+    }
 
     public init(clock: TraceClock, machine: String, generator: String = "xenscope trace record") {
         self.clock = clock; self.machine = machine; self.generator = generator
@@ -29,7 +46,11 @@ public struct TraceMetadata: Sendable, Equatable {
 
     /// The JSON text (one line).
     public var json: String {
-        "{\"schema\":\"\(Self.schema)\",\"generator\":\"\(jsonEscape(generator))\",\"machine\":\"\(jsonEscape(machine))\",\(clock.jsonFields)}\n"
+        var o = ""
+        if let w = overwritten {
+            o = ",\"memory_buffer_bytes\":\(w.bufferBytes),\"overwritten_records\":\(w.records),\"overwritten_bytes\":\(w.bytes),\"overwritten_per_cpu\":\"\(jsonEscape(w.perCPU))\""
+        }
+        return "{\"schema\":\"\(Self.schema)\",\"generator\":\"\(jsonEscape(generator))\",\"machine\":\"\(jsonEscape(machine))\",\(clock.jsonFields)\(o)}\n"
     }
 
     /// Writes the sidecar for `tracePath` (replacing an older one).
@@ -83,7 +104,14 @@ public struct TraceMetadata: Sendable, Equatable {
         if case .string(let m)? = fields["machine"] { machine = m }
         var generator = ""
         if case .string(let g)? = fields["generator"] { generator = g }
-        return TraceMetadata(clock: TraceClock(kind: kind, hz: hz, hzSource: source), machine: machine, generator: generator)
+        var m = TraceMetadata(clock: TraceClock(kind: kind, hz: hz, hzSource: source), machine: machine, generator: generator)
+        if case .number(let size)? = fields["memory_buffer_bytes"] {
+            func int(_ k: String) -> Int64 { if case .number(let v)? = fields[k], v >= 0, v < 9e18 { return Int64(v) }; return 0 }
+            var per = ""
+            if case .string(let s)? = fields["overwritten_per_cpu"] { per = s }
+            m.overwritten = Overwritten(bufferBytes: size >= 0 && size < 9e18 ? Int64(size) : 0, records: int("overwritten_records"), bytes: int("overwritten_bytes"), perCPU: per)
+        }
+        return m
     }
 
     enum Value: Equatable { case string(String), number(Double), other }

@@ -141,10 +141,16 @@ public final class FlightRecorderSink: TraceSink {
     public func finish() throws {
         guard !finished else { return }
         finished = true
-        if let reserve = output.reserveBytes, let free = output.freeBytes(), Int64(used) > free - reserve {
-            reserveDropped = Int64(used)
-            shrink(toAtMost: Int(max(0, free - reserve)))
-            reserveDropped -= Int64(used)
+        if let reserve = output.reserveBytes, let space = output.fileSystemSpace() {
+            // The file will take whole blocks: keep what fits in the blocks
+            // the reserve leaves, then write without checking per window.
+            let room = max(0, space.free - reserve) / space.block * space.block
+            if Int64(used) > room {
+                reserveDropped = Int64(used)
+                shrink(toAtMost: Int(room))
+                reserveDropped -= Int64(used)
+            }
+            output.reserveBytes = nil
         }
         for w in windows[firstWindow...] {
             let at = w.start % ring.count

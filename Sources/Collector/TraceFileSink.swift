@@ -81,14 +81,18 @@ public final class TraceFileSink: TraceSink {
 
     /// Free bytes on the output's file system for an unprivileged writer,
     /// or nil if it cannot be told (a pipe).
-    public func freeBytes() -> Int64? {
+    public func freeBytes() -> Int64? { fileSystemSpace()?.free }
+
+    /// Free bytes and the block size of the output's file system, or nil if
+    /// it cannot be told (a pipe).
+    public func fileSystemSpace() -> (free: Int64, block: Int64)? {
         var s = statvfs()
-        guard fstatvfs(fd, &s) == 0 else { return nil }
+        guard fd >= 0, fstatvfs(fd, &s) == 0 else { return nil }
         if isStdout {   // a pipe's "file system" says nothing about any disk
             var st = stat()
             guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         }
-        return Int64(s.f_bavail) * Int64(s.f_frsize)
+        return (Int64(s.f_bavail) * Int64(s.f_frsize), max(1, Int64(s.f_frsize)))
     }
 
     /// Writes one window: CPU-change record, then the one or two chunks.

@@ -211,6 +211,69 @@ import Collector
         #expect(try FileManager.default.attributesOfItem(atPath: file2)[.size] as? Int == 0)
     }
 
+    /// `-M` through the command line, into a file or to standard output
+    /// (`-o -`), with xentrace's short flags: the newest records survive,
+    /// intact and in order per CPU, ending with the last one produced; what
+    /// was overwritten is counted (FILE.meta.json, the summary); Debian's
+    /// xentrace_format reads the result with the same per-CPU counts.
+    @Test(arguments: ["file", "stdout"])
+    func flightRecorderThroughTheCommandLine(_ to: String) throws {
+        let dir = try makeTempDir("fr")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let region = uniqueRegionName("fr")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--count", "20000", "--rate", "50000", "--pages", "8"])
+        let file = to == "file" ? dir + "/fr.trace" : dir + "/collector.out"
+        let collector = try record((to == "file" ? ["-o", file] : ["-o", "-"]) + ["--shm", region, "-S", "8", "-M", "64k", "-s", "5"], dir: dir, tag: "collector")
+        #expect(producer.wait(seconds: 60) == 0, "\(producer.stderr)")
+        #expect(collector.wait(seconds: 60) == 0, "\(collector.stderr)")
+        let report = ProducerReport(producer.stdout)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        #expect(size <= 65536 && size > 65536 - 12 - 36, "\(size)")   // the newest that fit: one more record would not
+        // Where each ring's kept records start: the first record with the
+        // full seq in its words, less the records and lost counts before it.
+        var first: [UInt32: (seq: UInt64, lostBefore: UInt64)] = [:]
+        var anchored: Set<UInt32> = []
+        _ = try TraceInput.open(file).forEachRecord(order: .file) { r in
+            guard !anchored.contains(r.cpu) else { return true }
+            var f = first[r.cpu] ?? (0, 0)
+            if r.event == EventID.lostRecords { f.lostBefore += UInt64(r.extra.w0) }
+            else if r.event & 0x0fff_f000 == 0x0800_f000 {
+                if r.extraCount >= 2 { f.seq = (UInt64(r.extra.w0) | UInt64(r.extra.w1) << 32) &- f.seq; anchored.insert(r.cpu) }
+                else { f.seq += 1 }   // counted back from the anchor
+            }
+            first[r.cpu] = f
+            return true
+        }
+        var checker = SequenceChecker()
+        for (cpu, f) in first { checker.rings[cpu] = SequenceChecker.Ring(next: f.seq - f.lostBefore) }
+        try checker.check(file: file)
+        #expect(checker.diagnostics.isEmpty && checker.problems.isEmpty, "\(checker.diagnostics.prefix(3)) \(checker.problems.prefix(3))")
+        // A ring may have kept nothing: when its thread finished early, the
+        // other ring's later records can fill the whole buffer.
+        #expect(!first.isEmpty)
+        for ring in first.keys { #expect(checker.accounted(ring) == report.produced[ring], "ring \(ring): the newest record kept is the last produced") }
+        let summary = collector.stderr
+        #expect(summary.contains("(memory buffer of 65536 bytes: kept the newest \(checker.rings.values.reduce(0) { $0 + Int($1.records + UInt64($1.lostRecords)) }), overwrote "), "\(summary)")
+        if to == "file" {
+            let meta = try #require(try TraceMetadata.read(tracePath: file)?.overwritten)
+            #expect(meta.bufferBytes == 65536)
+            if report.lost.values.reduce(0, +) == 0 {
+                // Nothing lost: ring r's overwritten records are exactly seq 0 ..< first kept.
+                let per = Dictionary(uniqueKeysWithValues: meta.perCPU.split(separator: ",").map { e in
+                    let f = e.split(separator: ":"); return (UInt32(f[0])!, UInt64(f[1])!) })
+                let want = Dictionary(uniqueKeysWithValues: [UInt32(0), 1].map { ($0, first[$0]?.seq ?? report.produced[$0] ?? 0) })
+                #expect(per == want, "\(meta.perCPU)")
+                #expect(meta.records == Int64(want.values.reduce(0, +)))
+            }
+        } else {
+            #expect(!FileManager.default.fileExists(atPath: dir + "/-") && !FileManager.default.fileExists(atPath: dir + "/-.meta.json"))
+        }
+        let info = TraceInfo(try TraceFile(path: file))
+        let theirs = try xentraceFormatCounts(file)
+        #expect(theirs == Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }), "\(info.cpus)")
+    }
+
     @Test func diskFullEndsWithAClearErrorAndAValidFile() throws {
         let dir = try makeTempDir("full")
         defer { try? FileManager.default.removeItem(atPath: dir) }

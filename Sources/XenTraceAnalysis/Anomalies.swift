@@ -18,6 +18,14 @@ public struct AnomalyLog: Sendable {
         entries[kind] = e
     }
 
+    /// Adds another log's entries (of kinds this log does not have).
+    mutating func absorb(_ o: AnomalyLog) {
+        for (k, e) in o.entries {
+            precondition(entries[k] == nil, "anomaly kind \(k) noted by two passes")
+            entries[k] = e
+        }
+    }
+
     /// The log as model rows, sorted by kind.
     public var rows: [Anomaly] {
         entries.sorted { $0.key < $1.key }.map { Anomaly(kind: $0.key, count: $0.value.count, offsets: $0.value.offsets, example: $0.value.example) }

@@ -9,6 +9,8 @@ struct HVMExitAnalysis {
         var open = false
         var exitTSC: UInt64 = 0
         var reason = 0
+        /// `reason`'s dense slot.
+        var slot = 0
         var rip: UInt64 = 0
         var offset = 0
         var closedQuietly = false
@@ -17,14 +19,31 @@ struct HVMExitAnalysis {
     struct ReasonTotal {
         var stats = CycleStats()
         var histogram = LogHistogram()
-        var rips: [UInt64: Int] = [:]
+        var rips = IntTable()
         var ripsDropped = 0
+        /// Once `rips` is full most RIPs are new ones to drop: a bit per hash
+        /// of the RIPs in the table (64 Ki bits) settles most of them without
+        /// probing the table, which no longer fits a cache.
+        var ripBits: [UInt64] = []
+
+        @inline(__always) static func bit(_ rip: UInt64) -> Int {
+            Int(truncatingIfNeeded: (rip &* 0xD6E8_FEB8_6659_FD93) >> 48)
+        }
 
         mutating func add(_ d: UInt64, rip: UInt64) {
             stats.add(d)
             histogram.add(d)
-            if rips.count < HVMExitAnalysis.maxRIPsPerReason || rips[rip] != nil {
-                rips[rip, default: 0] += 1
+            if rips.count < HVMExitAnalysis.maxRIPsPerReason {
+                rips.add(rip, 1)
+                if rips.count == HVMExitAnalysis.maxRIPsPerReason && ripBits.isEmpty {
+                    ripBits = [UInt64](repeating: 0, count: 1024)
+                    for (k, _) in rips.pairs { let b = ReasonTotal.bit(k); ripBits[b >> 6] |= 1 << UInt64(b & 63) }
+                }
+                return
+            }
+            let b = ReasonTotal.bit(rip)
+            if ripBits[b >> 6] & (1 << UInt64(b & 63)) != 0, let n = rips.get(rip) {
+                rips.set(rip, n + 1)
             } else {
                 ripsDropped += 1
             }
@@ -33,12 +52,22 @@ struct HVMExitAnalysis {
     static let maxRIPsPerReason = 4096
 
     var inflight: [InFlight] = []
-    var perVCPU: [[Int: CycleStats]] = []
-    var totals: [Int: ReasonTotal] = [:]
+    /// Exit reasons get dense slots in the order first seen, so per-vCPU
+    /// figures live in one flat array (`slotStride` slots per vCPU) and the
+    /// hot path does no dictionary lookups.
+    var slotOfReason = IntTable()
+    var reasonOfSlot: [Int] = []
+    var slotStride = 16
+    /// `perVCPUStats[v * slotStride + slot]`; `events == 0`: reason not seen on v.
+    var perVCPUStats: [CycleStats] = []
+    /// Per-slot totals.
+    var totalsBySlot: [ReasonTotal] = []
     /// What the exits say about VMX or SVM numbering (every VMEXIT record, attributed or not).
     var flavour = HVMFlavourDetector()
     var anomalies = AnomalyLog()
     var exitRecords = 0
+    /// Sink for the early loads in `exit` (kept so they are not optimised away).
+    var touched = 0
     var entryRecords = 0
     /// When exporting: exits closed since the last drain (vCPU, reason, rip, start, end).
     var recordClosed = false
@@ -47,8 +76,42 @@ struct HVMExitAnalysis {
     mutating func ensure(_ v: Int) {
         if inflight.count <= v {
             inflight.append(contentsOf: repeatElement(InFlight(), count: v + 1 - inflight.count))
-            perVCPU.append(contentsOf: repeatElement([:], count: v + 1 - perVCPU.count))
+            perVCPUStats.append(contentsOf: repeatElement(CycleStats(), count: inflight.count * slotStride - perVCPUStats.count))
         }
+    }
+
+    /// The dense slot of exit reason `reason`, made on first sight.
+    @inline(__always) mutating func slot(_ reason: Int) -> Int {
+        if let s = slotOfReason.get(UInt64(bitPattern: Int64(reason))) { return s }
+        let s = reasonOfSlot.count
+        slotOfReason.set(UInt64(bitPattern: Int64(reason)), s)
+        reasonOfSlot.append(reason)
+        totalsBySlot.append(ReasonTotal())
+        if s >= slotStride {
+            // Re-lay the per-vCPU table out with room for twice the reasons.
+            let old = perVCPUStats, oldStride = slotStride
+            slotStride *= 2
+            perVCPUStats = [CycleStats](repeating: CycleStats(), count: inflight.count * slotStride)
+            for v in 0..<inflight.count {
+                for k in 0..<oldStride { perVCPUStats[v * slotStride + k] = old[v * oldStride + k] }
+            }
+        }
+        return s
+    }
+
+    /// Per-vCPU exit figures by reason, ascending (what a dictionary held before).
+    func exits(ofVCPU v: Int) -> [(reason: Int, stats: CycleStats)] {
+        guard v < inflight.count else { return [] }
+        var out: [(reason: Int, stats: CycleStats)] = []
+        for k in 0..<reasonOfSlot.count where perVCPUStats[v * slotStride + k].events > 0 {
+            out.append((reasonOfSlot[k], perVCPUStats[v * slotStride + k]))
+        }
+        return out.sorted { $0.reason < $1.reason }
+    }
+
+    /// Totals per reason with at least one timed exit, in no particular order.
+    var totals: [(reason: Int, total: ReasonTotal)] {
+        reasonOfSlot.indices.filter { totalsBySlot[$0].stats.events > 0 }.map { (reasonOfSlot[$0], totalsBySlot[$0]) }
     }
 
     mutating func exit(_ r: TraceRecord, vcpu v: Int) {
@@ -63,7 +126,11 @@ struct HVMExitAnalysis {
             anomalies.note("exit-without-entry", offset: inflight[v].offset,
                            "VMEXIT at byte \(inflight[v].offset) has no VMENTRY before the next VMEXIT (byte \(r.offset)); not timed")
         }
-        inflight[v] = InFlight(seen: true, open: true, exitTSC: r.tsc, reason: Int(r.extra.w0),
+        let k = slot(Int(r.extra.w0))
+        // Touch the figures this exit will update when it closes, so the
+        // cache miss overlaps the records in between.
+        touched &+= perVCPUStats[v &* slotStride &+ k].events
+        inflight[v] = InFlight(seen: true, open: true, exitTSC: r.tsc, reason: Int(r.extra.w0), slot: k,
                                rip: is64 ? UInt64(r.extra.w1) | UInt64(r.extra.w2) << 32 : UInt64(r.extra.w1),
                                offset: r.offset)
     }
@@ -94,9 +161,10 @@ struct HVMExitAnalysis {
         }
         let d = tsc - f.exitTSC
         if recordClosed { closed.append((v, f.reason, f.rip, f.exitTSC, tsc)) }
-        perVCPU[v][f.reason, default: CycleStats()].add(d)
+        let k = f.slot
+        perVCPUStats[v * slotStride + k].add(d)
         // Mutate in place: copying a ReasonTotal out would copy its RIP table.
-        totals[f.reason, default: ReasonTotal()].add(d, rip: f.rip)
+        totalsBySlot[k].add(d, rip: f.rip)
     }
 
     /// Forget an open exit (lost records made it unaccountable).

@@ -7,28 +7,39 @@ struct PVAnalysis {
         var counts = [Int](repeating: 0, count: 15)
         var hypercalls: [Int: Int] = [:]
     }
-    var perVCPU: [PerVCPU] = []
+    /// `counts[v * 15 + minor]`: flat, so the hot path touches one array.
+    var counts: [Int] = []
+    /// (vCPU << 32 | hypercall number) → calls.
+    var hypercalls = IntTable()
     var anomalies = AnomalyLog()
 
     mutating func record(_ r: TraceRecord, vcpu v: Int) {
-        if perVCPU.count <= v { perVCPU.append(contentsOf: repeatElement(PerVCPU(), count: v + 1 - perVCPU.count)) }
+        if counts.count <= v * 15 { counts.append(contentsOf: repeatElement(0, count: (v + 1) * 15 - counts.count)) }
         var minor = Int(r.event & 0xff)
         guard minor < 15 else { return }
         if minor == Ev.pvPtwrEmulationPAE { minor = Ev.pvPtwrEmulation }
-        perVCPU[v].counts[minor] += 1
+        counts[v * 15 + minor] += 1
         switch minor {
         case Ev.pvHypercall:
             // Old format: eip (32- or 64-bit), then eax = hypercall number.
             let op = r.event & 0x100 != 0 ? r.extra.w2 : r.extra.w1
-            perVCPU[v].hypercalls[Int(op), default: 0] += 1
+            hypercalls.add(UInt64(v) << 32 | UInt64(op), 1)
         case Ev.pvHypercallV2, Ev.pvHypercallSubcall:
             guard r.extraCount >= 1 else {
                 anomalies.note("bad-hypercall-record", offset: r.offset, "hypercall record without payload")
                 return
             }
-            perVCPU[v].hypercalls[Int(r.extra.w0 & 0x000f_ffff), default: 0] += 1
+            hypercalls.add(UInt64(v) << 32 | UInt64(r.extra.w0 & 0x000f_ffff), 1)
         default: break
         }
+    }
+
+    /// Per-vCPU figures, for assembling the summary (vCPUs without PV records: nil).
+    func perVCPU() -> [PerVCPU?] {
+        var out = [PerVCPU?](repeating: nil, count: counts.count / 15)
+        for v in out.indices { out[v] = PerVCPU(counts: Array(counts[v * 15 ..< v * 15 + 15])) }
+        for (k, n) in hypercalls.pairs { out[Int(k >> 32)]!.hypercalls[Int(k & 0xffff_ffff)] = n }
+        return out
     }
 }
 

@@ -13,6 +13,7 @@ enum PipelinedWalk {
         var batches: [[MergedItem]] = []
         var done = false
         var walk: XenalyzeOrderWalk? = nil
+        var volume: VolumePass? = nil
 
         func put(_ b: [MergedItem]) {
             cond.lock()
@@ -30,9 +31,10 @@ enum PipelinedWalk {
             cond.broadcast()
             return b
         }
-        func finish(_ w: XenalyzeOrderWalk) {
+        func finish(_ w: XenalyzeOrderWalk, _ v: VolumePass) {
             cond.lock()
             walk = w
+            volume = v
             done = true
             cond.broadcast()
             cond.unlock()
@@ -41,29 +43,46 @@ enum PipelinedWalk {
 
     struct Unchecked<T>: @unchecked Sendable { var value: T }
 
-    /// Feeds every item to `body` in order; returns the walk (for its diagnostics).
-    static func run(_ walk: XenalyzeOrderWalk, bytes: UnsafeRawBufferPointer, _ body: (MergedItem) -> Void) -> XenalyzeOrderWalk {
-        let q = Queue()
-        let w = Unchecked(value: walk)
-        let t = Thread {
-            var m = w.value
-            var batch: [MergedItem] = []
+    /// Runs the volume pass and collects what the model needs into batches
+    /// (the producer side).
+    struct Batcher: MergedItemHandler {
+        let q: Queue
+        var volume: VolumePass
+        var batch: [MergedItem] = []
+        init(_ q: Queue, volume: VolumePass) {
+            self.q = q
+            self.volume = volume
             batch.reserveCapacity(PipelinedWalk.batchSize)
-            m.run { item in
-                batch.append(item)
-                if batch.count == PipelinedWalk.batchSize {
-                    q.put(batch)
-                    batch.removeAll(keepingCapacity: true)
-                }
+        }
+        mutating func handle(_ item: MergedItem) {
+            guard let m = volume.handle(item) else { return }
+            batch.append(m)
+            if batch.count == PipelinedWalk.batchSize {
+                q.put(batch)
+                batch.removeAll(keepingCapacity: true)
             }
-            if !batch.isEmpty { q.put(batch) }
-            q.finish(m)
+        }
+    }
+
+    /// Walks on a second thread, running `volume` there, and feeds what the
+    /// model needs to `handler` here, in order; returns the walk (for its
+    /// diagnostics) and the finished volume pass.
+    static func run<H: MergedItemHandler>(_ walk: XenalyzeOrderWalk, volume: VolumePass, bytes: UnsafeRawBufferPointer,
+                                          into handler: inout H) -> (XenalyzeOrderWalk, VolumePass) {
+        let q = Queue()
+        let w = Unchecked(value: (walk, volume))
+        let t = Thread {
+            var m = w.value.0
+            var b = Batcher(q, volume: w.value.1)
+            m.run(into: &b)
+            if !b.batch.isEmpty { q.put(b.batch) }
+            q.finish(m, b.volume)
         }
         t.stackSize = 1 << 20
         t.start()
         while let b = q.take() {
-            for item in b { body(item) }
+            for item in b { handler.handle(item) }
         }
-        return q.walk!
+        return (q.walk!, q.volume!)
     }
 }

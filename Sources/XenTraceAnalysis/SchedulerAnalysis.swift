@@ -71,7 +71,7 @@ struct SchedulerAnalysis {
     static let defaultDomain = 32768
 
     var vcpus: [VCPU] = []
-    var index: [Int: Int] = [:]
+    var index = IntTable()
     var pcpus: [PCPU]
     var lostCPUs = 0
     var anomalies = AnomalyLog()
@@ -94,10 +94,10 @@ struct SchedulerAnalysis {
     }
 
     mutating func find(_ dom: Int, _ vid: Int) -> Int {
-        let key = dom << 16 | vid
-        if let i = index[key] { return i }
+        let key = UInt64(truncatingIfNeeded: dom << 16 | vid)
+        if let i = index.get(key) { return i }
         vcpus.append(VCPU(dom: dom, vid: vid))
-        index[key] = vcpus.count - 1
+        index.set(key, vcpus.count - 1)
         return vcpus.count - 1
     }
 
@@ -116,23 +116,42 @@ struct SchedulerAnalysis {
     // MARK: runstate bookkeeping
 
     mutating func runstateUpdate(_ v: Int, _ new: RS, _ tsc: UInt64) {
-        var x = vcpus[v]
+        // In place: a VCPU is a few hundred bytes; copying it out and back
+        // for every update showed up in profiles.
+        let oldState = vcpus[v].state
+        let (closedState, start, wakeD) = SchedulerAnalysis.apply(&vcpus[v], new, tsc)
+        let dom = vcpus[v].dom
+        if let sink, closedState >= 0, dom != SchedulerAnalysis.defaultDomain {
+            sink.runstate(dom: dom, vcpu: vcpus[v].vid, pcpu: vcpus[v].pcpu, state: closedState, start: start, end: tsc)
+        }
+        if let d = wakeD, dom != SchedulerAnalysis.defaultDomain {
+            wakeLatency.add(d)
+            wakeLatencyByDomain[dom, default: LogHistogram()].add(d)
+        }
+        if let sink, dom < SchedulerAnalysis.idleDomain, (oldState == .runnable) != (new == .runnable) {
+            runnableCount += new == .runnable ? 1 : -1
+            sink.runnable(tsc: tsc, count: runnableCount)
+        }
+    }
+
+    /// The state change itself; returns the state whose interval was closed
+    /// (-1 if none) with its start, and the wake latency if one ended.
+    @inline(__always)
+    static func apply(_ x: inout VCPU, _ new: RS, _ tsc: UInt64) -> (Int, UInt64, UInt64?) {
+        var closed = -1
+        let start = x.tsc
+        var wake: UInt64? = nil
         if x.tsc > 0 && x.tsc < tsc {
             let d = tsc - x.tsc
             if x.state.rawValue < 5 {
                 x.runstates[Int(x.state.rawValue)].add(d)
-                if let sink, x.dom != SchedulerAnalysis.defaultDomain {
-                    sink.runstate(dom: x.dom, vcpu: x.vid, pcpu: x.pcpu, state: Int(x.state.rawValue), start: x.tsc, end: tsc)
-                }
+                closed = Int(x.state.rawValue)
             }
             if x.state == .runnable {
                 switch x.runnable {
                 case .wake:
                     x.wake.add(d)
-                    if x.dom != SchedulerAnalysis.defaultDomain {
-                        wakeLatency.add(d)
-                        wakeLatencyByDomain[x.dom, default: LogHistogram()].add(d)
-                    }
+                    wake = d
                 case .preempt: x.preempt.add(d)
                 case .other: x.otherRunnable.add(d)
                 case .invalid: break
@@ -148,13 +167,9 @@ struct SchedulerAnalysis {
         } else {
             x.runnable = .invalid
         }
-        if let sink, x.dom < SchedulerAnalysis.idleDomain, (x.state == .runnable) != (new == .runnable) {
-            runnableCount += new == .runnable ? 1 : -1
-            sink.runnable(tsc: tsc, count: runnableCount)
-        }
         x.state = new
         x.tsc = tsc
-        vcpus[v] = x
+        return (closed, start, wake)
     }
 
     mutating func pcpuTimeUpdate(_ p: Int, _ tsc: UInt64) {

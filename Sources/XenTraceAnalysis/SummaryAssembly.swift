@@ -28,6 +28,7 @@ extension Summarizer {
         }
 
         // domains and vCPUs
+        let pvPerVCPU = pv.perVCPU()
         var byDomain: [Int: [Int]] = [:]
         for (i, v) in sched.vcpus.enumerated() where v.dom != SchedulerAnalysis.defaultDomain {
             byDomain[v.dom, default: []].append(i)
@@ -43,14 +44,11 @@ extension Summarizer {
                 if v.state == .initial && v.runs == 0 { continue }
                 running &+= v.runstates[0].cycles
                 var exits: [TraceSummary.VCPUExit] = []
-                if i < hvm.perVCPU.count {
-                    exits = hvm.perVCPU[i].sorted { $0.key < $1.key }.map {
-                        TraceSummary.VCPUExit(reason: $0.key, name: Names.exitReason($0.key, svm: svm), stats: $0.value)
-                    }
+                exits = hvm.exits(ofVCPU: i).map {
+                    TraceSummary.VCPUExit(reason: $0.reason, name: Names.exitReason($0.reason, svm: svm), stats: $0.stats)
                 }
                 var pvc: TraceSummary.PVCounts? = nil
-                if v.dataType == .pv, i < pv.perVCPU.count {
-                    let x = pv.perVCPU[i]
+                if v.dataType == .pv, i < pvPerVCPU.count, let x = pvPerVCPU[i] {
                     var ev: [String: Int] = [:]
                     for (m, n) in x.counts.enumerated() where n > 0 && m != Ev.pvHypercallSubcall && m != Ev.pvHypercallV2 && m != Ev.pvHypercall {
                         ev[Names.pvEvents[m] ?? "pv_\(m)"] = n
@@ -79,7 +77,7 @@ extension Summarizer {
         // exits over all vCPUs
         var exits: [TraceSummary.ExitReason] = []
         for (reason, t) in hvm.totals {
-            let top = t.rips.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(10)
+            let top = t.rips.pairs.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(10)
                 .map { TraceSummary.RIPCount(rip: $0.key, count: $0.value) }
             exits.append(TraceSummary.ExitReason(reason: reason, name: Names.exitReason(reason, svm: svm), stats: t.stats,
                                                  distribution: dist(t.histogram, max: t.stats.maxCycles), topRIPs: top))

@@ -33,7 +33,7 @@ public struct XenalyzeOrderWalk {
         var index = 0
         var pos = 0
         var lastTSC: UInt64 = 0
-        var current: TraceRecord? = nil
+        var hasCurrent = false
         var orderTSC: UInt64 = 0
         var pendingLostEnd = false
         var lostEndDue = false
@@ -46,6 +46,9 @@ public struct XenalyzeOrderWalk {
     static let maxDiagnostics = 1000
 
     private var streams: [Stream] = []
+    /// The record each stream is at (valid while `hasCurrent`); apart from
+    /// `streams` so the merge's comparisons touch small structs only.
+    private var currents: [TraceRecord] = []
     private var windows: [Window] = []
     private let bytes: UnsafeRawBufferPointer
     /// Called with byte ranges no stream will read again (for madvise), so
@@ -138,6 +141,7 @@ public struct XenalyzeOrderWalk {
             sorted.append(st)
         }
         streams = sorted
+        currents = [TraceRecord](repeating: TraceRecord(cpu: 0, header: 0, tsc: 0, extra: ExtraWords(), offset: 0), count: sorted.count)
     }
 
     private mutating func note(_ k: TraceDiagnostic.Kind, _ offset: Int, _ cpu: UInt32?, _ msg: String) {
@@ -154,36 +158,38 @@ public struct XenalyzeOrderWalk {
     /// CPUs that have at least one window, ascending.
     public var cpus: [UInt32] { streams.map(\.cpu) }
 
-    /// Reads the next record of stream `s` into `streams[s].current`.
+    /// Reads the next record of stream `s` into `currents[s]`.
     private mutating func advance(_ s: Int) {
-        let c = ByteCursor(bytes)
+        var st = streams[s]
+        defer { streams[s] = st }
         while true {
-            var st = streams[s]
-            if st.index >= st.endWindow { streams[s].current = nil; return }
+            if st.index >= st.endWindow { st.hasCurrent = false; return }
             let w = windows[st.index]
             if st.pos >= w.end {
                 st.index += 1
                 if st.index < st.endWindow { st.pos = windows[st.index].start }
-                streams[s] = st
                 continue
             }
-            guard st.pos + 4 <= w.end, let header = c.peekUInt32(at: st.pos) else {
-                streams[s].pos = w.end
+            guard st.pos + 4 <= w.end else {
                 note(.truncatedRecord, st.pos, st.cpu, "\(w.end - st.pos) byte(s) at the end of a CPU window, too short for a record")
+                st.pos = w.end
                 continue
             }
+            // Bounds: the window lies inside `bytes` (checked when indexing)
+            // and every load below stays before `pos + size <= w.end`.
+            let header = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: st.pos, as: UInt32.self))
             let size = TraceRecord.size(header: header)
             if st.pos + size > w.end {
-                streams[s].pos = w.end
                 note(.recordCrossesWindow, st.pos, st.cpu,
                      "record of \(size) bytes crosses the end of its CPU window at byte \(w.end); skipping \(w.end - st.pos) byte(s)")
+                st.pos = w.end
                 continue
             }
             let count = Int((header >> 28) & 7)
             var p = st.pos + 4
             var tsc = st.lastTSC
             if header & 0x8000_0000 != 0 {
-                tsc = c.peekUInt64(at: p)!
+                tsc = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self))
                 p += 8
                 if tsc < st.lastTSC {
                     note(.tscBackwards, st.pos, st.cpu, "TSC went backwards by \(st.lastTSC - tsc) cycles")
@@ -191,17 +197,22 @@ public struct XenalyzeOrderWalk {
                 st.lastTSC = tsc
             }
             var extra = ExtraWords()
-            if count > 0 { extra.w0 = c.peekUInt32(at: p)! }
-            if count > 1 { extra.w1 = c.peekUInt32(at: p + 4)! }
-            if count > 2 { extra.w2 = c.peekUInt32(at: p + 8)! }
-            if count > 3 { extra.w3 = c.peekUInt32(at: p + 12)! }
-            if count > 4 { extra.w4 = c.peekUInt32(at: p + 16)! }
-            if count > 5 { extra.w5 = c.peekUInt32(at: p + 20)! }
-            if count > 6 { extra.w6 = c.peekUInt32(at: p + 24)! }
-            let r = TraceRecord(cpu: st.cpu, header: header, tsc: tsc, extra: extra, offset: st.pos)
+            if count > 0 {
+                @inline(__always) func word(_ i: Int) -> UInt32 {
+                    UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: p + 4 * i, as: UInt32.self))
+                }
+                extra.w0 = word(0)
+                if count > 1 { extra.w1 = word(1) }
+                if count > 2 { extra.w2 = word(2) }
+                if count > 3 { extra.w3 = word(3) }
+                if count > 4 { extra.w4 = word(4) }
+                if count > 5 { extra.w5 = word(5) }
+                if count > 6 { extra.w6 = word(6) }
+            }
+            currents[s] = TraceRecord(cpu: st.cpu, header: header, tsc: tsc, extra: extra, offset: st.pos)
             st.pos += size
             sinceCheck += size
-            st.current = r
+            st.hasCurrent = true
             let event = header & 0x0fff_ffff
             if event == Ev.lostRecords && count == 4 && header & 0x8000_0000 != 0 {
                 st.orderTSC = UInt64(extra.w2) | UInt64(extra.w3) << 32
@@ -209,59 +220,45 @@ public struct XenalyzeOrderWalk {
             } else {
                 st.orderTSC = tsc
             }
-            streams[s] = st
             return
         }
     }
 
     /// Calls `body` for every record in TSC order, with the lost-record
     /// second visits and end-of-CPU markers described by ``MergedItem``.
-    public mutating func run(_ body: (MergedItem) throws -> Void) rethrows {
-        // A binary heap of stream indices keyed by (orderTSC, cpu).
-        var heap: [Int] = []
-        func less(_ a: Int, _ b: Int) -> Bool {
-            let x = streams[a], y = streams[b]
-            return x.orderTSC != y.orderTSC ? x.orderTSC < y.orderTSC : x.cpu < y.cpu
+    public mutating func run(_ body: (MergedItem) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var h = ClosureHandler(body: body)
+            run(into: &h)
         }
-        func siftDown(_ i0: Int) {
-            var i = i0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if r < heap.count && less(heap[r], heap[m]) { m = r }
-                if m == i { return }
-                heap.swapAt(i, m); i = m
-            }
-        }
-        func siftUp(_ i0: Int) {
-            var i = i0
-            while i > 0 {
-                let p = (i - 1) / 2
-                if less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
-            }
-        }
+    }
+
+    /// As ``run(_:)``, handing items to `handler` (no closure context: a
+    /// closure capturing the caller's state costs exclusivity checks per item).
+    mutating func run<H: MergedItemHandler>(into handler: inout H) {
+        var heap = StreamHeap(cpus: streams.map(\.cpu))
         for s in streams.indices {
             advance(s)
-            if streams[s].current != nil { heap.append(s); siftUp(heap.count - 1) }
+            if streams[s].hasCurrent { heap.push(s, key: streams[s].orderTSC) }
         }
-        while let s = heap.first {
-            let r = streams[s].current!
+        while !heap.isEmpty {
+            let s = heap.top
+            let r = currents[s]
             if streams[s].pendingLostEnd {
                 // First visit of a lost-records record at the first-lost TSC.
-                try body(.record(r, orderTSC: streams[s].orderTSC))
+                handler.handle(.record(r, orderTSC: streams[s].orderTSC))
                 streams[s].pendingLostEnd = false
                 // Second visit at its own TSC (never earlier than the first).
                 streams[s].orderTSC = max(r.tsc, streams[s].orderTSC)
                 streams[s].lostEndDue = true
-                siftDown(0)
+                heap.updateTop(key: streams[s].orderTSC)
                 continue
             }
             if streams[s].lostEndDue {
                 streams[s].lostEndDue = false
-                try body(.lostEnd(r))
+                handler.handle(.lostEnd(r))
             } else {
-                try body(.record(r, orderTSC: streams[s].orderTSC))
+                handler.handle(.record(r, orderTSC: streams[s].orderTSC))
             }
             advance(s)
             if sinceCheck >= XenalyzeOrderWalk.dropEvery, let drop = dropPages {
@@ -271,14 +268,80 @@ public struct XenalyzeOrderWalk {
                 for t in streams where t.index < t.endWindow { low = min(low, t.pos) }
                 if low > dropped { drop(dropped, low - dropped); dropped = low }
             }
-            if streams[s].current == nil {
-                try body(.cpuEnd(cpu: streams[s].cpu, lastTSC: streams[s].lastTSC))
-                heap.swapAt(0, heap.count - 1)
-                heap.removeLast()
-                if !heap.isEmpty { siftDown(0) }
+            if !streams[s].hasCurrent {
+                handler.handle(.cpuEnd(cpu: streams[s].cpu, lastTSC: streams[s].lastTSC))
+                heap.pop()
             } else {
-                siftDown(0)
+                heap.updateTop(key: streams[s].orderTSC)
             }
+        }
+    }
+}
+
+/// Takes the items of a walk.
+protocol MergedItemHandler {
+    mutating func handle(_ item: MergedItem)
+}
+
+struct ClosureHandler: MergedItemHandler {
+    let body: (MergedItem) -> Void
+    func handle(_ item: MergedItem) { body(item) }
+}
+
+/// A binary min-heap of stream numbers keyed by (order TSC, CPU), as a
+/// struct with mutating methods: nested functions capturing local arrays
+/// cost dynamic exclusivity checks on every comparison.
+struct StreamHeap {
+    private var heap: [Int] = []
+    private var key: [UInt64]
+    private let cpu: [UInt32]
+
+    init(cpus: [UInt32]) {
+        cpu = cpus
+        key = [UInt64](repeating: 0, count: cpus.count)
+    }
+
+    var isEmpty: Bool { heap.isEmpty }
+    /// The stream with the smallest key.
+    var top: Int { heap[0] }
+
+    @inline(__always) private func less(_ a: Int, _ b: Int) -> Bool {
+        key[a] != key[b] ? key[a] < key[b] : cpu[a] < cpu[b]
+    }
+
+    mutating func push(_ s: Int, key k: UInt64) {
+        key[s] = k
+        heap.append(s)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { return }
+        }
+    }
+
+    /// The top stream's key changed (it moved on to its next record).
+    mutating func updateTop(key k: UInt64) {
+        key[heap[0]] = k
+        siftDown(0)
+    }
+
+    /// Removes the top stream (it has no more records).
+    mutating func pop() {
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        if !heap.isEmpty { siftDown(0) }
+    }
+
+    private mutating func siftDown(_ i0: Int) {
+        var i = i0
+        let n = heap.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n && less(heap[l], heap[m]) { m = l }
+            if r < n && less(heap[r], heap[m]) { m = r }
+            if m == i { return }
+            heap.swapAt(i, m); i = m
         }
     }
 }

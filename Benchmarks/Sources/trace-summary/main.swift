@@ -17,13 +17,14 @@ import XenTraceAnalysis
 
 let args = Array(CommandLine.arguments.dropFirst())
 // Child mode: run the summary in this process (the library `xenscope trace
-// summary` calls), render it as the CLI does, and exit.
-if args.first == "--child" || args.first == "--child1", args.count >= 2 {
+// summary` calls), render it as the CLI does, and exit. `--child-text` /
+// `--child1-text` print the text itself (to compare builds and paths).
+if ["--child", "--child1", "--child-text", "--child1-text"].contains(args.first ?? ""), args.count >= 2 {
     var o = SummaryOptions()
-    o.threads = args.first == "--child1" ? 1 : 2
+    o.threads = args[0].hasPrefix("--child1") ? 1 : 2
     let s = try Summarizer.summarize(path: args[1], options: o)
     let text = SummaryText.render(s)
-    print(text.utf8.count)
+    if args[0].hasSuffix("-text") { print(text, terminator: "") } else { print(text.utf8.count) }
     exit(0)
 }
 @MainActor func opt(_ name: String, _ def: String) -> String {

@@ -53,11 +53,9 @@ final class DwflSession {
         dwfl_report_begin(dwfl)
         for image in images {
             guard let mod = dwfl_report_elf(dwfl, image.path, image.path, -1, image.base, image.addLinkAddress) else {
-                let message = dwflError()
-                dwfl_end(dwfl)
-                callbacks.deallocate()
-                for p in debugPaths { free(p) }
-                throw SymbolizerError.libdw(image.path, message)
+                // Every property is set: deinit ends the session and frees
+                // the rest (doing it here as well freed them twice).
+                throw SymbolizerError.libdw(image.path, dwflError())
             }
             modules.append(mod)
             if let d = image.debugFile, d != image.path, let p = strdup(d) {

@@ -170,6 +170,18 @@ import XenTrace
         #expect(page.stderr == "xenscope: \(overlap): at byte 8208 (0x2010): flattened records overlap (first here); bytes claimed twice are read from the record at the lower logical offset\n")
     }
 
+    /// An --elf that libdwfl refuses once crashed `symbolize` (a double free
+    /// found by scripts/fuzz-dwarf.sh): now one line naming the file, exit 1.
+    @Test func symbolizeWithAnELFLibdwflRefusesSaysSo() throws {
+        let x = try xenscopeBinary()
+        let bad = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("DWARFTests/Corpus/dwfl-report-elf-fails-double-free").path
+        let r = try runCaptured([x, "symbolize", "--elf", bad, "0x1000"])
+        #expect(r.status == 1)
+        #expect(r.stdout == "")
+        #expect(r.stderr == "Error: \(bad): elfutils: No ELF program headers\n")
+    }
+
     @Test func emptyFormatsFileIsNamed() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

@@ -63,7 +63,15 @@ struct TraceDecodeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Symbolize guest code addresses (VM-exit RIPs, PV trap/fault/hypercall EIPs) with this ELF: ` [func+0xoff (file:line)]` after the line. BIAS = load base or KASLR slide.", valueName: "elf[:bias]"), completion: .file())
     var symbols: String?
 
+    @Flag(help: "Name VMEXIT reasons as AMD SVM exit codes (exit=NAME after the fields).")
+    var svm = false
+
+    @Flag(help: "Name VMEXIT reasons as Intel VMX basic exit reasons. Default: detected from the first million records of a file (not a pipe); see docs/trace-summary.md.")
+    var vmx = false
+
     func validate() throws {
+        if svm && vmx { throw ValidationError("--svm and --vmx exclude each other") }
+        if (svm || vmx) && formats != nil { throw ValidationError("--svm/--vmx apply to the catalogue's output, not --formats") }
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
         if formats != nil && (json || csv) { throw ValidationError("--formats applies to text output only") }
         if mhz != nil && formats == nil { throw ValidationError("-c/--mhz needs --formats (xentrace_format compatibility)") }
@@ -122,6 +130,16 @@ struct TraceDecodeCommand: ParsableCommand {
             for line in TraceSummary.header(info, name: file, cpuHz: hz) { out.line("# " + line) }
         }
         var decoder = TraceDecoder(style: style, filter: filter)
+        if formats == nil {
+            let given: HVMFlavour? = svm ? .svm : vmx ? .vmx : nil
+            // Detection reads the file ahead (bounded); a pipe cannot be read twice.
+            let d = given == nil && input.isMapped ? try HVMFlavourDetector.scan(input, maxRecords: 1_000_000) : HVMFlavourDetector()
+            if let (f, why) = d.decide(given: given) {
+                decoder.exitFlavour = f
+                decoder.exitFlavourReason = why
+                if case .text = style, !noHeader, input.isMapped { out.line("# exit reasons: \(f == .svm ? "AMD SVM exit codes" : "Intel VMX basic exit reasons") (\(why))") }
+            }
+        }
         // In TSC order CPU-change records are shown only when asked for by --event.
         decoder.hideCPUChange = effectiveOrder == .tsc
             && !filter.events.contains { $0.matches(EventID.cpuChange, "gen:cpu_change") }

@@ -87,7 +87,7 @@ public enum HTMLReport {
         }
 
         if !s.exits.isEmpty {
-            h += "<h2>HVM exits (\(s.hvmFlavour ?? "")), exit → next entry</h2><table id=\"exits\"><tr><th>reason</th><th>count</th><th>total s</th><th>mean cyc</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>hottest RIP</th></tr>\n"
+            h += "<h2>HVM exits (\(s.hvmFlavour ?? "")), exit → next entry</h2>\(s.hvmFlavourReason.map { "<p>exit reasons named as \(s.hvmFlavour == "svm" ? "AMD SVM exit codes" : "Intel VMX basic exit reasons"): \(esc($0))</p>" } ?? "")<table id=\"exits\"><tr><th>reason</th><th>count</th><th>total s</th><th>mean cyc</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>hottest RIP</th></tr>\n"
             for e in s.exits {
                 let k = "exit-\(e.reason)"
                 h += "<tr>" + td(k, e.name) + td("\(k)-count", "\(e.stats.events)") + td("\(k)-s", sec(e.stats.cycles)) + td("\(k)-mean", "\(e.stats.meanCycles)")

@@ -32,6 +32,22 @@ public struct TraceDecoder {
     private var lastTSC: [UInt64] = []
     private let isText: Bool
     private var scratch = ByteSink(capacity: 256)
+    /// Name VMEXIT reasons in this numbering (`exit=NAME` after the fields;
+    /// `"exit"` in JSON fields); nil: numbers only.
+    public var exitFlavour: HVMFlavour? { didSet { exitNames = [:] } }
+    /// Why that numbering (the JSON header's `hvm_flavour_reason`).
+    public var exitFlavourReason: String?
+    private var exitNames: [UInt32: String] = [:]
+
+    /// The exit-reason name of `r` if it is a VMEXIT and names were asked for.
+    @inline(__always) private mutating func exitName(_ r: TraceRecord) -> String? {
+        guard let f = exitFlavour, r.extraCount >= 1, HVMFlavourDetector.isExit(r.event) else { return nil }
+        let code = r.extra.w0
+        if let n = exitNames[code] { return n }
+        let n = ExitReasons.name(Int(code), f)
+        exitNames[code] = n
+        return n
+    }
 
     public init(style: Style, filter: DecodeFilter = DecodeFilter(), catalogue: EventCatalogue = .shared) {
         self.style = style
@@ -61,6 +77,7 @@ public struct TraceDecoder {
         out.appendDecimal(rel)
         out.append(0x29); out.append(0x20); out.append(0x20)
         catalogue.renderText(r, into: &out)
+        if let n = exitName(r) { out.append(" exit="); out.append(n) }
         out.append(0x0a)
     }
 
@@ -68,7 +85,11 @@ public struct TraceDecoder {
     public func preamble(file: String, order: String) -> String {
         switch style {
         case .json:
-            return "{\"schema\":\"xenscope.trace.decode\",\"version\":\(TraceDecoder.schemaVersion),\"file\":\(jsonLiteral(file)),\"order\":\(jsonLiteral(order))}\n"
+            var flavour = ""
+            if let f = exitFlavour {
+                flavour = ",\"hvm_flavour\":\"\(f.rawValue)\",\"hvm_flavour_reason\":\(jsonLiteral(exitFlavourReason ?? ""))"
+            }
+            return "{\"schema\":\"xenscope.trace.decode\",\"version\":\(TraceDecoder.schemaVersion),\"file\":\(jsonLiteral(file)),\"order\":\(jsonLiteral(order))\(flavour)}\n"
         case .csv:
             return "cpu,tsc,has_tsc,offset,event,name,words,fields\n"
         default:
@@ -115,6 +136,7 @@ public struct TraceDecoder {
             out.appendDecimal(rel)
             out.append(0x29); out.append(0x20); out.append(0x20)
             catalogue.renderText(r, into: &out)
+            if let n = exitName(r) { out.append(" exit="); out.append(n) }
             out.append(0x0a)
         case .formats(let f):
             guard let def = f.definition(for: r.event) else { return .next }
@@ -173,6 +195,10 @@ public struct TraceDecoder {
                     out.append(0x5d)
                 }
             }
+            if let n = exitName(r) {
+                if !first { out.append(0x2c) }
+                out.append("\"exit\":\""); out.append(n); out.append(0x22)
+            }
             out.append("}}\n")
         case .csv:
             let s = catalogue.spec(for: r.event) ?? catalogue.unknownSpec
@@ -188,6 +214,7 @@ public struct TraceDecoder {
             EventCatalogue.renderFields(s, r, into: &out)
             // " a=1 b=2" → "a=1 b=2"; no commas or quotes can occur in it.
             out.remove(at: mark)
+            if let n = exitName(r) { out.append(" exit="); out.append(n) }
             out.append(0x0a)
         case .xentraceFormat:
             break

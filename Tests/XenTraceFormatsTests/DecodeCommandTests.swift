@@ -24,12 +24,13 @@ import XenTrace
         let r = try xenscope(["trace", "decode", "--limit", "20", sample])
         #expect(r.status == 0)
         let l = lines(r)
-        #expect(l.count == 23)
+        #expect(l.count == 24)
         #expect(l[0] == "# \(sample): 180680 records on 8 CPUs (0,1,2,3,4,5,6,7), 187 CPU-change blocks")
         #expect(l[2] == "# lost records: 0 in 0 lost-record events; wrap records: 27")
-        #expect(l[3] == "CPU0  50475882825885 (+       0)  sched:block dom=0 vcpu=2")
+        #expect(l[3] == "# exit reasons: Intel VMX basic exit reasons (detected: no SVM-only exit code among 5873 exit(s) (all below 0x60 with no SVM exit id); VMX assumed, give --svm for an AMD host)")
+        #expect(l[4] == "CPU0  50475882825885 (+       0)  sched:block dom=0 vcpu=2")
         // Merged order: TSCs never decrease.
-        let tscs = l[3...].map { UInt64($0.split(separator: " ", omittingEmptySubsequences: true)[1])! }
+        let tscs = l[4...].map { UInt64($0.split(separator: " ", omittingEmptySubsequences: true)[1])! }
         #expect(tscs == tscs.sorted())
     }
 
@@ -39,12 +40,43 @@ import XenTrace
         let exe = try #require(xenscopeBinary())
         // Through a real pipe (a regular file as stdin would be mapped); the header needs a second pass, so none.
         for order in ["file", "tsc"] {
-            let piped = try run("/bin/sh", ["-c", "cat '\(sample)' | '\(exe)' trace decode --limit 200 \(order == "tsc" ? "--order tsc " : "")-"])
+            // A pipe cannot be scanned ahead for the exit numbering: --vmx says it (the file's is detected).
+            let piped = try run("/bin/sh", ["-c", "cat '\(sample)' | '\(exe)' trace decode --vmx --limit 200 \(order == "tsc" ? "--order tsc " : "")-"])
             let mapped = try xenscope(["trace", "decode", "--no-header", "--limit", "200", "--order", order, sample])
             #expect(piped.status == 0)
             #expect(lines(piped).count == 200)
             #expect(piped.stdout == mapped.stdout)
         }
+    }
+
+    /// An AMD host's trace (`trace synth --svm`): exit reasons get SVM names,
+    /// detected or forced, in text, JSON and CSV; --vmx forces VMX names.
+    @Test func svmExitNames() throws {
+        let exe = try #require(xenscopeBinary())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("decode-svm-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/svm.xentrace"
+        let gen = try run(exe, ["trace", "synth", "--svm", "--size", "1M", "--cpus", "2", "--domains", "6", "--seed", "3", "-o", path])
+        #expect(gen.status == 0)
+        let json = try xenscope(["trace", "decode", "--json", "--event", "hvm:vmexit", path])
+        let l = lines(json)
+        #expect(l[0].contains("\"hvm_flavour\":\"svm\",\"hvm_flavour_reason\":\"detected: exit code 0x"))
+        let svmNames: Set<String> = ["INTR", "NPF", "IOIO", "VMMCALL", "MSR", "CPUID", "CR3_WRITE", "VINTR", "HLT"]
+        var seen = Set<String>()
+        for line in l.dropFirst() {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let f = try #require(o["fields"] as? [String: Any])
+            let name = try #require(f["exit"] as? String)
+            seen.insert(name)
+        }
+        #expect(l.count > 500 && seen == svmNames)
+        let text = try xenscope(["trace", "decode", "--svm", "--event", "hvm:vmexit", "--limit", "50", path])
+        #expect(lines(text).contains { $0 == "# exit reasons: AMD SVM exit codes (--svm given)" })
+        #expect(lines(text).filter { $0.hasPrefix("CPU") }.allSatisfy { l in svmNames.contains { l.hasSuffix(" exit=\($0)") } })
+        let csv = try xenscope(["trace", "decode", "--csv", "--vmx", "--event", "hvm:vmexit", "--limit", "50", path])
+        #expect(lines(csv).dropFirst().allSatisfy { $0.contains(" exit=") })
+        #expect(lines(csv).contains { $0.contains("reason=1024 ") && $0.hasSuffix(" exit=EXIT_1024") })
     }
 
     @Test func eventFilterCountsMatchReader() throws {

@@ -16,9 +16,11 @@ import XenTraceAnalysis
         let path = lab.dir + "/results/traces/" + name
         let ours = try Summarizer.summarize(path: path)
         // Xen 4.17's SVM code writes VMEXIT as 0x00081102, the id VMX uses, so the
-        // flavour cannot come from the event id (our summary says "vmx" and names
-        // the codes EXIT_n); xenalyze needs --svm-mode. Figures are compared by
-        // exit code.
+        // flavour cannot come from the event id: the summary detects it from the
+        // exit codes (RDTSC 0x6e, INTR 0x60, HLT 0x78 are no VMX reasons);
+        // xenalyze needs --svm-mode. Figures are compared by exit code.
+        #expect(ours.hvmFlavour == "svm", "\(ours.hvmFlavourReason ?? "no exits")")
+        #expect(ours.hvmFlavourReason?.hasPrefix("detected: exit code 0x") == true, "\(ours.hvmFlavourReason ?? "-")")
         // HVM records (class 0x0008f000) of the PVH guest's vCPUs.
         var vmexits = 0, vmentries = 0
         let trace = try TraceFile(path: path)

@@ -79,6 +79,24 @@ import XenTrace
         #expect(lines(csv).contains { $0.contains("reason=1024 ") && $0.hasSuffix(" exit=EXIT_1024") })
     }
 
+    /// Every key of real `decode --json` output (header and records; the
+    /// catalogue's field names inside `fields` excepted) is named in docs/decode.md.
+    @Test func jsonKeysAreDocumented() throws {
+        let doc = try String(contentsOfFile: URL(fileURLWithPath: sample).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/decode.md").path, encoding: .utf8)
+        let r = try xenscope(["trace", "decode", "--json", "--limit", "3000", sample])
+        var keys = Set<String>()
+        for line in lines(r) {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            keys.formUnion(o.keys)
+            if let f = o["fields"] as? [String: Any], f["exit"] != nil { keys.insert("exit") }
+        }
+        #expect(keys.isSuperset(of: ["schema", "version", "hvm_flavour", "hvm_flavour_reason", "cpu", "fields", "exit"]))
+        for k in keys.sorted() {
+            #expect(doc.contains("`\(k)`") || doc.contains("\"\(k)\""), "decode --json key \(k) is not in docs/decode.md")
+        }
+    }
+
     @Test func eventFilterCountsMatchReader() throws {
         let c = try counts()
         let sw = try xenscope(["trace", "decode", "--no-header", "--event", "sched:switch", sample])

@@ -12,7 +12,10 @@ live-gdb bridge on the host's loopback: a virtio-serial port in dom0
 127.0.0.1 port where the host's gdb connects (lab/gdb_live.py runs it for each
 "XENSCOPE-LAB: gdb phase=..." marker dom0 prints).
 """
-import argparse, json, os, re, signal, socket, subprocess, sys, tarfile, threading, time
+import argparse, json, os, re, socket, subprocess, sys, threading, time
+
+sys.dont_write_bytecode = True   # no __pycache__ in lab/ (stamp.sh hashes its files)
+from qemu_lab import LabBoot  # QMP, the serial watcher and the boot's run (lab/qemu_lab.py)
 
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
@@ -23,63 +26,6 @@ DOM0_ARGS = "console=hvc0 earlyprintk=xen rdinit=/init"
 # while dom0 keeps qemu64's small feature set (with -cpu max,-smap,-smep dom0
 # processes segfaulted now and then under TCG; docs/lab.md).
 CPU = "qemu64"
-
-
-class QMP:
-    """A minimal QMP client (JSON lines over a unix socket)."""
-
-    def __init__(self, path, deadline):
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
-        self.buf = b""
-        self._read()  # greeting
-        self.cmd("qmp_capabilities")
-
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("QMP socket closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def cmd(self, name, **args):
-        self.sock.sendall(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
-        while True:
-            msg = self._read()
-            if "return" in msg:
-                return msg["return"]
-            if "error" in msg:
-                raise RuntimeError(f"QMP {name}: {msg['error']}")
-            # asynchronous events (STOP, RESUME, DUMP_COMPLETED…) are skipped
-
-    def hmp(self, line):
-        return self.cmd("human-monitor-command", **{"command-line": line})
-
-
-def wait_for(serial, pattern, deadline, proc):
-    """Polls the serial log until `pattern` appears; returns the match or None."""
-    rx = re.compile(pattern)
-    while time.time() < deadline:
-        try:
-            with open(serial, "rb") as f:
-                m = rx.search(f.read().decode("latin-1"))
-            if m:
-                return m
-        except FileNotFoundError:
-            pass
-        if proc.poll() is not None:
-            return None
-        time.sleep(0.25)
-    return None
 
 
 def free_port():
@@ -179,23 +125,13 @@ def main():
     ap.add_argument("--gdb", action="store_true", help="bridge a virtio-serial port to the host's gdb (live-gdb scenario)")
     a = ap.parse_args()
 
-    out = os.path.abspath(a.out)
-    os.makedirs(out, exist_ok=True)
-    serial = os.path.join(out, "serial.log")
-    disk = os.path.join(out, "results.img")
-    qmp_path = os.path.join(out, "qmp.sock")
-    for p in (serial, disk, qmp_path):
-        if os.path.exists(p):
-            os.unlink(p)
-    with open(disk, "wb") as f:
-        f.truncate(a.disk_mb << 20)
-
+    boot = LabBoot(a.out, a.disk_mb, who="boot.py")
     xen_args = XEN_ARGS + (" nmi=fatal noreboot" if a.nmi else "") + (" " + a.xen_args if a.xen_args else "")
     dom0_args = f"{DOM0_ARGS} xenscope.scenarios={a.scenarios}" + (" xenscope.after=nmi" if a.nmi else "")
     qemu = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("LAB_CPU", CPU), "-machine", "q35",
             "-smp", "2", "-m", str(a.mem_mb), "-nodefaults", "-nic", "none", "-display", "none",
-            "-no-reboot", "-serial", f"file:{serial}", "-qmp", f"unix:{qmp_path},server=on,wait=off",
-            "-drive", f"file={disk},format=raw,if=none,id=results",
+            "-no-reboot", *boot.qemu_io_args(),
+            "-drive", f"file={boot.disk},format=raw,if=none,id=results",
             "-device", "virtio-blk-pci,drive=results",
             "-kernel", a.xen, "-append", xen_args,
             "-initrd", f"{a.kernel} {dom0_args},{a.initrd}"]
@@ -204,72 +140,27 @@ def main():
         qemu += ["-device", "virtio-serial-pci,id=vser",
                  "-chardev", f"socket,id=gdbport,host=127.0.0.1,port={gdb_qemu_port},server=on,wait=off,nodelay=on",
                  "-device", "virtserialport,bus=vser.0,chardev=gdbport,name=xenscope.gdb"]
-    with open(os.path.join(out, "qemu-cmdline.txt"), "w") as f:
-        f.write(" ".join(qemu) + "\n")
     facts = {"scenarios": a.scenarios, "xen_args": xen_args, "dom0_args": dom0_args, "events": {}}
-    t0 = time.time()
-    deadline = t0 + a.timeout
-    log = open(os.path.join(out, "qemu-stderr.txt"), "wb")
-    proc = subprocess.Popen(qemu, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    ok = True
 
-    def mark(name):
-        facts["events"][name] = round(time.time() - t0, 1)
-        print(f"[{facts['events'][name]:7.1f} s] {name}", flush=True)
-
-    try:
-        qmp = QMP(qmp_path, deadline)
-        bridge = GdbBridge(gdb_qemu_port, deadline) if a.gdb else None
-        for name, rx in (("xen banner", r"Xen version 4\.\d+"), ("dom0 init", r"XENSCOPE-LAB: toolstack up")):
-            if wait_for(serial, rx, deadline, proc):
-                mark(name)
+    def scenario(b):
+        bridge = GdbBridge(gdb_qemu_port, b.deadline) if a.gdb else None
+        b.wait_for_dom0()
         if bridge:
-            serve_gdb_phases(serial, r"XENSCOPE-LAB: results written", deadline, proc, bridge, out, mark, set())
+            serve_gdb_phases(b.serial, r"XENSCOPE-LAB: results written", b.deadline, b.proc, bridge, b.out, b.mark, set())
         if a.nmi:
-            if not wait_for(serial, r"XENSCOPE-LAB: ready for NMI", deadline, proc):
+            if not b.wait(r"XENSCOPE-LAB: ready for NMI"):
                 raise RuntimeError("dom0 never reported its results written")
-            mark("results written")
-            qmp.cmd("inject-nmi")
-            mark("nmi injected")
-            if not wait_for(serial, r"Panic on CPU \d+", deadline, proc):
+            b.mark("results written")
+            b.qmp.cmd("inject-nmi")
+            b.mark("nmi injected")
+            if not b.wait(r"Panic on CPU \d+"):
                 raise RuntimeError("no panic on the serial console after the NMI")
-            wait_for(serial, r"Manual reset required", min(deadline, time.time() + 30), proc)
+            b.wait(r"Manual reset required", min(b.deadline, time.time() + 30))
             time.sleep(1)  # let the panic text finish
-            mark("panic seen")
-            qmp.cmd("stop")
-            with open(os.path.join(out, "info-registers.txt"), "w") as f:
-                f.write(qmp.hmp("info registers -a"))
-            for fmt in a.dumps.split(","):
-                p = os.path.join(out, "machine.elf" if fmt == "elf" else "machine.kdump")
-                qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{p}", format=fmt)
-                mark(f"dump {fmt} done")
-            qmp.cmd("quit")
-        proc.wait(timeout=max(1, deadline - time.time()))
-        mark("qemu exited")
-    except Exception as e:  # report, clean up, still collect what exists
-        ok = False
-        facts["error"] = str(e)
-        print(f"boot.py: {e}", file=sys.stderr)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            mark("qemu killed")
-    facts["seconds"] = round(time.time() - t0, 1)
-    try:
-        with tarfile.open(disk, "r:") as t:  # plain tar: no compression probing of a mostly empty disk
-            members = t.getmembers()
-            if not members:
-                raise tarfile.TarError("empty")
-            t.extractall(os.path.join(out, "results"))
-        os.unlink(disk)
-    except tarfile.TarError as e:
-        ok = False
-        facts["error"] = facts.get("error", "") + f" results disk holds no tar stream: {e}"
-        print(f"boot.py: results disk holds no tar stream ({e}); serial log: {serial}", file=sys.stderr)
-    with open(os.path.join(out, "boot.json"), "w") as f:
-        json.dump(facts, f, indent=1)
-    return 0 if ok else 1
+            b.mark("panic seen")
+            b.machine_dumps(a.dumps.split(","))
+
+    return boot.run(qemu, facts, a.timeout, scenario)
 
 
 if __name__ == "__main__":

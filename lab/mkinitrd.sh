@@ -16,46 +16,19 @@ kver="$(sed 's/^linux-image-//' "$root/.kernel-package")"
 [ -x "$xenscope" ] || { echo "mkinitrd.sh: no xenscope binary at $xenscope" >&2; exit 1; }
 mkdir -p "$out"
 
+who=mkinitrd.sh arch=x86_64-linux-gnu
+source "$here/initrd-lib.sh"
+
 # ---- domU ----
-d="$out/domU-root"; rm -rf "$d"; mkdir -p "$d"/{bin,proc,sys,dev,tmp}
-cp "$root/bin/busybox" "$d/bin/busybox"
-install -m 0755 "$here/domU/init" "$d/init"
-( cd "$d" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 ) > "$out/domU.img"
+make_domU "$out" "$here/domU/init"
 
 # ---- dom0 ----
-s="$out/dom0-root"; rm -rf "$s"
-mkdir -p "$s"/{bin,sbin,proc,sys,dev,run,tmp,root,results,etc,var/lib/xen,var/log/xen,var/lib/xenstored,lab/modules,usr/bin,usr/local/bin}
-ln -s /run "$s/var/run"          # xl needs /var/run -> /run (xen-lab.md)
-cp "$root/bin/busybox" "$s/bin/busybox"
-cp -a "$root/lib" "$root/lib64" "$s/"
-rm -rf "$s/lib/modules" "$s/lib/firmware" "$s/lib/systemd" "$s/lib/udev"
-mkdir -p "$s/usr/lib"
-cp -a "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib/xen-4.17" "$s/usr/lib/"
-rm -rf "$s/usr/lib/x86_64-linux-gnu/gconv"
-cp -a "$root"/usr/bin/xenstore* "$s/usr/bin/"
-cp -a "$root/etc/xen" "$s/etc/"
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$s/etc/passwd"
-printf 'root:x:0:\n' > "$s/etc/group"
-printf '/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n' > "$s/etc/ld.so.conf"
+s="$out/dom0-root"
+dom0_root usr/local/bin
+cp -a "$root/lib64" "$s/"
 ldconfig -r "$s"
-
-# Kernel modules, each after the modules its depends= field names.
-add_module() {
-  local m="$1" f dep
-  grep -qx "$m.ko" "$s/lab/modules.order" && return 0
-  f="$(find "$root/lib/modules/$kver/kernel" -name "$m.ko" | head -1)"
-  [ -n "$f" ] || { echo "mkinitrd.sh: module $m not found in $kver" >&2; exit 1; }
-  for dep in $(grep -a -o 'depends=[^[:cntrl:]]*' "$f" | head -1 | sed 's/^depends=//; s/,/ /g'); do add_module "$dep"; done
-  cp "$f" "$s/lab/modules/"; echo "$m.ko" >> "$s/lab/modules.order"
-}
-: > "$s/lab/modules.order"
-for m in virtio_pci virtio_blk virtio_console xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do add_module "$m"; done
-
-# The guest: the same Debian kernel, busybox initramfs.
-cp "$root/boot/vmlinuz-$kver" "$s/lab/vmlinuz"
-cp "$out/domU.img" "$s/lab/domU.img"
-cp "$here"/scenarios/*.sh "$here"/dom0/*.cfg "$s/lab/"
-install -m 0755 "$here/dom0/init" "$s/init"
+add_modules virtio_pci virtio_blk virtio_console xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs
+add_lab "$out" "$here/scenarios" "$here/dom0" "$here/dom0/init"
 
 # Our binary and whatever it links from outside the Debian packages (Swift runtime).
 install -m 0755 "$xenscope" "$s/usr/local/bin/xenscope"
@@ -69,12 +42,11 @@ gdbsx="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}/lab/gdbsx/gdb
 [ ! -x "$gdbsx" ] || install -m 0755 "$gdbsx" "$s/usr/local/bin/gdbsx"
 
 # Check every executable resolves all its libraries inside the image.
-for b in usr/local/bin/xenscope usr/lib/xen-4.17/bin/{xl,xentrace,xenstored,xenconsoled,xen-init-dom0,xenctx} usr/bin/xenstore; do
+for b in usr/local/bin/xenscope "${xen_tools[@]}"; do
   if ! chroot "$s" /lib64/ld-linux-x86-64.so.2 --list "/$b" > "$out/ldd.txt" 2>&1 || grep -q 'not found' "$out/ldd.txt"; then
     echo "mkinitrd.sh: /$b cannot load in the dom0 image:" >&2; cat "$out/ldd.txt" >&2; exit 1
   fi
 done
-# glibc dlopens libgcc_s for thread cancellation (ldd does not show it); xl aborts without it.
-[ -e "$s/lib/x86_64-linux-gnu/libgcc_s.so.1" ] || { echo "mkinitrd.sh: libgcc_s.so.1 missing" >&2; exit 1; }
-( cd "$s" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 ) > "$out/dom0.img"
+check_libgcc
+pack_cpio "$s" "$out/dom0.img"
 echo "$out/dom0.img"

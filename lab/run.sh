@@ -38,7 +38,7 @@ if [ "$profile" = selfbuilt ] || [ "$profile" = gdbperf ]; then
   [ ! -f "$work/dom0.img" ] || [ ! "$gdbsx" -nt "$work/dom0.img" ] || rm -f "$work/dom0.img"
 fi
 # Images are rebuilt when the binary or a lab file changed.
-if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$bin" "$here/dom0" "$here/domU" "$here/scenarios" "$here/mkinitrd.sh" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
+if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$bin" "$here/dom0" "$here/domU" "$here/scenarios" "$here/mkinitrd.sh" "$here/initrd-lib.sh" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
   "$here/mkinitrd.sh" "$work" "$bin" >/dev/null
 fi
 [ -f "$work/xen-debian" ] || gunzip -c "$root/boot/xen-4.17-amd64.gz" > "$work/xen-debian"

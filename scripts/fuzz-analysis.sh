@@ -11,8 +11,6 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
 B=.build-fuzz/analysis
 mkdir -p "$B/corpus" "$B/artifacts"
-fuzz_modules "$B" BinaryIO XenTrace XenTraceAnalysis
-fuzz_link "$B" "$B/fuzz-analysis" Fuzz/AnalysisFuzz.swift BinaryIO XenTrace XenTraceAnalysis
-echo "fuzzing the trace analyses for ${secs}s"
-"$B/fuzz-analysis" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=16384 \
-  -artifact_prefix="$B/artifacts/" "$B/corpus" Fuzz/analysis-seeds Tests/XenTraceAnalysisTests/Corpus 2>&1 | tail -n 12
+fuzz_build "$B" "$B/fuzz-analysis" Fuzz/AnalysisFuzz.swift BinaryIO XenTrace XenTraceAnalysis
+fuzz_run "the trace analyses" "$B/fuzz-analysis" "$secs" 16384 "$B/artifacts/" 12 \
+  "$B/corpus" Fuzz/analysis-seeds Tests/XenTraceAnalysisTests/Corpus

@@ -31,3 +31,22 @@ fuzz_link() {
   swiftc "${fuzz_flags[@]}" "${fuzz_inc[@]}" -I "$dir" \
     "$src" "${objs[@]}" -lz -llzma -lzstd "${fuzz_extra_libs[@]}" -o "$out"
 }
+
+# fuzz_build DIR OUT TARGET.swift MODULE...: fuzz_modules, then fuzz_link.
+fuzz_build() {
+  local dir=$1 out=$2 src=$3; shift 3
+  fuzz_modules "$dir" "$@"
+  fuzz_link "$dir" "$out" "$src" "$@"
+}
+
+# fuzz_run WHAT BIN SECONDS MAX_LEN ARTIFACT_PREFIX TAIL CORPUS...: runs a
+# built fuzz target for SECONDS (plus $FUZZ_ARGS), new crashing inputs
+# written under ARTIFACT_PREFIX, and shows the last TAIL lines of its output;
+# its exit status is the fuzzer's. Each input may take fuzz_timeout seconds
+# (10) and the process fuzz_rss_mb MiB (4096).
+fuzz_run() {
+  local what=$1 bin=$2 secs=$3 max_len=$4 artifacts=$5 lines=$6; shift 6
+  echo "fuzzing $what for ${secs}s"
+  "$bin" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout="${fuzz_timeout:-10}" -rss_limit_mb="${fuzz_rss_mb:-4096}" \
+    -max_len="$max_len" -artifact_prefix="$artifacts" "$@" 2>&1 | tail -n "$lines"
+}

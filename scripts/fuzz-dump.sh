@@ -54,9 +54,7 @@ status=0
 for t in DumpNotes:notes:65536 Kdump:kdump:65536 XenCore:xc:131072; do
   name="${t%%:*}" rest="${t#*:}" seeds="${rest%%:*}" maxlen="${t##*:}"
   fuzz_link "$B" "$B/fuzz-${seeds}" "Fuzz/${name}Fuzz.swift" BinaryIO ELF Dump
-  echo "fuzzing ${name} for ${secs}s"
-  "$B/fuzz-${seeds}" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len="$maxlen" \
-    -artifact_prefix="$B/dump-artifacts/${seeds}-" "$B/corpus-${seeds}" "$S/${seeds}" 2>&1 | tail -n 3 || status=1
+  fuzz_run "$name" "$B/fuzz-${seeds}" "$secs" "$maxlen" "$B/dump-artifacts/${seeds}-" 3 "$B/corpus-${seeds}" "$S/${seeds}" || status=1
 done
 if ls "$B"/dump-artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/dump-artifacts:"; ls "$B/dump-artifacts"; exit 1; fi
 exit $status

@@ -7,12 +7,9 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-30}"
 B=.build-fuzz/elf
 mkdir -p "$B/corpus" "$B/artifacts"
-fuzz_modules "$B" BinaryIO ELF
-fuzz_link "$B" "$B/fuzz-elf" Fuzz/ELFLoaderFuzz.swift BinaryIO ELF
+fuzz_build "$B" "$B/fuzz-elf" Fuzz/ELFLoaderFuzz.swift BinaryIO ELF
 # Seeds: a small executable, an object file and a truncated copy.
 cc -O1 Tests/Fixtures/elf/hello.c -o "$B/corpus/hello"
 cc -O1 -c Tests/Fixtures/elf/hello.c -o "$B/corpus/hello.o"
 head -c 700 "$B/corpus/hello" > "$B/corpus/hello-cut"
-echo "fuzzing the ELF loader for ${secs}s"
-"$B/fuzz-elf" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
-  -artifact_prefix="$B/artifacts/" "$B/corpus" 2>&1 | tail -n 8
+fuzz_run "the ELF loader" "$B/fuzz-elf" "$secs" 65536 "$B/artifacts/" 8 "$B/corpus"

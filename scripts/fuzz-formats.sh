@@ -8,8 +8,5 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
 B=.build-fuzz/formats
 mkdir -p "$B/corpus" "$B/../formats-artifacts"
-fuzz_modules "$B" BinaryIO XenTrace XenTraceFormats
-fuzz_link "$B" "$B/fuzz-formats" Fuzz/FormatsFuzz.swift BinaryIO XenTrace XenTraceFormats
-echo "fuzzing the formats engine for ${secs}s"
-"$B/fuzz-formats" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
-  -artifact_prefix="$B/../formats-artifacts/" "$B/corpus" Fuzz/formats-seeds 2>&1 | tail -n 12
+fuzz_build "$B" "$B/fuzz-formats" Fuzz/FormatsFuzz.swift BinaryIO XenTrace XenTraceFormats
+fuzz_run "the formats engine" "$B/fuzz-formats" "$secs" 4096 "$B/../formats-artifacts/" 12 "$B/corpus" Fuzz/formats-seeds

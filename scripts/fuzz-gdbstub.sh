@@ -9,6 +9,5 @@ B=.build-fuzz/gdbstub
 mkdir -p "$B/corpus" "$B/artifacts"
 swiftc "${fuzz_flags[@]}" -module-name GDBRemoteFuzz \
   Sources/GDBRemote/*.swift Fuzz/gdbstub/FuzzGDBRemote.swift -o "$B/fuzz-gdbremote"
-echo "fuzzing the gdb remote-protocol engine for ${secs}s"
-"$B/fuzz-gdbremote" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
-  -artifact_prefix="$B/artifacts/" "$B/corpus" Fuzz/gdbstub/corpus 2>&1 | tail -n 5
+fuzz_timeout=5 fuzz_rss_mb=2048 \
+  fuzz_run "the gdb remote-protocol engine" "$B/fuzz-gdbremote" "$secs" 16384 "$B/artifacts/" 5 "$B/corpus" Fuzz/gdbstub/corpus

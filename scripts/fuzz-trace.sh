@@ -8,8 +8,5 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
 B=.build-fuzz
 mkdir -p "$B/corpus" "$B/artifacts"
-fuzz_modules "$B" BinaryIO XenTrace
-fuzz_link "$B" "$B/fuzz-trace" Fuzz/TraceReaderFuzz.swift BinaryIO XenTrace
-echo "fuzzing the trace reader for ${secs}s"
-"$B/fuzz-trace" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
-  -artifact_prefix="$B/artifacts/" "$B/corpus" Fuzz/seeds Tests/XenTraceTests/Corpus 2>&1 | tail -n 25
+fuzz_build "$B" "$B/fuzz-trace" Fuzz/TraceReaderFuzz.swift BinaryIO XenTrace
+fuzz_run "the trace reader" "$B/fuzz-trace" "$secs" 65536 "$B/artifacts/" 25 "$B/corpus" Fuzz/seeds Tests/XenTraceTests/Corpus

@@ -1,4 +1,5 @@
 import Foundation
+import LabTestSupport
 import Testing
 import XenTrace
 import XenTraceAnalysis
@@ -10,10 +11,10 @@ import XenTraceAnalysis
 @Suite struct LabPVHTraceTests {
     @Test(arguments: ["all.xentrace", "all.xenscope"])
     func pvhGuestExitsEqualXenalyze(_ name: String) throws {
-        let lab = try ExtraResults.profile("pvh")
+        let lab = try LabResults.profile("pvh")
         let domid = try #require(Int(try lab.text("results/traces/domid-pvh").trimmingCharacters(in: .whitespacesAndNewlines)),
                                  "no PVH guest domid")
-        let path = lab.dir + "/results/traces/" + name
+        let path = lab.host + "/results/traces/" + name
         let ours = try Summarizer.summarize(path: path)
         // Xen 4.17's SVM code writes VMEXIT as 0x00081102, the id VMX uses, so the
         // flavour cannot come from the event id: the summary detects it from the
@@ -41,7 +42,7 @@ import XenTraceAnalysis
         // Per vCPU and reason: count, seconds and mean cycles as xenalyze prints them.
         let svmCodes = ["VMEXIT_EXCEPTION_NM": 71, "VMEXIT_INTR": 96, "VMEXIT_VINTR": 100, "VMEXIT_RDTSC": 110,
                         "VMEXIT_CPUID": 114, "VMEXIT_HLT": 120, "VMEXIT_MSR": 124, "VMEXIT_VMMCALL": 129]
-        let xa = xenalyzeExits(try xenalyzeSummary(path), domain: domid).mapValues { reasons in
+        let xa = xenalyzeExits(try run(Peers.xenalyze, ["--summary", "--svm-mode", path]), domain: domid).mapValues { reasons in
             Dictionary(uniqueKeysWithValues: reasons.map { ("\(svmCodes[$0.key] ?? -1)", $0.value) })
         }
         var ourFigures: [Int: [String: String]] = [:]
@@ -73,26 +74,4 @@ func xenalyzeExits(_ text: String, domain: Int) -> [Int: [String: String]] {
         }
     }
     return out
-}
-
-/// `xenalyze --summary --svm-mode FILE` (the lab's CPU is AMD SVM) with Debian's xenalyze as scripts/fetch-peers.sh
-/// unpacks it; a failure (never a skip) when it is missing.
-func xenalyzeSummary(_ file: String) throws -> String {
-    let env = ProcessInfo.processInfo.environment
-    let exe = (env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope") + "/peers/root/usr/bin/xenalyze"
-    guard FileManager.default.isExecutableFile(atPath: exe) else {
-        Issue.record("\(exe) not found: run `make test` (scripts/fetch-peers.sh unpacks it)")
-        throw CocoaError(.fileNoSuchFile)
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = ["--summary", "--svm-mode", file]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "xenalyze exited with \(p.terminationStatus) on \(file)")
-    return String(decoding: data, as: UTF8.self)
 }

@@ -1,6 +1,7 @@
 import CrashAnalysis
 import Dump
 import Foundation
+import LabTestSupport
 import Testing
 import XenTrace
 import XenTraceAnalysis
@@ -8,29 +9,13 @@ import XenTraceAnalysis
 extension LabResults {
     /// The arm64 profile's outputs (`lab/run.sh arm64`): `lab/results/arm64`,
     /// or `XENSCOPE_LAB_ARM64_RESULTS`.
-    static func arm64(file: StaticString = #filePath) throws -> LabResults {
-        let env = ProcessInfo.processInfo.environment
-        let repo = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path
-        let dir = env["XENSCOPE_LAB_ARM64_RESULTS"] ?? repo + "/lab/results/arm64"
-        guard FileManager.default.fileExists(atPath: dir + "/results/scenarios.txt") else {
-            Issue.record("no arm64 lab results in \(dir): run `make lab` (or lab/run.sh arm64) first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return LabResults(host: dir)
-    }
+    static func arm64(file: StaticString = #filePath) throws -> LabResults { try profile("arm64", file: file) }
 
     /// Debian's arm64 `xen-syms` (xen-hypervisor-4.17-arm64-dbg, unpacked by lab/arm64/fetch.sh).
     static var arm64XenSyms: String {
         let env = ProcessInfo.processInfo.environment
         return (env["XENSCOPE_CACHE"] ?? (env["HOME"] ?? "/root") + "/.cache/xenscope")
             + "/lab-arm64/root/usr/lib/debug/boot/xen-syms-4.17-arm64"
-    }
-
-    /// Non-empty lines, CR and surrounding blanks removed (serial logs end lines with \r\r\n).
-    func lines(_ relative: String) throws -> [String] {
-        try text(relative).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 }
 
@@ -53,46 +38,13 @@ extension LabResults {
 
     @Test func capturesDecodeOnTwoPCPUsAndBlocksTileTheFile() throws {
         let lab = try LabResults.arm64()
-        let captures = try lab.text("results/traces/captures.txt").split(separator: "\n").filter { $0.hasPrefix("xentrace ") }
-        #expect(captures.count == 3 && captures.allSatisfy { $0.hasSuffix(" rc=0") }, "xentrace runs in dom0: \(captures)")
-        let files = try lab.traces(suffix: ".xentrace")
-        #expect(files.map { ($0 as NSString).lastPathComponent } == ["all.xentrace", "lost.xentrace", "sched.xentrace"])
-        for f in files {
-            let trace = try TraceFile(path: f)
-            let info = TraceInfo(trace)
-            #expect(info.diagnostics.isEmpty, "\(f): \(info.diagnostics)")
-            #expect(info.cpus.map(\.cpu) == [0, 1], "\(f)")
-            #expect(info.cpus.allSatisfy { $0.records > 100 }, "\(f)")
-            var blockEnd = 0, misaligned = 0
-            trace.forEachRecord { r in
-                if r.event == EventID.cpuChange {
-                    if r.offset != blockEnd { misaligned += 1 }
-                    blockEnd = r.offset + r.size + Int(r.extra.w1)
-                }
-                return true
-            }
-            let size = try FileManager.default.attributesOfItem(atPath: f)[.size] as! Int
-            #expect(misaligned == 0 && blockEnd == size, "\(f): blocks misaligned \(misaligned), last ends at \(blockEnd) of \(size)")
-        }
+        try expectXentraceCapturesDecode(lab)
     }
 
     /// Per-CPU record counts equal Debian's xentrace_format's (one line per
     /// record through a catch-all definition).
     @Test func perCPURecordCountsMatchXentraceFormat() throws {
-        let lab = try LabResults.arm64()
-        let defs = FileManager.default.temporaryDirectory.appendingPathComponent("lab-arm64-cpu-defs-\(getpid())").path
-        try "0x0 CPU%(cpu)d\n".write(toFile: defs, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: defs) }
-        for f in try lab.traces(suffix: ".xentrace") {
-            let info = TraceInfo(try TraceFile(path: f))
-            let out = try run("/usr/bin/python3", [Peers.xentraceFormat, defs], stdin: f)
-            var theirs: [UInt32: Int] = [:]
-            for line in out.split(separator: "\n") where line.hasPrefix("CPU") {
-                if let c = UInt32(line.dropFirst(3)) { theirs[c, default: 0] += 1 }
-            }
-            let ours = Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) })
-            #expect(ours == theirs, "\(f): ours \(ours) xentrace_format \(theirs)")
-        }
+        try expectPerCPURecordCountsMatchXentraceFormat(try LabResults.arm64().traces(suffix: ".xentrace"))
     }
 
     /// Seconds at the generic timer's rate: the trace's span equals

@@ -1,5 +1,6 @@
 import CrashAnalysis
 import Foundation
+import LabTestSupport
 import Testing
 
 /// Scenario "crash", read by `xenscope crash`'s library: the hypervisor's

@@ -1,6 +1,7 @@
 import BinaryIO
 import Dump
 import Foundation
+import LabTestSupport
 import Testing
 
 /// Scenario "crash": Xen booted with `nmi=fatal noreboot`, an NMI injected

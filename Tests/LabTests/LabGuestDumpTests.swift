@@ -1,5 +1,6 @@
 import Dump
 import Foundation
+import LabTestSupport
 import Testing
 
 /// Scenario "dump-pv": `xl dump-core` of a paused PV guest (Debian's kernel,
@@ -21,17 +22,8 @@ import Testing
         for v in 0..<2 {
             let text = try lab.text("results/dump-pv/xenctx-vcpu\(v).txt")
             let x = registers(in: text[...], separator: ":")
-            let c = dump.cpus[v]
-            let ours: [String: UInt64] = [
-                "rip": c.rip, "rsp": c.rsp, "rax": c.rax, "rbx": c.rbx, "rcx": c.rcx, "rdx": c.rdx,
-                "rsi": c.rsi, "rdi": c.rdi, "rbp": c.rbp, "r8": c.r8, "r9": c.r9, "r10": c.r10,
-                "r11": c.r11, "r12": c.r12, "r13": c.r13, "r14": c.r14, "r15": c.r15,
-                "flags": c.rflags & 0xffff_ffff, "cs": c.cs, "ss": c.ss,
-            ]
-            for (name, value) in ours {
-                #expect(x[name] == value, "vcpu \(v) \(name): dump \(String(value, radix: 16)) xenctx \(x[name].map { String($0, radix: 16) } ?? "missing")")
-            }
-            #expect(x["cr3"] != nil && c.cr3 != nil)
+            expectRegistersEqualXenctx(dump.cpus[v], x, "vcpu \(v)")
+            #expect(x["cr3"] != nil && dump.cpus[v].cr3 != nil)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabTestSupport
 import Testing
 
 /// One gdb transcript written by lab/gdb_live.py: the output between the

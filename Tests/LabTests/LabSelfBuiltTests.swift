@@ -3,6 +3,7 @@ import DWARF
 import Dump
 import ELF
 import Foundation
+import LabTestSupport
 import Testing
 import XenTrace
 
@@ -36,16 +37,7 @@ import XenTrace
         #expect(dump.isPV && dump.cpus.count == 2 && dump.headerPages == 128 << 8)
         for v in 0..<2 where v < dump.cpus.count {
             let x = registers(in: try r.text("results/selfbuilt/xenctx-vcpu\(v).txt")[...], separator: ":")
-            let c = dump.cpus[v]
-            let ours: [String: UInt64] = [
-                "rip": c.rip, "rsp": c.rsp, "rax": c.rax, "rbx": c.rbx, "rcx": c.rcx, "rdx": c.rdx,
-                "rsi": c.rsi, "rdi": c.rdi, "rbp": c.rbp, "r8": c.r8, "r9": c.r9, "r10": c.r10,
-                "r11": c.r11, "r12": c.r12, "r13": c.r13, "r14": c.r14, "r15": c.r15,
-                "flags": c.rflags & 0xffff_ffff, "cs": c.cs, "ss": c.ss,
-            ]
-            for (name, value) in ours {
-                #expect(x[name] == value, "vcpu \(v) \(name): dump \(String(value, radix: 16)) xenctx \(x[name].map { String($0, radix: 16) } ?? "missing")")
-            }
+            expectRegistersEqualXenctx(dump.cpus[v], x, "vcpu \(v)")
         }
     }
 

@@ -1,6 +1,7 @@
 import CrashAnalysis
 import Dump
 import Foundation
+import LabTestSupport
 import Testing
 
 /// `xenscope crash domains` on the `selfbuilt` profile's whole-machine dump:

@@ -1,5 +1,6 @@
 import CrashAnalysis
 import Foundation
+import LabTestSupport
 import Testing
 
 /// Debian's xen-syms on the CI profile's whole-machine dump: the boot banner

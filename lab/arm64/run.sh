@@ -17,7 +17,7 @@ flock -n 8 || { echo "lab: another arm64 boot of this clone is running (lab/work
 root="$("$here/fetch.sh")"
 kver="$(sed 's/^linux-image-//' "$root/.kernel-package")"
 mkdir -p "$work"
-if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$here" "$lab/domU" "$lab/scenarios" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
+if [ ! -f "$work/dom0.img" ] || [ -n "$(find "$here" "$lab/domU" "$lab/scenarios" "$lab/initrd-lib.sh" "$root/.complete" -newer "$work/dom0.img" -print -quit)" ]; then
   "$here/mkinitrd.sh" "$work" >/dev/null
 fi
 rm -rf "$results"; mkdir -p "$results"

@@ -1,5 +1,5 @@
 """Boots a test guest under QEMU and talks QMP to it: the part the guests'
-run.py scripts share (panicker, panicker-arm64).
+run.py scripts share (panicker, panicker-arm64, linux, linux-arm64).
 
     with QemuGuest(out, argv, name="panicker", timeout=60) as g:
         g.wait_serial("CPU 1 halted.")
@@ -7,8 +7,9 @@ run.py scripts share (panicker, panicker-arm64).
         g.dump("dump.elf", paging=False)
 
 Every wait is bounded by the one deadline; leaving the block (normally or
-by an exception) always ends QEMU and removes the QMP socket."""
-import json, os, socket, subprocess, time
+by an exception, or by a SIGTERM such as `timeout` sends) always ends QEMU
+and removes the QMP socket."""
+import json, os, signal, socket, subprocess, sys, time
 
 
 class QemuGuest:
@@ -43,6 +44,8 @@ class QemuGuest:
         return open(self.serial, errors="replace").read() if os.path.exists(self.serial) else ""
 
     def __enter__(self):
+        # SIGTERM becomes SystemExit, so __exit__ still ends QEMU.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit("%s: terminated" % self.name))
         self.remove("serial.log", "qmp.sock")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -19,12 +19,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${XENSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xenscope}"
 base="$cache/linux-guest"
-mkdir -p "$base"
-
-# Several clones and worktrees share the cache: one maker at a time, and a
-# reader waits while a folder is being made.
-exec 9>"$base/.lock"
-flock 9
+source "$here/../dumps-lib.sh"
+lock_cache "$base"
 # Bump when what the dumps contain changes (init, QEMU options, the dump list);
 # not a hash of these files, so clones at other commits do not remake each other's dumps.
 stamp="linux-guest-v1"
@@ -72,27 +68,13 @@ fi
 if [ ! -s "$out/vmlinux" ]; then
   prev="$cache/symbench/vmlinux-$kver"
   if [ -s "$prev" ]; then ln -f "$prev" "$out/vmlinux" 2>/dev/null || cp "$prev" "$out/vmlinux"
-  else
-    dbg="$kpkg-dbg"
-    ( cd "$out" && rm -f "$dbg"_*.deb && { apt-get download "$dbg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$dbg" >&2; }; } )
-    dpkg-deb --fsys-tarfile "$out/$dbg"_*.deb | tar -xO "./usr/lib/debug/boot/vmlinux-$kver" > "$out/vmlinux.tmp"
-    rm -f "$out/$dbg"_*.deb
-    mv "$out/vmlinux.tmp" "$out/vmlinux"
+  else debug_vmlinux "$out" "$kpkg-dbg" "$kver"
   fi
 fi
 
 # The initramfs: busybox-static (scripts/install-deps.sh) and our /init.
 bb=/bin/busybox
 [ -x "$bb" ] || { echo "make-dumps.sh: busybox-static is not installed (scripts/install-deps.sh)" >&2; exit 1; }
-r="$out/initrd.root"; rm -rf "$r"; mkdir -p "$r"/{bin,proc,sys,dev}
-cp "$bb" "$r/bin/busybox"
-cp "$out/qemu_fw_cfg.ko" "$r/"
-install -m 0755 "$here/init" "$r/init"
-( cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 ) > "$out/initrd.img"
-rm -rf "$r"
+guest_initrd "$out" "$bb" "$out/qemu_fw_cfg.ko" "$here/init"
 
-timeout 900 python3 "$here/run.py" "$out" "$out/vmlinuz" "$out/initrd.img" >&2
-grep -q "Kernel panic - not syncing" "$out/serial.log"
-for f in dump.elf dump-paging.elf dump.kdump; do [ -s "$out/$f" ] || { echo "make-dumps.sh: $f missing" >&2; exit 1; }; done
-echo "$stamp" > "$out/.complete"
-echo "$out"
+boot_and_dump "$here/run.py" "$out" "$stamp" dump.elf dump-paging.elf dump.kdump

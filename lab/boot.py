@@ -12,10 +12,10 @@ live-gdb bridge on the host's loopback: a virtio-serial port in dom0
 127.0.0.1 port where the host's gdb connects (lab/gdb_live.py runs it for each
 "XENSCOPE-LAB: gdb phase=..." marker dom0 prints).
 """
-import argparse, json, os, re, socket, subprocess, sys, threading, time
+import json, os, re, socket, subprocess, sys, threading, time
 
 sys.dont_write_bytecode = True   # no __pycache__ in lab/ (stamp.sh hashes its files)
-from qemu_lab import LabBoot  # QMP, the serial watcher and the boot's run (lab/qemu_lab.py)
+from qemu_lab import LabBoot, boot_arguments  # QMP, the serial watcher and the boot's run (lab/qemu_lab.py)
 
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
@@ -109,19 +109,11 @@ def serve_gdb_phases(serial, until, deadline, proc, bridge, out, mark, done):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--xen", required=True, help="hypervisor image QEMU can -kernel boot")
-    ap.add_argument("--kernel", required=True, help="dom0 vmlinuz")
-    ap.add_argument("--initrd", required=True, help="dom0 initramfs")
-    ap.add_argument("--scenarios", required=True, help="scenario names joined by '+'")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--timeout", type=int, default=900, help="seconds for the whole boot")
+    ap = boot_arguments(__doc__, "hypervisor image QEMU can -kernel boot", "dom0 vmlinuz", disk_mb=1536)
     ap.add_argument("--nmi", action="store_true", help="crash the hypervisor with an NMI and dump the machine")
     ap.add_argument("--dumps", default="elf,kdump-zlib",
                     help="dump-guest-memory formats taken after the NMI (elf → machine.elf, kdump-zlib → machine.kdump)")
     ap.add_argument("--xen-args", default="", help="extra hypervisor arguments")
-    ap.add_argument("--disk-mb", type=int, default=1536)
-    ap.add_argument("--mem-mb", type=int, default=2048)
     ap.add_argument("--gdb", action="store_true", help="bridge a virtio-serial port to the host's gdb (live-gdb scenario)")
     a = ap.parse_args()
 

@@ -11,7 +11,21 @@ boot whose dom0 writes its results as a tar stream on a raw disk:
 Every boot is bounded by its timeout and always kills its QEMU; the results
 disk is unpacked into OUT/results and the boot's facts go to OUT/boot.json.
 """
-import json, os, re, signal, socket, subprocess, sys, tarfile, time
+import argparse, json, os, re, signal, socket, subprocess, sys, tarfile, time
+
+
+def boot_arguments(description, xen_help, kernel_help, disk_mb):
+    """The options every lab boot script takes (each adds its own)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--xen", required=True, help=xen_help)
+    ap.add_argument("--kernel", required=True, help=kernel_help)
+    ap.add_argument("--initrd", required=True, help="dom0 initramfs")
+    ap.add_argument("--scenarios", required=True, help="scenario names joined by '+'")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--timeout", type=int, default=900, help="seconds for the whole boot")
+    ap.add_argument("--disk-mb", type=int, default=disk_mb)
+    ap.add_argument("--mem-mb", type=int, default=2048)
+    return ap
 
 
 class QMP:

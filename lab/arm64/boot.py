@@ -11,11 +11,11 @@ guest-loader device, which also writes the /chosen module nodes Xen reads
 (no firmware, no device-tree editing). Every boot is bounded by --timeout and
 always kills its QEMU. No networking: the only socket is QMP's unix socket.
 """
-import argparse, os, sys, time
+import os, sys, time
 
 sys.dont_write_bytecode = True   # no __pycache__ in lab/ (stamp.sh hashes its files)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from qemu_lab import LabBoot  # the lab's QMP client, serial watcher and boot run (lab/qemu_lab.py)
+from qemu_lab import LabBoot, boot_arguments  # the lab's QMP client, serial watcher and boot run (lab/qemu_lab.py)
 
 XEN_ARGS = ("console=dtuart dom0_mem=768M,max:768M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
@@ -26,16 +26,8 @@ KERNEL_ADDR, INITRD_ADDR = 0x42000000, 0x49000000
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--xen", required=True, help="Xen arm64 Image")
-    ap.add_argument("--kernel", required=True, help="dom0 arm64 Image")
-    ap.add_argument("--initrd", required=True, help="dom0 initramfs")
-    ap.add_argument("--scenarios", required=True, help="scenario names joined by '+'")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--timeout", type=int, default=900, help="seconds for the whole boot")
+    ap = boot_arguments(__doc__, "Xen arm64 Image", "dom0 arm64 Image", disk_mb=512)
     ap.add_argument("--crash", action="store_true", help="crash dom0 with Xen's noreboot, dump the halted machine")
-    ap.add_argument("--disk-mb", type=int, default=512)
-    ap.add_argument("--mem-mb", type=int, default=2048)
     a = ap.parse_args()
 
     boot = LabBoot(a.out, a.disk_mb, who="arm64/boot.py")

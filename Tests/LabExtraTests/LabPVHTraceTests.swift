@@ -11,10 +11,10 @@ import XenTraceAnalysis
 @Suite struct LabPVHTraceTests {
     @Test(arguments: ["all.xentrace", "all.xenscope"])
     func pvhGuestExitsEqualXenalyze(_ name: String) throws {
-        let lab = try LabResults.profile("pvh")
+        let lab = try ExtraResults.profile("pvh")
         let domid = try #require(Int(try lab.text("results/traces/domid-pvh").trimmingCharacters(in: .whitespacesAndNewlines)),
                                  "no PVH guest domid")
-        let path = lab.host + "/results/traces/" + name
+        let path = lab.dir + "/results/traces/" + name
         let ours = try Summarizer.summarize(path: path)
         // Xen 4.17's SVM code writes VMEXIT as 0x00081102, the id VMX uses, so the
         // flavour cannot come from the event id: the summary detects it from the

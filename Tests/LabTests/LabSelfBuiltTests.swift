@@ -67,14 +67,24 @@ import XenTrace
         #expect(bts.map(\.cpu) == [0, 1])
         let bt = try #require(bts.first { $0.cpu == cpu })
         let text = formatBacktrace(bt)
-        // The panicking CPU halts in panic(), called from the NMI's fatal_trap();
-        // the unwinder stops at the assembly entry (no CFI there).
+        // The panicking CPU is in panic()'s machine_halt(), called from the
+        // NMI's fatal_trap(); the unwinder stops at the assembly entry (no CFI there).
         let names = bt.frames.map { $0.function ?? "??" }
-        #expect(names == ["__machine_halt", "machine_halt", "panic", "fatal_trap", "unknown_nmi_error", "do_nmi", "handle_ist_exception"], "\(text)")
-        #expect(bt.frames.map(\.inlined) == [true, false, false, false, true, false, false], "\(text)")
-        // The other CPU was halted by panic's machine_halt() through an IPI.
+        let cut = try #require(names.firstIndex(of: "machine_halt"), "\(text)")
+        #expect(Array(names[cut...]) == ["machine_halt", "panic", "fatal_trap", "unknown_nmi_error", "do_nmi", "handle_ist_exception"], "\(text)")
+        #expect(Array(bt.frames[cut...].map(\.inlined)) == [false, false, false, true, false, false], "\(text)")
+        // Usually it halted (__machine_halt, inlined). When the NMI came while
+        // this CPU held smp_call_function's lock for another call (one CI boot:
+        // time calibration's rendezvous), machine_halt's own IPI waits on that
+        // lock for ever: the frames above machine_halt end in smp_call_function.
+        let halted = Array(names[..<cut]) == ["__machine_halt"] && bt.frames[0].inlined
+        let blocked = names[..<cut].last == "smp_call_function" && names[..<cut].contains("on_selected_cpus")
+        #expect(halted || blocked, "\(text)")
+        // The other CPU is in an IPI's call: panic's machine_halt() halted it,
+        // or it still waits in the rendezvous the panicking CPU started.
         let other = try #require(bts.first { $0.cpu != cpu })
-        #expect(other.frames.first?.function == "__machine_halt" && other.frames.contains { $0.function == "smp_call_function_interrupt" }, "\(formatBacktrace(other))")
+        #expect(other.frames.contains { $0.function == "smp_call_function_interrupt" }, "\(formatBacktrace(other))")
+        if halted { #expect(other.frames.first?.function == "__machine_halt", "\(formatBacktrace(other))") }
         #expect(CrashSession.cpuInPanic(bts) == cpu, "\(text)")
         // Every frame has a source line; some are inlined calls (DWARF only).
         #expect(bt.frames.allSatisfy { $0.location != nil && $0.location!.line > 0 }, "\(text)")

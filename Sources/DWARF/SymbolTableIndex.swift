@@ -37,8 +37,9 @@ struct SymbolTableIndex {
     /// Reads `table` (".symtab" or ".dynsym") of `elf` straight from the
     /// mapping: no strings are made until a symbol is returned.
     init(elf: ELFFile, table: String) throws {
+        // sh_entsize is the file's word: a hostile 2^64-1 must not reach Int().
         guard let tab = elf.section(named: table), tab.type != SectionHeader.typeNoBits, tab.entrySize >= 24,
-              Int(tab.link) < elf.sections.count else { self.elf = nil; strtab = nil; return }
+              tab.entrySize <= max(tab.size, 24), Int(tab.link) < elf.sections.count else { self.elf = nil; strtab = nil; return }
         self.elf = elf
         strtab = elf.sections[Int(tab.link)]
         let firstGlobal = Int(tab.info)
@@ -74,8 +75,9 @@ struct SymbolTableIndex {
 
     /// The name at `offset` in the string table ("" when out of bounds).
     private func name(_ offset: UInt32) -> String {
-        guard let elf, let strtab, UInt64(offset) < strtab.size else { return "" }
-        return (try? elf.withBytes(offset: strtab.offset + UInt64(offset), count: strtab.size - UInt64(offset)) { rest in
+        guard let elf, let strtab, UInt64(offset) < strtab.size,
+              case (let at, false) = strtab.offset.addingReportingOverflow(UInt64(offset)) else { return "" }
+        return (try? elf.withBytes(offset: at, count: strtab.size - UInt64(offset)) { rest in
             let end = rest.firstIndex(of: 0) ?? rest.count
             return String(decoding: UnsafeRawBufferPointer(rebasing: rest[..<end]), as: UTF8.self)
         }) ?? ""

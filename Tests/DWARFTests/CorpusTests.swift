@@ -42,6 +42,12 @@ import Testing
     }
 
     static let expected: [String: [String]] = [
+        // A symbol table whose sh_entsize is 2^64-1: Int() of it trapped.
+        "symtab-entsize-2-to-64": [
+            "symbolizer: DWARF true",
+            ".text 0x1040: ??+0, 1 frame(s)",
+            "layouts: symtab-entsize-2-to-64 has no DWARF type information (.debug_info)",
+        ],
         // An ELF libdwfl refuses (no program headers): DwflSession freed its
         // session, callbacks and paths twice (`symbolize --elf` crashed).
         "dwfl-report-elf-fails-double-free": [

@@ -427,7 +427,9 @@ public final class RemoteSession {
         var step: Int?
         var continueOthers = false
         for action in text.split(separator: ";").dropFirst() {
-            let parts = action.split(separator: ":", maxSplits: 1)
+            // Empty pieces kept: an action of just ":" (no verb) is refused
+            // below, not an index past an empty split (a crash, found by fuzz-gdbstub).
+            let parts = action.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             let verb = parts[0].first
             let tid = parts.count > 1 ? parseThreadID(parts[1]) : -1
             switch verb {

@@ -17,8 +17,9 @@ public struct SummaryOptions: Sendable {
     /// Only records whose (order) TSC lies in [fromTSC, toTSC] are analysed.
     public var fromTSC: UInt64? = nil
     public var toTSC: UInt64? = nil
-    /// 2: decode/merge on a second thread while the passes run (the default);
-    /// 1: everything on the calling thread.
+    /// 2 (the default): a second thread decodes, merges and runs the per-CPU
+    /// passes while the calling thread runs the scheduler/HVM/PV model;
+    /// 1: everything on the calling thread (same output, byte for byte).
     public var threads = 2
     /// How to name exit reasons: `--vmx`/`--svm`, or nil to detect it from
     /// the exits (``HVMFlavourDetector``).

@@ -83,7 +83,7 @@ func loadAverage() -> String {
 
 print("file: \(file) (\(String(format: "%.0f", bytes / 1e6)) MB), \(cpus) pCPUs, \(domains) domains, \(vcpus) vCPUs")
 print("load average before: \(loadAverage()) (\(ProcessInfo.processInfo.activeProcessorCount) CPUs)")
-print(String(format: "%-34@ %8@ %8@ %10@ %12@ %6@", "tool" as NSString, "wall s" as NSString, "CPU s" as NSString, "MB/s wall" as NSString, "peak RSS MiB" as NSString, "exit" as NSString))
+print(String(format: "%-34@ %8@ %8@ %10@ %10@ %12@ %6@", "tool" as NSString, "wall s" as NSString, "CPU s" as NSString, "MB/s wall" as NSString, "MB/s CPU" as NSString, "peak RSS MiB" as NSString, "exit" as NSString))
 _ = measure(["/bin/cat", file])   // warm the page cache once
 var results: [String: (Double, Double)] = [:]
 let ours = xenscope.isEmpty ? [CommandLine.arguments[0], "--child", file] : [xenscope, "trace", "summary", file]
@@ -94,7 +94,7 @@ if !args.contains("--no-xenalyze") { cases.append(("xenalyze --summary", [xenaly
 for (name, argv) in cases {
     let (t, cpu, rss, st) = measure(argv)
     results[name] = (t, cpu)
-    print(String(format: "%-34@ %8.2f %8.2f %10.0f %12.1f %6d", name as NSString, t, cpu, bytes / 1e6 / t, rss, st))
+    print(String(format: "%-34@ %8.2f %8.2f %10.0f %10.0f %12.1f %6d", name as NSString, t, cpu, bytes / 1e6 / t, bytes / 1e6 / max(cpu, 1e-3), rss, st))
 }
 print("load average after: \(loadAverage())")
 if let c = results["cat FILE > /dev/null"], let x = results["xenscope trace summary"] {

@@ -96,8 +96,8 @@ fuzz-analysis:
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
 # `make test` boots those in lab/ci-profiles (ci, selfbuilt, arm64: LabTests);
-# pvh and gdbperf are make-lab-only (LabExtraTests).
-LAB_PROFILES ?= ci pvh selfbuilt gdbperf arm64
+# pvh, gdbperf and gdbhvm are make-lab-only (LabExtraTests).
+LAB_PROFILES ?= ci pvh selfbuilt gdbperf gdbhvm arm64
 lab: deps peers
 	@for p in $(LAB_PROFILES); do lab/run.sh $$p || exit 1; done
 

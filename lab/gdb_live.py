@@ -10,6 +10,14 @@ Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
               stepi, continue to it again; without, the refused breakpoint and
               stepi; then continue, Ctrl-C (SIGINT to gdb, which sends \\x03),
               and detach.
+  pv-sched    (profile gdbhvm) the 2-vCPU PV guest: breakpoint reported on
+              the vCPU that hit it, 40 stepi checked against `x/2i $pc`
+              (lab/gdb_checks.py), scheduler-locking step and continue
+              (the other vCPU's registers must not move), Ctrl-C on the
+              thread gdb selected.
+  hvm         (profile gdbhvm) the PVH guest: threads, registers, banner,
+              a register write read back, breakpoint, 40 checked stepi,
+              continue, Ctrl-C, detach.
   perf-stub / perf-gdbsx   the same 64 MiB `dump binary memory` and N timed
               `stepi` through our stub or Xen's gdbsx (both over TCP in dom0
               behind the same relay, so the path is the same).
@@ -67,6 +75,61 @@ def commands(phase, f, port, out):
             step("delete", "delete")
             step("stepi", "stepi")
             step("pc after stepi", "p/x $pc")
+        step("jiffies before continue", f"x/gx 0x{f['jiffies']}")
+        step("continue", "continue")          # the helper sends SIGINT a few seconds later
+        step("after interrupt", "info threads")
+        step("jiffies after interrupt", f"x/gx 0x{f['jiffies']}")
+        step("detach", "detach")
+    elif phase == "pv-sched":
+        checks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_checks.py")
+        steps = int(f.get("steps", "40"))
+        ex.append(f"source {checks}")
+        step("threads", "info threads")
+        step("break", f"break *0x{f['bp']}")
+        step("continue to breakpoint", "continue")
+        step("at breakpoint", "python regs('bp')", "thread")
+        step("delete", "delete")
+        step("stepi check", f"python stepcheck({steps})")
+        # Scheduler-locking: gdb resumes only the selected thread (vCont;s:N
+        # then vCont;c:N); the other vCPU must stay exactly where it was.
+        step("locked steps", "set scheduler-locking step", "python regs('before-locked-step')",
+             "stepi", "stepi", "stepi", "python regs('after-locked-step')")
+        step("locked continue setup", "set scheduler-locking on", "python regs('before-locked-continue')")
+        step("continue ctrl-c locked", "continue")
+        step("after locked continue", "python regs('after-locked-continue')", "thread")
+        # Ctrl-C of a continue of every vCPU stops on the thread gdb selected.
+        step("select thread 2", "set scheduler-locking off", "thread 2")
+        step("continue ctrl-c thread 2", "continue")
+        step("after ctrl-c thread 2", "thread", "python regs('after-ctrl-c')")
+        step("detach", "detach")
+    elif phase == "hvm":
+        checks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_checks.py")
+        steps = int(f.get("steps", "40"))
+        ex.append(f"source {checks}")
+        step("threads", "info threads")
+        step("registers vcpu0", "info registers")
+        step("system registers", "info registers cr0 cr3 cr4 efer fs_base gs_base k_gs_base")
+        step("banner", "set print elements 0", f"x/s 0x{f['banner']}")
+        step("banner words", f"x/8gx 0x{f['banner']}")
+        step("bt", "bt 4")
+        step("monitor", "monitor xen")
+        # A hardware breakpoint (DR0 in the vCPU's HVM context): under QEMU's
+        # TCG a nested guest's int3 is not intercepted (QEMU checks the
+        # software-interrupt intercept, not #BP), so the guest would take
+        # a planted int3 itself; the #DB of a debug register is intercepted.
+        step("break", f"hbreak *0x{f['bp']}")
+        step("continue to breakpoint", "continue")
+        step("pc at breakpoint", "p/x $pc")
+        step("instructions at breakpoint", "x/3i $pc")
+        # A register write through the vCPU's HVM context, read back from the
+        # target (gdb's cache flushed), then the old value put back.
+        step("r11 before", "set $saved_r11 = $r11", "p/x $saved_r11")
+        step("r11 written", "set $r11 = 0x1122334455667788", "maintenance flush register-cache", "p/x $r11")
+        step("r11 restored", "set $r11 = $saved_r11", "maintenance flush register-cache", "p/x $r11")
+        step("stepi check", f"python stepcheck({steps})")
+        step("continue again", "continue")
+        step("pc at breakpoint again", "p/x $pc")
+        step("delete", "delete")
         step("jiffies before continue", f"x/gx 0x{f['jiffies']}")
         step("continue", "continue")          # the helper sends SIGINT a few seconds later
         step("after interrupt", "info threads")
@@ -148,7 +211,7 @@ def main():
                 # Ctrl-C: gdb turns SIGINT into the remote interrupt (\x03). A
                 # continue that should stop by itself (breakpoint) gets a
                 # late one only as a watchdog.
-                if marker == b"@@continue":
+                if marker == b"@@continue" or marker.startswith(b"@@continue ctrl-c"):
                     pending.append(threading.Timer(a.interrupt_after, interrupt))
                 elif marker.startswith(b"@@continue"):
                     pending.append(threading.Timer(60, interrupt))

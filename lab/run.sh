@@ -12,12 +12,15 @@
 #         beside it)
 #   gdbperf  self-built Xen: our gdbstub vs Xen's gdbsx (lab/build-gdbsx.sh) on
 #         the same PV guest, 64 MiB read and stepi timings (make lab only)
+#   gdbhvm   self-built Xen on a CPU with HAP (qemu64,+svm,+npt): live gdb on
+#         a PVH guest, and per-vCPU run control and checked stepi on the PV
+#         guest (make lab only)
 #   arm64 Debian's arm64 Xen under qemu-system-aarch64: traces, then a dom0
 #         crash with noreboot and the whole-machine dumps (lab/arm64/run.sh)
 # Usage: lab/run.sh PROFILE
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
-profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|arm64}"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|gdbhvm|arm64}"
 case "$profile" in arm64) exec "$here/arm64/run.sh" ;; esac   # own packages, images, boot (lab/arm64)
 work="$here/work"; results="$here/results/$profile"
 mkdir -p "$work"
@@ -58,6 +61,9 @@ case "$profile" in
   gdbperf)   # make lab only: our stub vs Xen's gdbsx on the self-built Xen (docs/performance.md)
        /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios gdb-perf --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+  gdbhvm)    # make lab only: live gdb on a PVH guest (SVM + nested paging under TCG) and on the PV guest's vCPUs
+       LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios gdb-hvm --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

@@ -23,13 +23,23 @@ public final class XenGuestBackend: Backend {
     private let vcpus: Int
     private var pausedByUs = false
     private var stepping: Int?
+    /// How the current step was armed on an HVM vCPU: the hypervisor's
+    /// monitor trap flag (VMX) or TF in the guest's rflags (SVM has no MTF).
+    private var steppedByTF = false
+    /// vCPUs paused one by one (gdbsx pause-vCPU) while others run: a step
+    /// or continue of one thread under gdb's scheduler-locking.
+    private var heldVCPUs: [Int] = []
     /// Domain pauses taken by the hypervisor's debugger hook since the last resume.
     private var trapPauses = 0
+    /// HVM hardware breakpoints: the execute address in DR0–DR3 of every vCPU.
+    private var hardwareSlots: [UInt64?] = [nil, nil, nil, nil]
     /// Planted int3s: guest-virtual address → the byte it replaced.
     private var planted: [UInt64: UInt8] = [:]
     /// Mapped page-table pages (frame → mapping) and vCPU CR3s while stopped.
     private var tableCache: [UInt64: UnsafeMutableRawPointer] = [:]
-    private var cr3Cache: [Int: UInt64] = [:]
+    /// Page-table root and levels per vCPU while stopped (levels 0: not in
+    /// long mode, translated by libxenctrl).
+    private var rootCache: [Int: (root: UInt64, levels: Int)] = [:]
     private var frameScratch = [UInt](repeating: 0, count: XenGuestBackend.batchPages)
     private var errorScratch = [Int32](repeating: 0, count: XenGuestBackend.batchPages)
     private var interruptRequested = false
@@ -51,6 +61,20 @@ public final class XenGuestBackend: Backend {
         ]
     }
 
+    /// `hvm_hw_cpu` offsets (Xen 4.17 `public/arch-x86/hvm/save.h`, measured with the header).
+    enum HVMOffset {
+        static let gprs: [(X86Register, Int)] = [
+            (.rax, 512), (.rbx, 520), (.rcx, 528), (.rdx, 536), (.rsi, 552), (.rdi, 560), (.rbp, 544), (.rsp, 568),
+            (.r8, 576), (.r9, 584), (.r10, 592), (.r11, 600), (.r12, 608), (.r13, 616), (.r14, 624), (.r15, 632), (.rip, 640),
+        ]
+        static let rflags = 648, cr0 = 656, cr2 = 664, cr3 = 672, cr4 = 680
+        static let selectors: [(X86Register, Int)] = [(.cs, 736), (.ds, 740), (.es, 744), (.fs, 748), (.gs, 752), (.ss, 756)]
+        static let fsBase = 832, gsBase = 840, shadowGS = 944, efer = 992, flags = 1024
+        static let dr0 = 688, dr6 = 720, dr7 = 728
+        /// Registers gdb may change through the record.
+        static let writable: [(X86Register, Int)] = gprs + [(.eflags, 648), (.fsBase, 832), (.gsBase, 840), (.kernelGSBase, 944)]
+    }
+
     public init(domain: UInt32, log: @escaping (String) -> Void = { _ in }) throws {
         self.log = log
         control = try XenDomainControl(domain: domain)
@@ -70,6 +94,9 @@ public final class XenGuestBackend: Backend {
         // plant int3 itself (CONFIG_GDBSX) or why not.
         var caps: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .softwareBreakpoints]
         if isHVM { caps.insert(.physicalMemory) }
+        // HVM: debug registers in the vCPUs' save records; the #DB they
+        // raise is always intercepted, so the domain pauses for us.
+        if isHVM, gdbsx { caps.insert(.hardwareBreakpoints) }
         if gdbsx {
             // HVM steps through the hypervisor's MTF/TF debug op; PV through
             // TF in the vCPU's saved rflags (Xen pauses the domain on the #DB).
@@ -98,8 +125,12 @@ public final class XenGuestBackend: Backend {
             _ = try? withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
         }
         planted.removeAll()
+        if hardwareSlots.contains(where: { $0 != nil }) {
+            hardwareSlots = [nil, nil, nil, nil]
+            try? applyDebugRegisters()
+        }
         dropTranslations()
-        if pausedByUs { try? resume(step: nil, continueOthers: true) }
+        if pausedByUs { release(); try? run(step: nil) }
     }
 
     public func threads() -> [ThreadDescriptor] {
@@ -116,9 +147,73 @@ public final class XenGuestBackend: Backend {
 
     public func registers(thread: Int) throws(BackendError) -> X86RegisterValues {
         guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        if isHVM, let cpu = control.hvmCPU(vcpu: thread - 1) { return Self.registers(fromHVMCPU: cpu) }
         let c: [UInt8]
         do { c = try control.context(vcpu: thread - 1) } catch { throw .failed(error.description) }
         return Self.registers(fromContext: c, isHVM: isHVM)
+    }
+
+    /// Decodes an HVM/PVH vCPU's `hvm_hw_cpu` save record into gdb's
+    /// registers: what the hardware context holds (EFER, the shadow GS
+    /// base, all segment selectors), which `vcpu_guest_context` lacks for HVM.
+    public static func registers(fromHVMCPU c: [UInt8]) -> X86RegisterValues {
+        precondition(c.count >= XenDomainControl.HVMRecord.cpuSize)
+        return c.withUnsafeBytes { b in
+            func u64(_ o: Int) -> UInt64 { b.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
+            var v = X86RegisterValues()
+            for (r, o) in HVMOffset.gprs { v[r] = u64(o) }
+            v[.eflags] = u64(HVMOffset.rflags) & 0xffff_ffff
+            for (r, o) in HVMOffset.selectors { v[r] = UInt64(b.loadUnaligned(fromByteOffset: o, as: UInt32.self) & 0xffff) }
+            v[.fsBase] = u64(HVMOffset.fsBase)
+            v[.gsBase] = u64(HVMOffset.gsBase)
+            v[.kernelGSBase] = u64(HVMOffset.shadowGS)
+            v[.cr0] = u64(HVMOffset.cr0); v[.cr2] = u64(HVMOffset.cr2); v[.cr3] = u64(HVMOffset.cr3); v[.cr4] = u64(HVMOffset.cr4)
+            v[.efer] = u64(HVMOffset.efer)
+            if b.loadUnaligned(fromByteOffset: HVMOffset.flags, as: UInt32.self) & 1 != 0 { v.setFXSAVE(b[0..<512]) }
+            return v
+        }
+    }
+
+    /// Changes an HVM vCPU's save record and loads it back: the header and
+    /// every vCPU's CPU record (a vCPU without one would be taken offline),
+    /// nothing else, so devices and the extended (AVX) state are untouched.
+    /// `xc_vcpu_setcontext` is no use here: for HVM it ignores control and
+    /// segment state, and its FXSAVE copy resets the xsave header to x87+SSE.
+    private func updateHVMCPU(_ vcpu: Int?, _ change: (UnsafeMutableRawBufferPointer) -> Void) throws(BackendError) {
+        let all: [UInt8]
+        do { all = try control.hvmContext() } catch { throw .failed(error.description) }
+        guard let blob = Self.hvmCPUBlob(all, vcpu: vcpu, change) else {
+            throw .failed("the HVM context of domain \(control.domain) has no CPU record for vCPU \(vcpu.map(String.init) ?? "any")")
+        }
+        do { try control.setHVMContext(blob) } catch { throw .failed(error.description) }
+    }
+
+    /// From a whole HVM context: the header, every CPU record (the one of
+    /// `vcpu` changed by `change`, or every one when nil) and an END
+    /// record; nil when no record was changed.
+    public static func hvmCPUBlob(_ all: [UInt8], vcpu: Int?, _ change: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8]? {
+        var out: [UInt8] = []
+        var found = false
+        var o = 0
+        while o + 8 <= all.count {
+            let (type, instance, length) = all.withUnsafeBytes { b in
+                (b.loadUnaligned(fromByteOffset: o, as: UInt16.self), Int(b.loadUnaligned(fromByteOffset: o + 2, as: UInt16.self)),
+                 Int(b.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self)))
+            }
+            guard type != XenDomainControl.HVMRecord.end, o + 8 + length <= all.count else { break }
+            if type == XenDomainControl.HVMRecord.header || type == XenDomainControl.HVMRecord.cpu {
+                let start = out.count
+                out.append(contentsOf: all[o..<o + 8 + length])
+                if type == XenDomainControl.HVMRecord.cpu, vcpu == nil || instance == vcpu, length >= XenDomainControl.HVMRecord.cpuSize {
+                    out.withUnsafeMutableBytes { change(UnsafeMutableRawBufferPointer(rebasing: $0[start + 8..<start + 8 + length])) }
+                    found = true
+                }
+            }
+            o += 8 + length
+        }
+        guard found else { return nil }
+        out.append(contentsOf: [UInt8](repeating: 0, count: 8))   // END
+        return out
     }
 
     /// Decodes an x86-64 `vcpu_guest_context` (Xen 4.17 layout) into gdb's registers.
@@ -150,6 +245,15 @@ public final class XenGuestBackend: Backend {
         guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
         var value: UInt64 = 0
         for (i, b) in bytes.prefix(8).enumerated() { value |= UInt64(b) << (8 * UInt64(i)) }
+        if isHVM {
+            guard let at = HVMOffset.writable.first(where: { $0.0 == register })?.1 else {
+                throw .failed("\(register.name) cannot be changed on a live Xen vCPU")
+            }
+            if register == .eflags { value |= 0x2 }   // bit 1 always set; the record load checks nothing else of it
+            try updateHVMCPU(thread - 1) { $0.storeBytes(of: value, toByteOffset: at, as: UInt64.self) }
+            dropTranslations()
+            return
+        }
         let offset: Int
         if let g = Offset.gprs.first(where: { $0.0 == register }) { offset = Offset.userRegs + g.1 }
         else if let s = Offset.small.first(where: { $0.0 == register }) { offset = Offset.userRegs + s.1 }
@@ -162,10 +266,30 @@ public final class XenGuestBackend: Backend {
         } catch { throw .failed(error.description) }
     }
 
-    /// Batches of up to ``batchPages`` pages: translate each (PV: our own
-    /// walk over cached table mappings; HVM: libxenctrl's, which knows the
-    /// paging mode), map the batch in one call, copy, unmap. Stops at the
-    /// first page that is not mapped.
+    /// Moves a vCPU's rip and/or sets or clears TF (PV: `vcpu_guest_context`; HVM: its save record).
+    private func adjustVCPU(_ vcpu: Int, rip: UInt64? = nil, trapFlag: Bool? = nil) throws(BackendError) {
+        func apply(_ b: UnsafeMutableRawBufferPointer, ripAt: Int, flagsAt: Int) {
+            if let rip { b.storeBytes(of: rip, toByteOffset: ripAt, as: UInt64.self) }
+            if let trapFlag {
+                let f = b.loadUnaligned(fromByteOffset: flagsAt, as: UInt64.self)
+                b.storeBytes(of: trapFlag ? f | 0x100 : f & ~0x100, toByteOffset: flagsAt, as: UInt64.self)
+            }
+        }
+        if isHVM {
+            try updateHVMCPU(vcpu) { apply($0, ripAt: 640, flagsAt: HVMOffset.rflags) }
+            return
+        }
+        do {
+            var c = try control.context(vcpu: vcpu)
+            c.withUnsafeMutableBytes { apply($0, ripAt: Offset.userRegs + 128, flagsAt: Offset.userRegs + 144) }
+            try control.setContext(vcpu: vcpu, c)
+        } catch { throw .failed(error.description) }
+    }
+
+    /// Batches of up to ``batchPages`` pages: translate each (our own walk
+    /// of the vCPU's page tables over cached table mappings: machine frames
+    /// for PV, guest frames for HVM/PVH), map the batch in one call, copy,
+    /// unmap. Stops at the first page that is not mapped.
     public func readMemory(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer, thread: Int, space: AddressSpace) -> Int {
         var done = 0
         let vcpu = max(thread, 1) - 1
@@ -204,23 +328,44 @@ public final class XenGuestBackend: Backend {
 
     /// The guest frame `address` maps to in `vcpu`'s page tables.
     private func translate(vcpu: Int, _ address: UInt64) -> UInt64? {
-        isHVM ? control.translate(vcpu: vcpu, address) : pvTranslate(vcpu: vcpu, address)
+        let root: (root: UInt64, levels: Int)
+        if let r = rootCache[vcpu] { root = r } else {
+            guard let r = pagingRoot(vcpu: vcpu) else { return nil }
+            rootCache[vcpu] = r
+            root = r
+        }
+        if root.levels == 0 { return control.translate(vcpu: vcpu, address) }
+        return walk(root: root.root, levels: root.levels, address)
     }
 
-    /// A 64-bit PV guest's 4-level walk from its kernel CR3 (machine frames,
-    /// as a PV guest's tables hold), 2 MiB and 1 GiB leaves included. Table
-    /// pages stay mapped while the guest is stopped (dropped on resume and
-    /// writes), so a long read costs one table mapping per 2 MiB, not four
-    /// mappings per page as `xc_translate_foreign_address` does.
-    private func pvTranslate(vcpu: Int, _ address: UInt64) -> UInt64? {
-        let cr3: UInt64
-        if let c = cr3Cache[vcpu] { cr3 = c } else {
-            guard let c = try? control.context(vcpu: vcpu) else { return nil }
-            cr3 = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: Offset.ctrlreg + 24, as: UInt64.self) }
-            cr3Cache[vcpu] = cr3
+    /// Where `vcpu`'s page walk starts. PV: the kernel CR3 (machine frames).
+    /// HVM/PVH: CR3 from the save record (guest frames, which the foreign
+    /// mapping takes as they are), 4 levels, or 5 with CR4.LA57; outside
+    /// long mode (levels 0) libxenctrl's walk, which knows 2- and 3-level paging.
+    private func pagingRoot(vcpu: Int) -> (root: UInt64, levels: Int)? {
+        if isHVM {
+            guard let cpu = control.hvmCPU(vcpu: vcpu) else { return nil }
+            return cpu.withUnsafeBytes { b in
+                let cr0 = b.loadUnaligned(fromByteOffset: HVMOffset.cr0, as: UInt64.self)
+                let cr3 = b.loadUnaligned(fromByteOffset: HVMOffset.cr3, as: UInt64.self)
+                let cr4 = b.loadUnaligned(fromByteOffset: HVMOffset.cr4, as: UInt64.self)
+                let efer = b.loadUnaligned(fromByteOffset: HVMOffset.efer, as: UInt64.self)
+                let long = cr0 & (1 << 31) != 0 && efer & (1 << 10) != 0   // PG and LMA
+                return (cr3 & 0x000f_ffff_ffff_f000, long ? (cr4 & (1 << 12) != 0 ? 5 : 4) : 0)
+            }
         }
-        var frame = cr3 >> 12
-        for level in stride(from: 3, through: 0, by: -1) {
+        guard let c = try? control.context(vcpu: vcpu) else { return nil }
+        return (c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: Offset.ctrlreg + 24, as: UInt64.self) } & ~0xfff, 4)
+    }
+
+    /// A 4- or 5-level x86-64 walk from `root`, 2 MiB and 1 GiB leaves
+    /// included. Table pages stay mapped while the guest is stopped
+    /// (dropped on resume and writes), so a long read costs one table
+    /// mapping per 2 MiB, not one per level per page as
+    /// `xc_translate_foreign_address` does.
+    private func walk(root: UInt64, levels: Int, _ address: UInt64) -> UInt64? {
+        var frame = root >> 12
+        for level in stride(from: levels - 1, through: 0, by: -1) {
             guard let table = tablePage(frame) else { return nil }
             let index = Int((address >> (12 + 9 * UInt64(level))) & 511)
             let entry = table.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
@@ -247,7 +392,7 @@ public final class XenGuestBackend: Backend {
     private func dropTranslations() {
         for p in tableCache.values { control.unmap(p) }
         tableCache.removeAll(keepingCapacity: true)
-        cr3Cache.removeAll(keepingCapacity: true)
+        rootCache.removeAll(keepingCapacity: true)
     }
 
     public func writeMemory(at address: UInt64, _ bytes: UnsafeRawBufferPointer, thread: Int, space: AddressSpace) throws(BackendError) {
@@ -257,7 +402,7 @@ public final class XenGuestBackend: Backend {
             let a = address &+ UInt64(done)
             let inPage = Int(a & 0xfff)
             let take = min(bytes.count - done, 4096 - inPage)
-            let frame = space == .physical ? a >> 12 : control.translate(vcpu: max(thread, 1) - 1, a)
+            let frame = space == .physical ? a >> 12 : translate(vcpu: max(thread, 1) - 1, a)
             guard let frame, let page = control.map(frame: frame, writable: true) else {
                 throw .failed("guest address 0x\(String(a, radix: 16)) is not mapped")
             }
@@ -273,12 +418,51 @@ public final class XenGuestBackend: Backend {
                 throw .failed("single-step is not possible here: \(gdbsxStatus)")
             }
             guard step >= 1, step <= vcpus else { throw .noThread(step) }
-            if isHVM {
-                guard control.singleStep(vcpu: step - 1, true) else { throw .failed("the hypervisor refused single-step on vCPU \(step - 1)") }
-            } else {
-                try setTrapFlag(vcpu: step - 1, true)
+            try hold(continueOthers ? [] : (1...vcpus).filter { $0 != step })
+            steppedByTF = false
+            // VMX: the monitor trap flag (the guest sees nothing). SVM has
+            // none (Xen answers EOPNOTSUPP): TF in the guest's rflags, whose
+            // #DB Xen intercepts for a debugged domain and pauses it.
+            if !isHVM || !control.singleStep(vcpu: step - 1, true) {
+                do { try adjustVCPU(step - 1, trapFlag: true) } catch { release(); throw error }
+                steppedByTF = true
             }
+        } else if !continueOthers {
+            throw .failed("nothing to resume")
         }
+        try run(step: step)
+    }
+
+    /// Runs `thread` alone: the other vCPUs are paused one by one (the
+    /// gdbsx pause-vCPU operation, CONFIG_GDBSX) for as long as it runs.
+    public func resume(only thread: Int) throws(BackendError) {
+        guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        try hold((1...vcpus).filter { $0 != thread })
+        try run(step: nil)
+    }
+
+    /// Pauses these threads' vCPUs individually (the domain is still paused by us).
+    private func hold(_ threads: [Int]) throws(BackendError) {
+        guard !threads.isEmpty else { return }
+        guard hasGDBSX else {
+            throw .failed("running one vCPU while the others stay stopped needs the hypervisor's per-vCPU pause: \(gdbsxStatus)")
+        }
+        for t in threads {
+            guard control.pauseVCPU(t - 1, true) else {
+                release()
+                throw .failed("the hypervisor refused to pause vCPU \(t - 1) alone (XEN_DOMCTL_gdbsx_pausevcpu)")
+            }
+            heldVCPUs.append(t - 1)
+        }
+    }
+
+    /// Lets the individually paused vCPUs go (only while the domain is paused).
+    private func release() {
+        for v in heldVCPUs { _ = control.pauseVCPU(v, false) }
+        heldVCPUs.removeAll()
+    }
+
+    private func run(step: Int?) throws(BackendError) {
         stepping = step
         interruptRequested = false
         dropTranslations()
@@ -297,20 +481,6 @@ public final class XenGuestBackend: Backend {
         } catch { throw .failed(error.description) }
     }
 
-    /// PV single-step: TF in the saved rflags; Xen's #DB handler pauses the
-    /// domain for the debugger (CONFIG_GDBSX) instead of reflecting the trap.
-    private func setTrapFlag(vcpu: Int, _ on: Bool) throws(BackendError) {
-        do {
-            var c = try control.context(vcpu: vcpu)
-            let at = Offset.userRegs + 144
-            c.withUnsafeMutableBytes { b in
-                let f = b.loadUnaligned(fromByteOffset: at, as: UInt64.self)
-                b.storeBytes(of: on ? f | 0x100 : f & ~0x100, toByteOffset: at, as: UInt64.self)
-            }
-            try control.setContext(vcpu: vcpu, c)
-        } catch { throw .failed(error.description) }
-    }
-
     public func interrupt() {
         interruptRequested = true
         if !pausedByUs, (try? control.pause()) != nil { pausedByUs = true }
@@ -318,8 +488,10 @@ public final class XenGuestBackend: Backend {
 
     /// Stopped when the domain is paused: by our Ctrl-C, or by the
     /// hypervisor on a debug trap (CONFIG_GDBSX): an int3 we planted (rip
-    /// is one past it: moved back, reported as a software breakpoint) or
-    /// the #DB after a single step.
+    /// is one past it: moved back, reported as a software breakpoint on
+    /// the vCPU that hit it) or the #DB after a single step (reported on
+    /// the stepped vCPU). A Ctrl-C that caught no trap is reported on no
+    /// particular vCPU (thread 0): the session names the one gdb selected.
     public func pollStop(timeoutMilliseconds: Int) -> StopEvent? {
         guard let info = try? control.info() else {
             lastStop = StopEvent(signal: 9, thread: 1)   // the domain went away
@@ -333,33 +505,50 @@ public final class XenGuestBackend: Backend {
         // Pauses the hypervisor's debugger hook took (one per trapping
         // vCPU: each int3 we planted, the #DB of a step); counted below.
         var traps = 0
-        var thread = stepping ?? 1
+        var thread = stepping ?? 0
         var reason = StopEvent.Reason.none
         if let s = stepping {
-            if isHVM { _ = control.singleStep(vcpu: s - 1, false) } else { try? setTrapFlag(vcpu: s - 1, false) }
+            if steppedByTF { try? adjustVCPU(s - 1, trapFlag: false) } else { _ = control.singleStep(vcpu: s - 1, false) }
             if !interruptRequested { traps += 1 }
         }
         if !planted.isEmpty {
-            for v in 0..<vcpus {
-                guard var c = try? control.context(vcpu: v) else { continue }
-                let at = Offset.userRegs + 128
-                let rip = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
-                guard planted[rip &- 1] != nil else { continue }
+            var hit: Int?
+            for v in 0..<vcpus where !heldVCPUs.contains(v) {
+                guard let rip = (try? registers(thread: v + 1))?[.rip], planted[rip &- 1] != nil else { continue }
                 if v + 1 != stepping || interruptRequested { traps += 1 }
-                c.withUnsafeMutableBytes { $0.storeBytes(of: rip &- 1, toByteOffset: at, as: UInt64.self) }
-                if (try? control.setContext(vcpu: v, c)) != nil, reason == .none, stepping == nil || stepping == v + 1 {
-                    thread = v + 1
-                    reason = .softwareBreakpoint
-                }
+                if (try? adjustVCPU(v, rip: rip &- 1)) != nil, hit == nil || v + 1 == stepping { hit = v + 1 }
+            }
+            // A step that ran into a planted int3 reports the step; another
+            // vCPU's breakpoint wins over a Ctrl-C.
+            if let hit, stepping == nil || hit == stepping {
+                thread = hit
+                reason = .softwareBreakpoint
+            } else if let hit, stepping != nil, interruptRequested {
+                thread = hit
+                reason = .softwareBreakpoint
             }
         }
+        if isHVM, hardwareSlots.contains(where: { $0 != nil }) {
+            for v in 0..<vcpus where !heldVCPUs.contains(v) {
+                guard let rip = (try? registers(thread: v + 1))?[.rip], hardwareSlots.contains(rip) else { continue }
+                // A debug-register breakpoint faults before the instruction:
+                // rip is the address itself. A vCPU that stepped onto it
+                // was stopped by its step trap, not by the breakpoint.
+                if v + 1 == stepping { continue }
+                traps += 1
+                if reason == .none { thread = v + 1; reason = .hardwareBreakpoint }
+            }
+        }
+        release()
         // Paused only by traps: we own one of those pauses; the rest are
         // released first on resume.
         if pausedByUs { trapPauses = traps } else { pausedByUs = true; trapPauses = max(traps - 1, 0) }
-        lastStop = StopEvent(signal: interruptRequested && reason == .none ? 2 : 5, thread: thread, reason: reason)
+        let stop = StopEvent(signal: interruptRequested && reason == .none && stepping == nil ? 2 : 5, thread: thread, reason: reason)
+        lastStop = StopEvent(signal: stop.signal, thread: max(thread, 1), reason: reason)
         stepping = nil
+        steppedByTF = false
         interruptRequested = false
-        return lastStop
+        return stop
     }
 
     /// Plants int3 through a foreign mapping (the page's original byte is
@@ -368,6 +557,15 @@ public final class XenGuestBackend: Backend {
     public func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
         guard hasGDBSX else {
             throw .failed("breakpoints are not possible here: \(gdbsxStatus)")
+        }
+        if kind == .hardware, isHVM {
+            if hardwareSlots.contains(address) { return }
+            guard let slot = hardwareSlots.firstIndex(where: { $0 == nil }) else {
+                throw .failed("all four debug registers are in use")
+            }
+            hardwareSlots[slot] = address
+            do { try applyDebugRegisters() } catch { hardwareSlots[slot] = nil; throw error }
+            return
         }
         guard kind == .software else { throw .unsupported }
         if planted[address] != nil { return }
@@ -379,7 +577,30 @@ public final class XenGuestBackend: Backend {
         planted[address] = original
     }
 
+    /// Every vCPU's DR0–DR3 = the hardware breakpoints, DR7 enabling each
+    /// as a local execute breakpoint (1 byte), DR6 cleared. The guest
+    /// kernel keeps its own hands off the debug registers while it has no
+    /// hardware breakpoints of its own (Linux under a hypervisor).
+    private func applyDebugRegisters() throws(BackendError) {
+        let slots = hardwareSlots
+        try updateHVMCPU(nil) { b in
+            var dr7: UInt64 = 0x400
+            for (i, a) in slots.enumerated() {
+                b.storeBytes(of: a ?? 0, toByteOffset: HVMOffset.dr0 + 8 * i, as: UInt64.self)
+                if a != nil { dr7 |= 1 << (2 * UInt64(i)) }
+            }
+            b.storeBytes(of: dr7, toByteOffset: HVMOffset.dr7, as: UInt64.self)
+            b.storeBytes(of: UInt64(0xffff_0ff0), toByteOffset: HVMOffset.dr6, as: UInt64.self)
+        }
+    }
+
     public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
+        if kind == .hardware, isHVM {
+            guard let slot = hardwareSlots.firstIndex(of: address) else { return }
+            hardwareSlots[slot] = nil
+            try applyDebugRegisters()
+            return
+        }
         guard kind == .software else { throw .unsupported }
         guard var original = planted[address] else { return }
         try withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }

@@ -37,6 +37,9 @@ public protocol Backend: AnyObject {
     /// threads to single-step, `run` whether the others run. Returns at once;
     /// the session then polls ``pollStop(timeoutMilliseconds:)``.
     func resume(step: Int?, continueOthers: Bool) throws(BackendError)
+    /// Runs one thread while the others stay stopped (`vCont;c:N`, gdb's
+    /// `set scheduler-locking on`). The default runs every thread.
+    func resume(only thread: Int) throws(BackendError)
     /// Asks a running target to stop (Ctrl-C).
     func interrupt()
     /// Waits up to the timeout for a running target to stop.
@@ -72,6 +75,9 @@ extension Backend {
     }
     public func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
         throw .readOnly("the target cannot run")
+    }
+    public func resume(only thread: Int) throws(BackendError) {
+        try resume(step: nil, continueOthers: true)
     }
     public func interrupt() {}
     public func pollStop(timeoutMilliseconds: Int) -> StopEvent? { stopEvent() }
@@ -148,6 +154,9 @@ public struct StopEvent: Sendable, Equatable {
     }
     /// Signal number in gdb's numbering (5 = SIGTRAP, 2 = SIGINT, 11 = SIGSEGV).
     public var signal: UInt8
+    /// The thread that stopped; 0 for "no particular thread" (a Ctrl-C
+    /// pause of the whole target): the session then reports the thread the
+    /// debugger had selected when it resumed.
     public var thread: Int
     public var reason: Reason
 

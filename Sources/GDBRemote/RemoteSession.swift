@@ -37,6 +37,8 @@ public final class RemoteSession {
     private var noAck = false
     private var generalThread = 0
     private var continueThread = 0
+    /// The thread gdb had selected at the last resume (a Ctrl-C stop is reported on it).
+    private var resumeThread = 1
     private var space = AddressSpace.virtual
     private var reportSwbreak = false
     private var reportHwbreak = false
@@ -142,6 +144,8 @@ public final class RemoteSession {
         if let ev = backend.pollStop(timeoutMilliseconds: timeoutMilliseconds) {
             isRunning = false
             registerCache.removeAll(); byNumberCache.removeAll()
+            var ev = ev
+            if ev.thread == 0 { ev.thread = resumeThread }
             lastStop = ev
             generalThread = ev.thread
             reply { stopReply(ev) }
@@ -186,8 +190,8 @@ public final class RemoteSession {
         case UInt8(ascii: "x"): readMemory(p, binary: true)
         case UInt8(ascii: "M"): writeMemory(p, binary: false)
         case UInt8(ascii: "X"): writeMemory(p, binary: true)
-        case UInt8(ascii: "c"), UInt8(ascii: "C"): resume(step: nil, continueOthers: true)
-        case UInt8(ascii: "s"), UInt8(ascii: "S"): resume(step: selectedThread(continueThread), continueOthers: false)
+        case UInt8(ascii: "c"), UInt8(ascii: "C"): resume(step: nil, continueOthers: true, thread: selectedThread(generalThread))
+        case UInt8(ascii: "s"), UInt8(ascii: "S"): resume(step: selectedThread(continueThread), continueOthers: false, thread: selectedThread(continueThread))
         case UInt8(ascii: "H"): setThread(p)
         case UInt8(ascii: "T"): threadAlive(p.dropFirst())
         case UInt8(ascii: "Z"), UInt8(ascii: "z"): breakpoint(p)
@@ -401,7 +405,9 @@ public final class RemoteSession {
 
     // MARK: - run control
 
-    private func resume(step: Int?, continueOthers: Bool) {
+    /// `only`: run just that thread (`vCont;c:N`); `thread`: the one gdb
+    /// has selected, reported when a Ctrl-C stops no particular thread.
+    private func resume(step: Int?, continueOthers: Bool, only: Int? = nil, thread: Int) {
         let caps = backend.capabilities
         // A live target that runs but cannot step says why itself (resume throws).
         let allowed = step == nil ? caps.contains(.resume) : caps.contains(.step) || caps.contains(.resume)
@@ -412,20 +418,27 @@ public final class RemoteSession {
             replyError(0x1e)
             return
         }
-        do { try backend.resume(step: step, continueOthers: continueOthers) } catch {
+        do {
+            if let only { try backend.resume(only: only) } else { try backend.resume(step: step, continueOthers: continueOthers) }
+        } catch {
             console("xenscope: cannot resume: \(error)\n")
             replyError(error.code)
             return
         }
         registerCache.removeAll(); byNumberCache.removeAll()
         threadListCache = nil
+        resumeThread = thread
         isRunning = true
         pollTarget(timeoutMilliseconds: 0)
     }
 
+    /// Per-thread actions: `s:N` steps N; `c` (no thread or -1) runs every
+    /// other thread; `c:N` runs N; threads without an action stay stopped
+    /// (gdb's scheduler-locking). One stepped thread at a time.
     private func vCont(_ text: String) {
         var step: Int?
-        var continueOthers = false
+        var continueAll = false
+        var continued: [Int] = []
         for action in text.split(separator: ";").dropFirst() {
             // Empty pieces kept: an action of just ":" (no verb) is refused
             // below, not an index past an empty split (a crash, found by fuzz-gdbstub).
@@ -436,15 +449,20 @@ public final class RemoteSession {
             case "s", "S":
                 if step == nil { step = (tid ?? -1) > 0 ? tid! : selectedThread(continueThread) }
             case "c", "C":
-                if tid == -1 || tid == nil { continueOthers = true }
-                else if tid != step { continueOthers = true }
+                if let tid, tid > 0 { if tid != step { continued.append(tid) } } else { continueAll = true }
             case "t":
                 continue
             default:
                 reply(""); return
             }
         }
-        resume(step: step, continueOthers: continueOthers || step == nil)
+        if let step {
+            resume(step: step, continueOthers: continueAll || !continued.isEmpty, thread: step)
+        } else if !continueAll, continued.count == 1 {
+            resume(step: nil, continueOthers: false, only: continued[0], thread: continued[0])
+        } else {
+            resume(step: nil, continueOthers: true, thread: selectedThread(generalThread))
+        }
     }
 
     // MARK: - breakpoints

@@ -46,6 +46,9 @@ public final class XenDomainControl: @unchecked Sendable {
     private typealias FmOpen = @convention(c) (OpaquePointer?, UInt32) -> OpaquePointer?
     private typealias FmMap = @convention(c) (OpaquePointer?, UInt32, Int32, Int, UnsafePointer<UInt>?, UnsafeMutablePointer<Int32>?) -> UnsafeMutableRawPointer?
     private typealias FmUnmap = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int) -> Int32
+    private typealias XcHvmPartial = @convention(c) (OpaquePointer?, UInt32, UInt16, UInt16, UnsafeMutableRawPointer?, UInt32) -> Int32
+    private typealias XcHvmContext = @convention(c) (OpaquePointer?, UInt32, UnsafeMutableRawPointer?, UInt32) -> Int32
+    private typealias XcDomctl = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
     private typealias HfOpen = @convention(c) (OpaquePointer?, UInt32) -> OpaquePointer?
     private typealias HfRead = @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>?
 
@@ -61,6 +64,12 @@ public final class XenDomainControl: @unchecked Sendable {
     private let xcTranslate: XcTranslate
     private let xcSetDebugging: XcDomU32
     private let xcDebugControl: XcDebugControl
+    private let xcHvmPartial: XcHvmPartial
+    private let xcHvmGet: XcHvmContext
+    private let xcHvmSet: XcHvmContext
+    /// `xc_domctl` (exported by 4.17's libxenctrl; optional elsewhere): the
+    /// gdbsx per-vCPU pause domctls have no libxenctrl wrapper.
+    private let xcDomctl: XcDomctl?
     private let fmMap: FmMap
     private let fmUnmap: FmUnmap
     private let fmClose: XcClose
@@ -94,6 +103,10 @@ public final class XenDomainControl: @unchecked Sendable {
         xcTranslate = try sym(ctrl, "xc_translate_foreign_address", XcTranslate.self)
         xcSetDebugging = try sym(ctrl, "xc_domain_setdebugging", XcDomU32.self)
         xcDebugControl = try sym(ctrl, "xc_domain_debug_control", XcDebugControl.self)
+        xcHvmPartial = try sym(ctrl, "xc_domain_hvm_getcontext_partial", XcHvmPartial.self)
+        xcHvmGet = try sym(ctrl, "xc_domain_hvm_getcontext", XcHvmContext.self)
+        xcHvmSet = try sym(ctrl, "xc_domain_hvm_setcontext", XcHvmContext.self)
+        xcDomctl = dlsym(ctrl, "xc_domctl").map { unsafeBitCast($0, to: XcDomctl.self) }
         let fmOpen = try sym(fm, "xenforeignmemory_open", FmOpen.self)
         fmMap = try sym(fm, "xenforeignmemory_map", FmMap.self)
         fmUnmap = try sym(fm, "xenforeignmemory_unmap", FmUnmap.self)
@@ -185,6 +198,54 @@ public final class XenDomainControl: @unchecked Sendable {
 
     /// HVM single-step (XEN_DOMCTL_DEBUG_OP_SINGLE_STEP_ON = 1, OFF = 0).
     public func singleStep(vcpu: Int, _ on: Bool) -> Bool { xcDebugControl(xch, domain, on ? 1 : 0, UInt32(vcpu)) == 0 }
+
+    /// HVM save record type codes (`public/arch-x86/hvm/save.h`).
+    public enum HVMRecord {
+        public static let end: UInt16 = 0, header: UInt16 = 1, cpu: UInt16 = 2
+        /// `struct hvm_hw_cpu`: 1032 bytes.
+        public static let cpuSize = 1032
+    }
+
+    /// One HVM/PVH vCPU's `hvm_hw_cpu` save record (registers, control
+    /// registers, segment bases, EFER, FXSAVE), or nil (offline vCPU, not HVM).
+    public func hvmCPU(vcpu: Int) -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: HVMRecord.cpuSize)
+        let rc = buf.withUnsafeMutableBytes { xcHvmPartial(xch, domain, HVMRecord.cpu, UInt16(vcpu), $0.baseAddress, UInt32(HVMRecord.cpuSize)) }
+        return rc == 0 ? buf : nil
+    }
+
+    /// The domain's whole HVM context (descriptor + record, ..., END).
+    public func hvmContext() throws(XenControlError) -> [UInt8] {
+        let size = xcHvmGet(xch, domain, nil, 0)
+        guard size > 0 else { throw XenControlError("cannot size the HVM context of domain \(domain): \(errnoString())") }
+        var buf = [UInt8](repeating: 0, count: Int(size))
+        let got = buf.withUnsafeMutableBytes { xcHvmGet(xch, domain, $0.baseAddress, UInt32(size)) }
+        guard got > 0 else { throw XenControlError("cannot read the HVM context of domain \(domain): \(errnoString())") }
+        return Array(buf.prefix(Int(got)))
+    }
+
+    /// Loads HVM context records (the header first, an END record last).
+    public func setHVMContext(_ blob: [UInt8]) throws(XenControlError) {
+        var b = blob
+        let rc = b.withUnsafeMutableBytes { xcHvmSet(xch, domain, $0.baseAddress, UInt32($0.count)) }
+        guard rc == 0 else { throw XenControlError("cannot load the HVM context of domain \(domain): \(errnoString())") }
+    }
+
+    /// Pauses or unpauses one vCPU (`XEN_DOMCTL_gdbsx_pausevcpu` 1001 /
+    /// `unpausevcpu` 1002, CONFIG_GDBSX only; the domain must be paused by
+    /// a controller at the time). False when refused or unavailable.
+    public func pauseVCPU(_ vcpu: Int, _ pause: Bool) -> Bool {
+        guard let xcDomctl else { return false }
+        // struct xen_domctl: cmd, interface_version (0x15 in 4.17), domain, pad, union at 16 (128 bytes).
+        var d = [UInt8](repeating: 0, count: 16 + 128)
+        d.withUnsafeMutableBytes { b in
+            b.storeBytes(of: UInt32(pause ? 1001 : 1002), toByteOffset: 0, as: UInt32.self)
+            b.storeBytes(of: UInt32(0x15), toByteOffset: 4, as: UInt32.self)
+            b.storeBytes(of: UInt16(truncatingIfNeeded: domain), toByteOffset: 8, as: UInt16.self)
+            b.storeBytes(of: UInt32(vcpu), toByteOffset: 16, as: UInt32.self)
+        }
+        return d.withUnsafeMutableBytes { xcDomctl(xch, $0.baseAddress) } == 0
+    }
 
     /// The hypervisor's build configuration (`/buildinfo/config` through
     /// libxenhypfs), nil when hypfs or the library is missing.

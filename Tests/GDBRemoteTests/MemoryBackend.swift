@@ -15,6 +15,8 @@ final class MemoryBackend: Backend {
     var running = false
     var stepping: Int?
     var interruptRequested = false
+    /// What the last resume asked for: (stepped thread, others run, the only thread run).
+    var lastResume: (step: Int?, others: Bool, only: Int?)?
     var physicalReads = 0
     var attaches = 0, detaches = 0
 
@@ -84,7 +86,15 @@ final class MemoryBackend: Backend {
         regs[thread]!.setBytes(register, bytes)
     }
 
+    func resume(only thread: Int) throws(BackendError) {
+        lastResume = (nil, false, thread)
+        running = true
+        stepping = nil
+        interruptRequested = false
+    }
+
     func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
+        lastResume = (step, continueOthers, nil)
         running = true
         stepping = step
         interruptRequested = false
@@ -116,9 +126,11 @@ final class MemoryBackend: Backend {
             }
         }
         if interruptRequested {
+            // A Ctrl-C pauses the whole target: no particular thread (the
+            // session reports the one the debugger selected).
             running = false
             stopped = StopEvent(signal: 2, thread: 1)
-            return stopped
+            return StopEvent(signal: 2, thread: 0)
         }
         return nil
     }

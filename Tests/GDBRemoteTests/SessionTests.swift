@@ -180,6 +180,41 @@ let readWrite: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .s
         #expect(!c.session.isRunning)
     }
 
+    /// vCont's per-thread actions reach the backend as asked: a step of one
+    /// thread with the others stopped (gdb's `set scheduler-locking step`)
+    /// or running, a continue of one thread only (`scheduler-locking on`),
+    /// a continue of all; a Ctrl-C that stopped no particular thread is
+    /// reported on the thread gdb had selected.
+    @Test func vContActionsAndTheCtrlCThread() {
+        let b = MemoryBackend(capabilities: readWrite)
+        var c = TestClient(b)
+        _ = c.exchange("QStartNoAckMode")
+        #expect(c.exchange("vCont;s:2").hasPrefix("T05thread:2;"))
+        #expect(b.lastResume?.step == 2 && b.lastResume?.others == false && b.lastResume?.only == nil)
+        #expect(c.exchange("vCont;s:p1.2;c").hasPrefix("T05thread:2;"))
+        #expect(b.lastResume?.step == 2 && b.lastResume?.others == true)
+        #expect(c.exchange("vCont;s:1;c:2").hasPrefix("T05thread:1;"))
+        #expect(b.lastResume?.step == 1 && b.lastResume?.others == true)
+        // Continue thread 2 alone, then Ctrl-C: the stop names thread 2.
+        #expect(c.exchange("vCont;c:2") == "")
+        #expect(b.lastResume?.step == nil && b.lastResume?.others == false && b.lastResume?.only == 2)
+        c.session.receive([0x03])
+        c.session.pollTarget(timeoutMilliseconds: 0)
+        var stop = TestClient.parse(c.session.output).packets.map { String(decoding: $0, as: UTF8.self) }
+        c.session.clearOutput()
+        #expect(stop.count == 1 && stop[0].hasPrefix("T02thread:2;"), "\(stop)")
+        // gdb selected thread 2 (Hg), continues everything, Ctrl-C: thread 2.
+        #expect(c.exchange("Hg1") == "OK")
+        #expect(c.exchange("Hg2") == "OK")
+        #expect(c.exchange("vCont;c") == "")
+        #expect(b.lastResume?.step == nil && b.lastResume?.others == true && b.lastResume?.only == nil)
+        c.session.receive([0x03])
+        c.session.pollTarget(timeoutMilliseconds: 0)
+        stop = TestClient.parse(c.session.output).packets.map { String(decoding: $0, as: UTF8.self) }
+        #expect(stop.count == 1 && stop[0].hasPrefix("T02thread:2;"), "\(stop)")
+        #expect(c.exchange("qC") == "QC2")
+    }
+
     @Test func breakpointsAreRemovedWhenTheClientGoesAway() {
         let b = MemoryBackend(capabilities: readWrite)
         var c = TestClient(b)

@@ -211,6 +211,7 @@ let readWrite: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .s
         c.session.receive([0x03])
         c.session.pollTarget(timeoutMilliseconds: 0)
         stop = TestClient.parse(c.session.output).packets.map { String(decoding: $0, as: UTF8.self) }
+        c.session.clearOutput()
         #expect(stop.count == 1 && stop[0].hasPrefix("T02thread:2;"), "\(stop)")
         #expect(c.exchange("qC") == "QC2")
     }

@@ -25,10 +25,10 @@ def regs(tag):
     print("@@selected %s thread=%d" % (tag, cur.num))
 
 
-def stepcheck(n):
+def stepcheck(n, tag="bp"):
     """n stepi of the selected thread; before each, gdb's own `x/2i $pc`
     names the instruction and where the next one starts:
-    "@@step I thread=T/T' pc=… next=… after=… insn=TEXT"."""
+    "@@step TAG I thread=T/T' pc=… next=… after=… insn=TEXT"."""
     for i in range(n):
         th = gdb.selected_thread().num
         pc = int(gdb.parse_and_eval("$pc")) & MASK
@@ -38,5 +38,5 @@ def stepcheck(n):
         insn = found[0].group(2).strip() if found else "?"
         gdb.execute("stepi", to_string=True)
         after = int(gdb.parse_and_eval("$pc")) & MASK
-        print("@@step %d thread=%d/%d pc=%x next=%x after=%x insn=%s"
-              % (i, th, gdb.selected_thread().num, pc, nxt, after, insn))
+        print("@@step %s %d thread=%d/%d pc=%x next=%x after=%x insn=%s"
+              % (tag, i, th, gdb.selected_thread().num, pc, nxt, after, insn))

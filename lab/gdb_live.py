@@ -16,8 +16,8 @@ Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
               (the other vCPU's registers must not move), Ctrl-C on the
               thread gdb selected.
   hvm         (profile gdbhvm) the PVH guest: threads, registers, banner,
-              a register write read back, breakpoint, 40 checked stepi,
-              continue, Ctrl-C, detach.
+              a register write read back, 40 checked stepi from the attach
+              point, continue, Ctrl-C, 20 checked stepi from there, detach.
   perf-stub / perf-gdbsx   the same 64 MiB `dump binary memory` and N timed
               `stepi` through our stub or Xen's gdbsx (both over TCP in dom0
               behind the same relay, so the path is the same).
@@ -113,27 +113,22 @@ def commands(phase, f, port, out):
         step("banner words", f"x/8gx 0x{f['banner']}")
         step("bt", "bt 4")
         step("monitor", "monitor xen")
-        # A hardware breakpoint (DR0 in the vCPU's HVM context): under QEMU's
-        # TCG a nested guest's int3 is not intercepted (QEMU checks the
-        # software-interrupt intercept, not #BP), so the guest would take
-        # a planted int3 itself; the #DB of a debug register is intercepted.
-        step("break", f"hbreak *0x{f['bp']}")
-        step("continue to breakpoint", "continue")
-        step("pc at breakpoint", "p/x $pc")
-        step("instructions at breakpoint", "x/3i $pc")
+        # No breakpoint here: under QEMU 7.2's TCG neither a nested guest's
+        # int3 (QEMU checks the software-interrupt intercept, not #BP) nor a
+        # debug-register breakpoint (VMRUN loads DR7 without arming it) ever
+        # reaches Xen; TF's #DB does, so stepping is checked from where the
+        # stub stopped the vCPU (attach), and again after a Ctrl-C.
         # A register write through the vCPU's HVM context, read back from the
         # target (gdb's cache flushed), then the old value put back.
         step("r11 before", "set $saved_r11 = $r11", "p/x $saved_r11")
         step("r11 written", "set $r11 = 0x1122334455667788", "maintenance flush register-cache", "p/x $r11")
         step("r11 restored", "set $r11 = $saved_r11", "maintenance flush register-cache", "p/x $r11")
-        step("stepi check", f"python stepcheck({steps})")
-        step("continue again", "continue")
-        step("pc at breakpoint again", "p/x $pc")
-        step("delete", "delete")
+        step("stepi check", f"python stepcheck({steps}, 'attach')")
         step("jiffies before continue", f"x/gx 0x{f['jiffies']}")
         step("continue", "continue")          # the helper sends SIGINT a few seconds later
         step("after interrupt", "info threads")
         step("jiffies after interrupt", f"x/gx 0x{f['jiffies']}")
+        step("stepi check interrupted", f"python stepcheck({steps // 2}, 'interrupted')")
         step("detach", "detach")
     else:   # perf-stub, perf-gdbsx
         start, size, steps = int(f["start"], 16), int(f.get("mb", "64")) << 20, int(f.get("steps", "20"))

@@ -40,12 +40,12 @@ struct HVMTranscript {
 
     /// One checked stepi: the instruction gdb decoded at `pc`, where the
     /// next one starts, where the step landed, and the thread before/after.
-    struct Step { let index: Int; let thread: Int; let threadAfter: Int; let pc: UInt64; let next: UInt64; let after: UInt64; let insn: String }
+    struct Step { let tag: String; let index: Int; let thread: Int; let threadAfter: Int; let pc: UInt64; let next: UInt64; let after: UInt64; let insn: String }
 
     var steps: [Step] {
-        text.matches(of: #/(?m)^@@step (\d+) thread=(\d+)/(\d+) pc=([0-9a-f]+) next=([0-9a-f]+) after=([0-9a-f]+) insn=(.*)$/#).map {
-            Step(index: Int($0.1)!, thread: Int($0.2)!, threadAfter: Int($0.3)!, pc: UInt64($0.4, radix: 16)!,
-                 next: UInt64($0.5, radix: 16)!, after: UInt64($0.6, radix: 16)!, insn: String($0.7))
+        text.matches(of: #/(?m)^@@step (\w+) (\d+) thread=(\d+)/(\d+) pc=([0-9a-f]+) next=([0-9a-f]+) after=([0-9a-f]+) insn=(.*)$/#).map {
+            Step(tag: String($0.1), index: Int($0.2)!, thread: Int($0.3)!, threadAfter: Int($0.4)!, pc: UInt64($0.5, radix: 16)!,
+                 next: UInt64($0.6, radix: 16)!, after: UInt64($0.7, radix: 16)!, insn: String($0.8))
         }
     }
 
@@ -118,16 +118,11 @@ struct HVMTranscript {
         #expect(gdb.step("banner words").matches(of: #/\t0x[0-9a-f]{16}/#).count == 8, "\(gdb.step("banner words"))")
     }
 
-    /// A breakpoint on the HVM callback's event handler (kallsyms address)
-    /// is hit at exactly that address, twice; `bt` starts at xenctx's rip.
-    @Test func pvhBreakpointAndContinue() throws {
+    /// `bt` starts at the rip xenctx saw while the stub held the guest.
+    /// (No breakpoint: under QEMU 7.2's TCG neither a nested guest's int3
+    /// nor its debug-register breakpoints reach Xen; see docs/gdbstub.md.)
+    @Test func pvhBacktraceStartsAtRIP() throws {
         let lab = try Self.lab(), gdb = try Self.hvm(lab)
-        let bp = try Self.fact(lab, "bp_hvm")
-        let hex = String(bp, radix: 16)
-        #expect(gdb.step("continue to breakpoint").contains("Breakpoint 1, 0x\(String(repeating: "0", count: 16 - hex.count))\(hex)"), "\(gdb.step("continue to breakpoint"))")
-        #expect(gdb.printed("pc at breakpoint") == bp)
-        #expect(gdb.step("continue again").contains("Breakpoint 1,"), "\(gdb.step("continue again"))")
-        #expect(gdb.printed("pc at breakpoint again") == bp)
         let x = xenctxRegisters(try lab.text("results/gdb-hvm/xenctx-pvh-vcpu0.txt"))
         let frame0 = try #require(gdb.step("bt").firstMatch(of: #/#0\s+0x([0-9a-f]+)/#)).1
         #expect(UInt64(frame0, radix: 16) == x["rip"], "\(gdb.step("bt"))")
@@ -160,13 +155,15 @@ struct HVMTranscript {
     /// Many stepi, each checked against gdb's own decoding: for every
     /// instruction that does not change the flow, the step lands exactly on
     /// the next instruction `x/2i $pc` showed (never two on), on the same
-    /// thread. PV (TF in the saved rflags) and PVH (TF in the HVM
-    /// context: SVM has no monitor trap flag).
-    @Test(arguments: ["hvm", "pv-sched"]) func everyStepiLandsOnTheNextInstruction(phase: String) throws {
+    /// thread. PV (TF in the saved rflags; from the breakpoint) and PVH (TF
+    /// in the HVM context, SVM has no monitor trap flag; from where the
+    /// stub stopped the vCPU at attach, and after a Ctrl-C).
+    @Test(arguments: [("pv-sched", "bp", 40), ("hvm", "attach", 40), ("hvm", "interrupted", 20)])
+    func everyStepiLandsOnTheNextInstruction(phase: String, tag: String, count: Int) throws {
         let lab = try Self.lab()
         let gdb = HVMTranscript(text: try lab.text("gdb/\(phase).txt"))
-        let steps = gdb.steps
-        #expect(steps.count == 40, "\(gdb.step("stepi check").prefix(2000))")
+        let steps = gdb.steps.filter { $0.tag == tag }
+        #expect(steps.count == count, "\(phase) \(tag): \(gdb.text.suffix(3000))")
         var checked = 0
         for s in steps {
             #expect(s.thread == s.threadAfter, "step \(s.index) changed thread \(s.thread) → \(s.threadAfter)")
@@ -174,7 +171,7 @@ struct HVMTranscript {
             checked += 1
             #expect(s.after == s.next, "step \(s.index) at 0x\(String(s.pc, radix: 16)) '\(s.insn)': landed at 0x\(String(s.after, radix: 16)), next instruction 0x\(String(s.next, radix: 16))")
         }
-        #expect(checked >= 10, "only \(checked) straight-line steps")
+        #expect(checked >= count / 4, "only \(checked) straight-line steps")
         // Flow changes still move somewhere (a step never stays put, except a repeat).
         for s in steps where !s.insn.hasPrefix("rep") { #expect(s.after != s.pc, "step \(s.index) stayed at 0x\(String(s.pc, radix: 16)) '\(s.insn)'") }
     }

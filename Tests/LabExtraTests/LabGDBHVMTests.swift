@@ -187,7 +187,8 @@ struct HVMTranscript {
         let hit = try #require(gdb.selected("bp"), "\(gdb.step("at breakpoint"))")
         #expect(gdb.regs("bp")[hit]?["rip"] == bp, "thread \(hit) reported, regs \(gdb.regs("bp"))")
         #expect(gdb.step("continue to breakpoint").contains("Thread \(hit) "), "\(gdb.step("continue to breakpoint"))")
-        #expect(gdb.step("at breakpoint").contains("[Current thread is \(hit) "), "\(gdb.step("at breakpoint"))")
+        // gdb's own `thread` right after: its current thread is the reported one.
+        #expect(gdb.text.contains("@@selected bp thread=\(hit)\n[Current thread is \(hit) "), "\(gdb.step("at breakpoint"))")
         let other = hit == 1 ? 2 : 1
         for (before, after) in [("before-locked-step", "after-locked-step"), ("before-locked-continue", "after-locked-continue")] {
             let b = gdb.regs(before), a = gdb.regs(after)
@@ -197,7 +198,7 @@ struct HVMTranscript {
             #expect(gdb.selected(after) == hit)
         }
         #expect(gdb.step("continue ctrl-c locked").contains("received signal SIGINT"), "\(gdb.step("continue ctrl-c locked"))")
-        #expect(gdb.step("after locked continue").contains("[Current thread is \(hit) "), "\(gdb.step("after locked continue"))")
+        #expect(gdb.text.contains("@@selected after-locked-continue thread=\(hit)\n[Current thread is \(hit) "), "\(gdb.step("after locked continue"))")
         let cont = gdb.step("continue ctrl-c thread 2")
         #expect(cont.contains("Thread 2 ") && cont.contains("received signal SIGINT"), "\(cont)")
         #expect(gdb.selected("after-ctrl-c") == 2)

@@ -18,7 +18,8 @@ import Testing
 /// identical to this frame" (docs/crash.md). What CPU was doing what varies
 /// between boots, so the test checks this invariant rather than a frame
 /// count: gdb's frames are ours up to that point, and where gdb stops
-/// early it is at an assembly (`.S`) function of ours.
+/// early it is at an assembly (`.S`) function of ours. A CPU caught in the
+/// entry assembly itself (frame 0 without CFI) leaves only frame 0 to compare.
 @Suite(.serialized) struct LinuxArm64StubBacktraceTests {
     /// One `bt` line of gdb: function, the pc when gdb printed one, the source file.
     struct Line: Equatable, CustomStringConvertible {
@@ -59,6 +60,15 @@ import Testing
             let lines = out["bt\(i + 1)"] ?? []
             let gdb = Self.parse(lines)
             let mine = bt.frames.map { Line(function: $0.function ?? "??", pc: $0.pc, file: $0.location?.file) }
+            let symbols = try #require(session.symbols)
+            if let pc = bt.frames.first?.pc, !symbols.hasCFI(at: pc) {
+                // Caught in entry assembly itself (an exception vector): gdb
+                // takes x30 for the caller there and stops a frame later;
+                // only frame 0 is common ground.
+                #expect(gdb.first?.function == mine.first?.function, "CPU \(i): gdb \(gdb) vs xenscope \(mine)")
+                #expect(gdb.count <= 2, "CPU \(i): gdb \(gdb)")
+                continue
+            }
             #expect(gdb.count >= 2 && gdb.count <= mine.count, "CPU \(i): gdb \(gdb) vs xenscope \(mine)")
             // Frame by frame: the same function; the same pc where gdb prints one.
             for (k, (a, b)) in zip(gdb, mine).enumerated() {

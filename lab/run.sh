@@ -50,7 +50,7 @@ rm -rf "$results"; mkdir -p "$results"
 t0=$(date +%s); rc=0
 case "$profile" in
   ci)  /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
-         --initrd "$work/dom0.img" --scenarios traces+dump-pv+gdb-live --gdb --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+         --initrd "$work/dom0.img" --scenarios traces+record-opts+dump-pv+gdb-live --gdb --nmi --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   pvh) LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$work/xen-debian" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios traces+dump-pvh --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   selfbuilt)

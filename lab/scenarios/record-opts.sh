@@ -1,0 +1,31 @@
+# Scenario "record-opts" (ci profile, right after "traces", ≈ 20 s):
+# `xenscope trace record --xen`'s -X, -x and -M on Xen's real trace buffers.
+# The PV guest "traces" started is still running; its last recording left
+# tracing disabled.
+out=$1; . /lab/common.sh
+set -x
+# rec NAME ARGS…: one bounded recording of every event class; rc to rcs.txt.
+rec() {
+  n=$1; shift
+  rm -f $out/$n.xenscope $out/$n.xenscope.meta.json
+  retry timeout 60 xenscope trace record --xen --event 0x0ffff000 --json "$@" -o $out/$n.xenscope > $out/$n.json 2> $out/$n.err
+  echo "$n rc=$?" >> $out/rcs.txt
+}
+# -X does not enable tracing: (almost) nothing arrives.
+rec off1 -X -D -T 2
+# -x: this recording enables tracing and leaves it on at exit …
+rec on -x -D -T 2
+# … so a -X recording, which enables nothing, still gets records; it
+# disables tracing at exit (no -x) …
+rec after -X -D -T 2
+# … and the next -X recording gets (almost) nothing again.
+rec off2 -X -D -T 2
+# -M: a 64 KiB flight recorder over 5 s of dom0 load (megabytes of records),
+# and xentrace's own -M beside it.
+start_load
+rec fr -D -M 64k -T 5
+rm -f $out/fr.xentrace
+retry timeout 60 xentrace -D -M 64k -e 0x0ffff000 -T 5 $out/fr.xentrace > $out/fr-xentrace.log 2>&1
+echo "xentrace-fr rc=$?" >> $out/rcs.txt
+stop_load
+ls -l $out

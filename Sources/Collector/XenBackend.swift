@@ -28,6 +28,10 @@ public final class XenBackend: TraceBackend {
         // Like xentrace: enable (allocates buffers on first use), then map.
         let info = try xen.enable(pages: pages ?? 32)
         do {
+            // -X: enabling is Xen's only way to hand out the buffers (xentrace
+            // does the same); turn tracing off again at once, for someone
+            // else to enable. The buffers stay allocated and mappable.
+            if !enable { try xen.disable() }
             let tinfoPages = (info.size + 4095) / 4096
             let tinfo = try xen.map(frames: (0..<tinfoPages).map { info.mfn + UInt($0) }, writable: false)
             mappings.append((tinfo, tinfoPages))
@@ -42,9 +46,6 @@ public final class XenBackend: TraceBackend {
                 rings.append(RingView(cpu: r.cpu, base: p, pages: layout.pagesPerCPU))
             }
             try xen.bindTraceVirq()
-            // -X: enabling was only the way to get the buffers (as xentrace
-            // does); turn tracing off again for someone else to enable.
-            if !enable { try xen.disable() }
         } catch {
             try? xen.disable()   // do not leave Xen tracing with nobody draining
             throw error

@@ -50,4 +50,61 @@ import XenTrace
             #expect(lostLines == info.cpus.reduce(0) { $0 + $1.lostRecordEvents }, "\(f)")
         }
     }
+
+    /// Scenario "record-opts" on the lab's real Xen 4.17: -X does not enable
+    /// tracing, -x leaves it enabled for the next recorder, -M keeps the
+    /// newest 64 KiB as a file xentrace_format and xenalyze read.
+    @Test func startDisabledLeaveEnabledAndFlightRecorderOnXen() throws {
+        let lab = try LabResults.ci()
+        let dir = lab.dom0 + "/record-opts"
+        #expect(try lab.text("results/record-opts/rcs.txt") == "off1 rc=0\non rc=0\nafter rc=0\noff2 rc=0\nfr rc=0\nxentrace-fr rc=0\n",
+                "\((try? lab.text("results/record-opts/log.txt").suffix(600)) ?? "")")
+        func summary(_ n: String) throws -> [String: Any] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(n).json"))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(n).json")
+        }
+        func records(_ n: String) throws -> Int { try #require(try summary(n)["records"] as? Int) }
+        // off1, on and off2 discard what the rings held at their start;
+        // "after" keeps it. Tracing off: a record or two may still land (a
+        // pCPU already inside Xen's trace() while -X briefly enabled
+        // tracing); tracing on gives thousands in 2 s (scheduler, timers).
+        let off1 = try records("off1"), on = try records("on"), after = try records("after"), off2 = try records("off2")
+        #expect(off1 <= 8, "-X enabled tracing: \(off1) records")
+        #expect(on >= 100, "-x recording: \(on) records")
+        #expect(after >= 100, "-x did not leave tracing enabled: the next recording found \(after) records in the rings")
+        #expect(off2 <= 8, "tracing still on after a -X recording: \(off2) records")
+
+        // The flight recorder: more than 64 KiB arrived, the newest that fit were kept.
+        let fr = try summary("fr")
+        let file = dir + "/fr.xenscope"
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        let over = try #require(fr["overwritten_records"] as? Int), kept = try #require(fr["kept_records"] as? Int)
+        #expect(over > 0 && kept + over == (fr["records"] as? Int), "\(fr)")
+        #expect(size <= 65536 && size > 65536 - 48, "\(size)")
+        let meta = try #require(try TraceMetadata.read(tracePath: file)?.overwritten)
+        #expect(meta.bufferBytes == 65536 && meta.records == Int64(over))
+        let info = TraceInfo(try TraceFile(path: file))
+        #expect(info.diagnostics.isEmpty, "\(info.diagnostics)")
+        // Each CPU's records in order: TSCs never go back.
+        var last: [UInt32: UInt64] = [:], back = 0
+        _ = try TraceInput.open(file).forEachRecord(order: .file) { r in
+            if r.hasTSC && r.event != EventID.cpuChange { if r.tsc < last[r.cpu, default: 0] { back += 1 }; last[r.cpu] = r.tsc }
+            return true
+        }
+        #expect(back == 0)
+        let defs = FileManager.default.temporaryDirectory.appendingPathComponent("lab-fr-defs-\(getpid())").path
+        try "0x0 CPU%(cpu)d\n".write(toFile: defs, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: defs) }
+        var theirs: [UInt32: Int] = [:]
+        for line in try run("/usr/bin/python3", [Peers.xentraceFormat, defs], stdin: file).split(separator: "\n") where line.hasPrefix("CPU") {
+            if let cpu = UInt32(line.dropFirst(3)) { theirs[cpu, default: 0] += 1 }
+        }
+        #expect(Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }) == theirs)
+        _ = try run(Peers.xenalyze, ["--dump-all", file])
+        // xentrace's own -M over the same load: also at most 64 KiB, also readable.
+        let theirFile = dir + "/fr.xentrace"
+        let theirSize = try #require(try FileManager.default.attributesOfItem(atPath: theirFile)[.size] as? Int)
+        #expect(theirSize <= 65536 && theirSize > 0)
+        #expect(TraceInfo(try TraceFile(path: theirFile)).diagnostics.isEmpty)
+    }
 }

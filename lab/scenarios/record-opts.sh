@@ -11,14 +11,19 @@ rec() {
   retry timeout 60 xenscope trace record --xen --event 0x0ffff000 --json "$@" -o $out/$n.xenscope > $out/$n.json 2> $out/$n.err
   echo "$n rc=$?" >> $out/rcs.txt
 }
-# -X does not enable tracing: (almost) nothing arrives.
+# -X does not enable tracing (and "traces" left it off): (almost) nothing
+# arrives (-D drops what the rings held).
 rec off1 -X -D -T 2
-# -x: this recording enables tracing and leaves it on at exit …
+# -x: this recording enables tracing and leaves it on at exit, so the rings
+# fill while nobody reads them …
 rec on -x -D -T 2
-# … so a -X recording, which enables nothing, still gets records; it
-# disables tracing at exit (no -x) …
-rec after -X -D -T 2
-# … and the next -X recording gets (almost) nothing again.
+sleep 2
+# … and the next recording (no -D) finds those records. Like xentrace's -X, it
+# enables tracing only to obtain the buffers and disables it at once (Xen
+# has no other way to hand them out), so from then on nothing arrives …
+rec after -X -T 2
+sleep 2
+# … as the next -X recording shows.
 rec off2 -X -D -T 2
 # -M: a 64 KiB flight recorder over 5 s of dom0 load (megabytes of records),
 # and xentrace's own -M beside it.

@@ -41,16 +41,16 @@ struct TraceRecordCommand: ParsableCommand {
     @Option(name: [.customShort("T"), .customLong("duration"), .customLong("time-interval")], help: "Stop after this many seconds.")
     var duration: Double?
 
-    @Option(name: [.customShort("s"), .customLong("poll-interval"), .customLong("poll-sleep")], help: "Longest sleep between passes over the rings, in milliseconds, when no ring reaches half full (default 10; xentrace's is 100).")
+    @Option(name: [.customShort("s"), .customLong("poll-interval"), .customLong("poll-sleep")], help: ArgumentHelp("Longest sleep between passes over the rings, in milliseconds, when no ring reaches half full (default 10; xentrace's is 100).", valueName: "ms"))
     var pollInterval: UInt64?
 
-    @Option(name: [.customShort("M"), .customLong("memory-buffer")], help: "Flight recorder: keep the newest SIZE bytes of trace (64k, 16M, 1G) in memory and write them on exit; older records are overwritten and counted in FILE.meta.json.")
+    @Option(name: [.customShort("M"), .customLong("memory-buffer")], help: ArgumentHelp("Flight recorder: keep the newest SIZE bytes of trace (64k, 16M, 1G) in memory and write them on exit; older records are overwritten and counted in FILE.meta.json.", valueName: "size"))
     var memoryBuffer: String?
 
-    @Option(name: .customLong("reserve-disk-space"), help: "Stop before the output's file system would have less than SIZE bytes free (64M, 1G; a plain number counts bytes); the file stays valid.")
+    @Option(name: .customLong("reserve-disk-space"), help: ArgumentHelp("Stop before the output's file system would have less than SIZE bytes free (64M, 1G; a plain number counts bytes); the file stays valid.", valueName: "size"))
     var reserveDiskSpace: String?
 
-    @Option(name: .customShort("r"), help: "xentrace's -r: like --reserve-disk-space, but a plain number counts MiB, as in xentrace.")
+    @Option(name: .customShort("r"), help: ArgumentHelp("xentrace's -r: like --reserve-disk-space, but a plain number counts MiB, as in xentrace.", valueName: "mib"))
     var reserveMiB: String?
 
     @Flag(name: [.customShort("x"), .customLong("leave-tracing-enabled"), .customLong("dont-disable-tracing")], help: "Leave tracing enabled when recording stops (producers keep filling the rings).")

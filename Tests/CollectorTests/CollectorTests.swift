@@ -324,6 +324,18 @@ import Collector
     }
 }
 
+@Suite struct ByteSizeTests {
+    /// xentrace's -M sizes plus G; -r's plain numbers are MiB.
+    @Test func suffixes() {
+        #expect(ByteSize.parse("65536") == 65536)
+        #expect(ByteSize.parse("64k") == 65536 && ByteSize.parse("64K") == 65536 && ByteSize.parse("64KiB") == 65536)
+        #expect(ByteSize.parse("16M") == 16 << 20 && ByteSize.parse("1G") == 1 << 30 && ByteSize.parse("2GB") == 2 << 30)
+        #expect(ByteSize.parse("100", plainUnit: 1 << 20) == 100 << 20)
+        #expect(ByteSize.parse("4k", plainUnit: 1 << 20) == 4096)
+        for bad in ["", "k", "1.5M", "-1", "12x", "99999999999999999999", "9000000000G"] { #expect(ByteSize.parse(bad) == nil, "\(bad)") }
+    }
+}
+
 @Suite struct XenBackendMessageTests {
     /// Off Xen, the backend says so before touching any library; on a Xen
     /// dom0 it gets past that check.

@@ -57,7 +57,8 @@ import XenTrace
     @Test func startDisabledLeaveEnabledAndFlightRecorderOnXen() throws {
         let lab = try LabResults.ci()
         let dir = lab.dom0 + "/record-opts"
-        #expect(try lab.text("results/record-opts/rcs.txt") == "off1 rc=0\non rc=0\nafter rc=0\noff2 rc=0\nfr rc=0\nxentrace-fr rc=0\n",
+        let rcs = try lab.text("results/record-opts/rcs.txt").split(separator: "\n").map(String.init)
+        #expect(Array(rcs.prefix(5)) == ["off1 rc=0", "on rc=0", "after rc=0", "off2 rc=0", "fr rc=0"],
                 "\((try? lab.text("results/record-opts/log.txt").suffix(600)) ?? "")")
         func summary(_ n: String) throws -> [String: Any] {
             let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(n).json"))
@@ -101,10 +102,18 @@ import XenTrace
         }
         #expect(Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }) == theirs)
         _ = try run(Peers.xenalyze, ["--dump-all", file])
-        // xentrace's own -M over the same load: also at most 64 KiB, also readable.
-        let theirFile = dir + "/fr.xentrace"
-        let theirSize = try #require(try FileManager.default.attributesOfItem(atPath: theirFile)[.size] as? Int)
-        #expect(theirSize <= 65536 && theirSize > 0)
-        #expect(TraceInfo(try TraceFile(path: theirFile)).diagnostics.isEmpty)
+        // xentrace's own -M over the same load: at most 64 KiB and readable
+        // when it works; Debian's 4.17 build aborts when a CPU-change record
+        // would straddle its buffer's end (it writes the 12 bytes unwrapped,
+        // then finds no header at its consumer): seen on the lab's Xen.
+        if rcs.last == "xentrace-fr rc=0" {
+            let theirFile = dir + "/fr.xentrace"
+            let theirSize = try #require(try FileManager.default.attributesOfItem(atPath: theirFile)[.size] as? Int)
+            #expect(theirSize <= 65536 && theirSize > 0)
+            #expect(TraceInfo(try TraceFile(path: theirFile)).diagnostics.isEmpty)
+        } else {
+            #expect(rcs.last == "xentrace-fr rc=1")
+            #expect(try lab.text("results/record-opts/fr-xentrace.log").contains("membuf_reserve_window: INTERNAL ERROR: no cpu_change record at consumer!"))
+        }
     }
 }

@@ -5,11 +5,12 @@
 out=$1; . /lab/common.sh
 set -x
 # rec NAME ARGS…: one bounded recording of every event class; rc to rcs.txt.
+# (not $n: retry counts with it)
 rec() {
-  n=$1; shift
-  rm -f $out/$n.xenscope $out/$n.xenscope.meta.json
-  retry timeout 60 xenscope trace record --xen --event 0x0ffff000 --json "$@" -o $out/$n.xenscope > $out/$n.json 2> $out/$n.err
-  echo "$n rc=$?" >> $out/rcs.txt
+  name=$1; shift
+  rm -f $out/$name.xenscope $out/$name.xenscope.meta.json
+  retry timeout 60 xenscope trace record --xen --event 0x0ffff000 --json "$@" -o $out/$name.xenscope > $out/$name.json 2> $out/$name.err
+  echo "$name rc=$?" >> $out/rcs.txt
 }
 # -X does not enable tracing (and "traces" left it off): (almost) nothing
 # arrives (-D drops what the rings held).
@@ -26,7 +27,9 @@ sleep 2
 # … as the next -X recording shows.
 rec off2 -X -D -T 2
 # -M: a 64 KiB flight recorder over 5 s of dom0 load (megabytes of records),
-# and xentrace's own -M beside it.
+# and xentrace's own -M beside it (Debian's 4.17 xentrace may abort with
+# "membuf_reserve_window: INTERNAL ERROR: no cpu_change record at consumer!"
+# when a CPU-change record would straddle its buffer's end).
 start_load
 rec fr -D -M 64k -T 5
 rm -f $out/fr.xentrace

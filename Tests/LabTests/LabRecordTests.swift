@@ -103,9 +103,9 @@ import XenTrace
         #expect(Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }) == theirs)
         _ = try run(Peers.xenalyze, ["--dump-all", file])
         // xentrace's own -M over the same load: at most 64 KiB and readable
-        // when it works; Debian's 4.17 build aborts when a CPU-change record
-        // would straddle its buffer's end (it writes the 12 bytes unwrapped,
-        // then finds no header at its consumer): seen on the lab's Xen.
+        // when it works; Debian's 4.17 build aborted on the lab's Xen with
+        // its internal check failing (its CPU-change headers are written
+        // without wrapping at the buffer's end, one plausible cause).
         if rcs.last == "xentrace-fr rc=0" {
             let theirFile = dir + "/fr.xentrace"
             let theirSize = try #require(try FileManager.default.attributesOfItem(atPath: theirFile)[.size] as? Int)

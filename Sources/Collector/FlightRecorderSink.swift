@@ -5,12 +5,14 @@ import TraceRing
 /// included — and reach the output only in ``finish()``. When a new window
 /// does not fit, the oldest records are dropped one whole record at a time
 /// (a window losing its last record loses its CPU-change record too), so the
-/// output is always the newest suffix of what was collected that fits,
-/// in collection order, per-CPU order intact. What was dropped is counted
-/// per CPU (``overwritten``) for the metadata.
+/// buffer always holds the newest suffix of what was collected that fits,
+/// in collection order, per-CPU order intact. At the end the output starts
+/// at the oldest whole pass over the CPUs it holds (see ``alignToPass()``),
+/// or, when it holds none, with the newest records as they are. What was
+/// dropped is counted per CPU (``overwritten``) for the metadata.
 ///
-/// xentrace drops whole windows instead and then skips on to a window of a
-/// lower CPU; we keep every record that fits and say how many we dropped.
+/// xentrace drops whole windows instead, then skips to a pass start; we
+/// keep records at finer grain while collecting and say how many we dropped.
 public final class FlightRecorderSink: TraceSink {
     /// Output bytes the buffer may hold (the file's size limit).
     public let capacity: Int
@@ -28,6 +30,7 @@ public final class FlightRecorderSink: TraceSink {
     /// Output bytes held: Σ (12 + window bytes).
     private var used = 0
     private var finished = false
+    private var lastCPU: UInt32?
     /// Output bytes dropped at the end to respect the disk reserve.
     public private(set) var reserveDropped: Int64 = 0
 
@@ -38,6 +41,12 @@ public final class FlightRecorderSink: TraceSink {
         var length: Int
         /// Records (wrap padding excluded) still held.
         var records: Int
+        /// The first window of a pass over the CPUs (its CPU is not above
+        /// the previous window's), so every CPU's data from here on covers
+        /// the same stretch of time.
+        let passStart: Bool
+        /// Lost records from its front.
+        var trimmed = false
     }
 
     /// `capacity` must be at least 48 bytes (a CPU-change record and the
@@ -82,7 +91,9 @@ public final class FlightRecorderSink: TraceSink {
             if begin < chunk.count { copyIn(UnsafeRawBufferPointer(rebasing: chunk[begin...])) }
             p += chunk.count
         }
-        windows.append(Window(cpu: w.cpu, start: start, length: n - skip, records: t.records - skippedRecords))
+        windows.append(Window(cpu: w.cpu, start: start, length: n - skip, records: t.records - skippedRecords,
+                              passStart: lastCPU.map { w.cpu <= $0 } ?? true, trimmed: skip > 0))
+        lastCPU = w.cpu
         used += 12 + n - skip
     }
 
@@ -120,6 +131,7 @@ public final class FlightRecorderSink: TraceSink {
                 count(cpu: w.cpu, records: isRecord ? 1 : 0, bytes: size)
                 if isRecord { w.records -= 1 }
                 w.start += size; w.length -= size; used -= size
+                w.trimmed = true
                 if w.length == 0 { used -= 12; break }
             }
             if w.length == 0 { firstWindow += 1 } else { windows[firstWindow] = w }
@@ -128,6 +140,25 @@ public final class FlightRecorderSink: TraceSink {
             windows.removeFirst(firstWindow)
             firstWindow = 0
         }
+    }
+
+    /// Starts the output at a whole pass over the CPUs when the buffer
+    /// holds one: otherwise CPUs after the oldest (partial) window start
+    /// earlier than the CPUs before it, and a reader that follows state
+    /// across CPUs (xenalyze's vCPU runstates) sees a vCPU's moves on one
+    /// CPU without the moves on another that came before them. xentrace's
+    /// -M also starts at a pass. Without a whole pass, the newest records
+    /// stay as they are.
+    private func alignToPass() {
+        guard firstWindow < windows.count else { return }
+        let first = windows[firstWindow]
+        if first.passStart && !first.trimmed { return }
+        guard let next = windows[(firstWindow + 1)...].firstIndex(where: { $0.passStart && !$0.trimmed }) else { return }
+        for w in windows[firstWindow..<next] {
+            count(cpu: w.cpu, records: w.records, bytes: w.length)
+            used -= 12 + w.length
+        }
+        firstWindow = next
     }
 
     private func count(cpu: UInt32, records: Int, bytes: Int) {
@@ -152,6 +183,7 @@ public final class FlightRecorderSink: TraceSink {
             }
             output.reserveBytes = nil
         }
+        alignToPass()
         for w in windows[firstWindow...] {
             let at = w.start % ring.count
             let firstLen = min(w.length, ring.count - at)

@@ -274,6 +274,40 @@ import Collector
         #expect(theirs == Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }), "\(info.cpus)")
     }
 
+    /// `--reserve-disk-space` through the command line on a 1 MiB tmpfs:
+    /// the recorder stops before less than 960 KiB would be free, says so,
+    /// exits 1, and leaves a valid file with its metadata.
+    @Test func diskReserveThroughTheCommandLine() throws {
+        let dir = try makeTempDir("rsv")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mnt = dir + "/small"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]
+        try mount.run(); mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0, "this test mounts a 1 MiB tmpfs and needs root (make test runs as root)")
+        defer { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [mnt]).waitUntilExit() }
+        let region = uniqueRegionName("rsv")
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "20", "--rate", "200000"])
+        let file = mnt + "/r.trace"
+        let collector = try record(["-o", file, "--shm", region, "--reserve-disk-space", "960k"], dir: dir, tag: "collector")
+        let status = collector.wait(seconds: 60)
+        kill(producer.process.processIdentifier, SIGKILL)
+        producer.wait()
+        #expect(status == 1, "\(collector.stderr)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+        #expect(collector.stderr.contains("less than the 983040 bytes --reserve-disk-space keeps; stopped: the file ends at byte \(size), after its last complete window, and is valid"), "\(collector.stderr)")
+        var st = statvfs()
+        #expect(statvfs(mnt, &st) == 0 && Int64(st.f_bavail) * Int64(st.f_frsize) >= 983040)
+        #expect(size > 0 && size <= 65536)
+        #expect(FileManager.default.fileExists(atPath: file + ".meta.json"))
+        var checker = SequenceChecker()
+        try checker.check(file: file)
+        #expect(checker.diagnostics.isEmpty && checker.problems.isEmpty, "\(checker.diagnostics.prefix(3)) \(checker.problems.prefix(3))")
+    }
+
     @Test func diskFullEndsWithAClearErrorAndAValidFile() throws {
         let dir = try makeTempDir("full")
         defer { try? FileManager.default.removeItem(atPath: dir) }

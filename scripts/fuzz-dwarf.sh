@@ -12,8 +12,7 @@ B=.build-fuzz/dwarf
 mkdir -p "$B/corpus" "$B/artifacts" "$B/seeds"
 fuzz_inc+=(-I Sources/CElfUtils)
 fuzz_extra_libs=(-ldw -lelf)
-fuzz_modules "$B" BinaryIO ELF DWARF
-fuzz_link "$B" "$B/fuzz-dwarf" Fuzz/SymbolizerFuzz.swift BinaryIO ELF DWARF
+fuzz_build "$B" "$B/fuzz-dwarf" Fuzz/SymbolizerFuzz.swift BinaryIO ELF DWARF
 cat > "$B/seed.c" <<'C'
 struct point { int x, y; };
 static inline int sum(const struct point *p) { return p->x + p->y; }
@@ -24,7 +23,7 @@ cc -O2 -g -gdwarf-5 "$B/seed.c" -o "$B/seeds/dwarf5"
 cc -O1 -g -gdwarf-4 "$B/seed.c" -o "$B/seeds/dwarf4"
 cc -O2 -g1 "$B/seed.c" -o "$B/seeds/g1"
 head -c 14000 "$B/seeds/dwarf5" > "$B/seeds/dwarf5-cut"
-echo "fuzzing the symbolizer inputs for ${secs}s"
-"$B/fuzz-dwarf" -max_total_time="$secs" ${FUZZ_ARGS:-} -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
-  -artifact_prefix="$B/artifacts/" "$B/corpus" "$B/seeds" 2>&1 | tail -n 8
+status=0
+fuzz_run "the symbolizer inputs" "$B/fuzz-dwarf" "$secs" 65536 "$B/artifacts/" 8 "$B/corpus" "$B/seeds" || status=1
 if ls "$B"/artifacts/* >/dev/null 2>&1; then echo "fuzz findings in $B/artifacts:"; ls "$B/artifacts"; exit 1; fi
+exit $status

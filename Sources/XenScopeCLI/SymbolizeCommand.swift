@@ -37,6 +37,10 @@ struct SymbolizeCommand: ParsableCommand {
         guard let biasValue = parseAddress(bias) else { throw ValidationError("--bias: not a number: \(bias)") }
         let symbolizer = try Symbolizer(path: elf, bias: biasValue, debugDirectories: debugDirs)
         for r in symbolizer.rejectedDebugFiles { FDWriter.stderrLine("xenscope: note: not using \(r)") }
+        // A damaged image (cut, bad tables): say where, answer from what is
+        // left, and exit 2 at the end, as the other readers do.
+        let damaged = !symbolizer.elf.diagnostics.isEmpty
+        for d in symbolizer.elf.diagnostics { FDWriter.stderrLine("xenscope: \(d)") }
         if !symbolizer.hasDWARF { FDWriter.stderrLine("xenscope: \(elf): no DWARF found; names come from the ELF symbol table, no source lines") }
         if let expectedBuildID {
             guard let bytes = parseHex(expectedBuildID) else { throw ValidationError("--build-id: not hex: \(expectedBuildID)") }
@@ -59,6 +63,7 @@ struct SymbolizeCommand: ParsableCommand {
             }
             out.flush()
             if missing { throw ExitCode(1) }
+            if damaged { throw ExitCode(2) }
             return
         }
         func handle(_ text: String) throws {
@@ -89,6 +94,7 @@ struct SymbolizeCommand: ParsableCommand {
             for a in addressArguments { try handle(a) }
         }
         out.flush()
+        if damaged { throw ExitCode(2) }
     }
 }
 

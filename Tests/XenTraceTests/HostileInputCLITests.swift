@@ -182,6 +182,33 @@ import XenTrace
         #expect(r.stderr == "Error: \(bad): elfutils: No ELF program headers\n")
     }
 
+    /// A cut image: `symbolize` used to answer "??" with exit 0 and no word
+    /// about the damage. Now the damage is named with its offset, every
+    /// address still gets its (here empty) answer, and the exit status is 2.
+    @Test func symbolizeOnACutImageNamesTheDamage() throws {
+        let x = try xenscopeBinary()
+        let dir = try makeTempDir("cut-elf")
+        defer { removeDir(dir) }
+        let src = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/elf/hello.c").path
+        let cc = try runCaptured(["cc", "-g", "-O1", src, "-o", dir + "/hello"])
+        #expect(cc.status == 0, "cc: \(cc.stderr)")
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/hello")))
+        let shoff = whole.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 40, as: UInt64.self)) }
+        #expect(shoff > 9000)
+        try writeFile(dir + "/cut", Array(whole.prefix(9000)))
+        let r = try runCaptured([x, "symbolize", "--elf", dir + "/cut", "0x1139"])
+        #expect(r.status == 2)
+        #expect(r.stdout == "??\n??:0:0\n\n")
+        #expect(r.stderr == """
+            xenscope: \(dir)/cut: at byte 40 (0x28): section header table offset 0x\(String(shoff, radix: 16)) lies beyond the end of the file (9000 bytes); sections ignored
+            xenscope: \(dir)/cut: no DWARF found; names come from the ELF symbol table, no source lines
+
+            """)
+        let sym = try runCaptured([x, "symbolize", "--elf", dir + "/cut", "--symbol", "main"])
+        #expect(sym.status == 1)
+    }
+
     @Test func emptyFormatsFileIsNamed() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

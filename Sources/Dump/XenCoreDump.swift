@@ -132,7 +132,10 @@ public final class XenCoreDump: Dump {
         byPFN = pfns.enumerated().map { ($0.element, $0.offset) }.sorted { ($0.pfn, $0.index) < ($1.pfn, $1.index) }
         self.m2p = m2p.prefix(usable).filter { $0.pfn != XenLayouts.invalidPFN }.sorted { $0.mfn < $1.mfn }
         var ranges = [Range<UInt64>]()
-        for p in pfns.sorted() where p < 1 << 52 {   // beyond 2^52 frames is no x86 address (and ~0 is "unused")
+        // x86 physical addresses have at most 52 bits: a pfn from 2^40 up is
+        // no address (and ~0 is "unused"); (2^52 - 1 + 1) << 12 also wrapped
+        // to 0 and trapped in the Range (found by the xc_core fuzzer).
+        for p in pfns.sorted() where p < 1 << 40 {
             if let l = ranges.last, l.upperBound > p << 12 { continue }   // a pfn listed twice (the first copy is used)
             if let l = ranges.last, l.upperBound == p << 12 { ranges[ranges.count - 1] = l.lowerBound..<((p + 1) << 12) }
             else { ranges.append((p << 12)..<((p + 1) << 12)) }

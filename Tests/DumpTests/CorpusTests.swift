@@ -91,6 +91,16 @@ import Testing
             "page 9: 4096 bytes",
             "page 13: 4096 bytes",
         ],
+        // A p2m entry with pfn 2^52 - 1: its range's end, (pfn + 1) << 12,
+        // wrapped to 0 and the Range trapped (found by the xc_core fuzzer).
+        "xc-core-pfn-2-to-52-minus-1": [
+            "xen-core: 1 cpus, 5 ranges",
+            "problem: xc-core-pfn-2-to-52-minus-1: at byte 77824 (0x13000): .xen_p2m is not in ascending pfn order; lookups use a sorted copy",
+            "page 0: 4096 bytes",
+            "page 4: 4096 bytes",
+            "page 7: 4096 bytes",
+            "page 11: 4096 bytes",
+        ],
         "xc-core-pfn-range-wrap": [
             "xen-core: 14 cpus, 3 ranges",
             "problem: xc-core-pfn-range-wrap: at byte 77824 (0x13000): .xen_p2m is not in ascending pfn order; lookups use a sorted copy",

@@ -63,7 +63,12 @@ extension LabResults {
             options.cpuHz = Self.timerHz
             let s = try Summarizer.summarize(path: f, options: options)
             let ours = s.seconds(s.totalCycles)
-            let out = try run(Peers.xenalyze, ["--cpu-hz=62.5M", f])
+            // --tolerance=6: only the span is compared here, and xenalyze
+            // 4.17 stops with "FATAL: sevt.old_runstate running, but d0v0
+            // runstate runnable" on some fresh boots' captures (a runstate
+            // change that disagrees with what it inferred earlier; its own
+            // message calls it possible TSC skew) unless told to go on.
+            let out = try run(Peers.xenalyze, ["--cpu-hz=62.5M", "--tolerance=6", f])
             let m = try #require(out.firstMatch(of: #/Total time: ([0-9.]+) seconds \(using cpu speed 62\.50 MHz\)/#), "\(f): xenalyze said no total time")
             #expect(String(format: "%.2f", ours) == String(m.1), "\(f): ours \(ours) s, xenalyze \(m.1) s")
             guard let want = expected[(f as NSString).lastPathComponent] else { continue }

@@ -102,7 +102,9 @@ extension LabResults {
             let info = TraceInfo(try TraceFile(path: f))
             let events = info.cpus.reduce(0) { $0 + $1.lostRecordEvents }
             let lost = info.cpus.reduce(UInt64(0)) { $0 + $1.lostRecords }
-            let dump = try run(Peers.xenalyze, ["--cpu-hz=62.5M", "--dump-all", f])
+            // --tolerance=6 as above: a FATAL runstate disagreement would
+            // end xenalyze's dump before the records it is asked to count.
+            let dump = try run(Peers.xenalyze, ["--cpu-hz=62.5M", "--tolerance=6", "--dump-all", f])
             var theirEvents = 0, theirLost: UInt64 = 0
             for m in dump.matches(of: #/lost_records count (\d+)/#) {
                 theirEvents += 1

@@ -62,11 +62,13 @@ import Testing
             let mine = bt.frames.map { Line(function: $0.function ?? "??", pc: $0.pc, file: $0.location?.file) }
             let symbols = try #require(session.symbols)
             if let pc = bt.frames.first?.pc, !symbols.hasCFI(at: pc) {
-                // Caught in entry assembly itself (an exception vector): gdb
-                // takes x30 for the caller there and stops a frame later;
-                // only frame 0 is common ground.
+                // Caught in entry assembly itself (an exception vector, the
+                // interrupt just taken): nothing there is saved yet, gdb
+                // guesses from x30 onwards (a fresh CI dump gave four
+                // frames ending at 0xfffffffffffffffb); only frame 0 is
+                // common ground.
                 #expect(gdb.first?.function == mine.first?.function, "CPU \(i): gdb \(gdb) vs xenscope \(mine)")
-                #expect(gdb.count <= 2, "CPU \(i): gdb \(gdb)")
+                #expect(gdb.first?.function != nil && gdb.first?.file?.hasSuffix(".S") == true, "CPU \(i): gdb \(gdb)")
                 continue
             }
             #expect(gdb.count >= 2 && gdb.count <= mine.count, "CPU \(i): gdb \(gdb) vs xenscope \(mine)")

@@ -1,23 +1,11 @@
 import Foundation
+import LabTestSupport
 import Testing
 
-/// A gdb transcript of lab/gdb_live.py (phases `hvm` and `pv-sched` of the
-/// make-lab-only profile `gdbhvm`): output between "@@name" markers, and the
-/// "@@regs"/"@@selected"/"@@step" facts lab/gdb_checks.py prints.
-struct HVMTranscript {
-    let text: String
-
-    func step(_ name: String) -> String {
-        guard let r = text.range(of: "\n@@\(name)\n") else { return "" }
-        let rest = text[r.upperBound...]
-        let end = rest.range(of: "\n@@")?.lowerBound ?? rest.endIndex
-        return String(rest[..<end])
-    }
-
-    func printed(_ name: String) -> UInt64? {
-        step(name).firstMatch(of: #/\$\d+ = 0x([0-9a-f]+)/#).flatMap { UInt64($0.1, radix: 16) }
-    }
-
+/// What lab/gdb_checks.py adds to the transcripts of the make-lab-only
+/// profile `gdbhvm` (phases `hvm` and `pv-sched`): the "@@regs",
+/// "@@selected" and "@@step" facts.
+extension GDBTranscript {
     /// "@@regs TAG thread=N name=hex …" → thread → register → value.
     func regs(_ tag: String) -> [Int: [String: UInt64]] {
         var out: [Int: [String: UInt64]] = [:]
@@ -70,8 +58,8 @@ struct HVMTranscript {
 /// (the same kernel, no KASLR), gdb's own disassembly.
 @Suite struct LabGDBHVMTests {
     static func lab() throws -> ExtraResults { try ExtraResults.profile("gdbhvm") }
-    static func hvm(_ lab: ExtraResults) throws -> HVMTranscript { HVMTranscript(text: try lab.text("gdb/hvm.txt")) }
-    static func pv(_ lab: ExtraResults) throws -> HVMTranscript { HVMTranscript(text: try lab.text("gdb/pv-sched.txt")) }
+    static func hvm(_ lab: ExtraResults) throws -> GDBTranscript { GDBTranscript(text: try lab.text("gdb/hvm.txt")) }
+    static func pv(_ lab: ExtraResults) throws -> GDBTranscript { GDBTranscript(text: try lab.text("gdb/pv-sched.txt")) }
     static func fact(_ lab: ExtraResults, _ name: String) throws -> UInt64 {
         let facts = try lab.text("results/gdb-hvm/facts.txt")
         let m = try #require(facts.firstMatch(of: try Regex("\(name)=(?:\\w+@)?([0-9a-f]{16})")), "\(name) in \(facts)")
@@ -161,13 +149,13 @@ struct HVMTranscript {
     @Test(arguments: [("pv-sched", "bp", 40), ("hvm", "attach", 40), ("hvm", "interrupted", 20)])
     func everyStepiLandsOnTheNextInstruction(phase: String, tag: String, count: Int) throws {
         let lab = try Self.lab()
-        let gdb = HVMTranscript(text: try lab.text("gdb/\(phase).txt"))
+        let gdb = GDBTranscript(text: try lab.text("gdb/\(phase).txt"))
         let steps = gdb.steps.filter { $0.tag == tag }
         #expect(steps.count == count, "\(phase) \(tag): \(gdb.text.suffix(3000))")
         var checked = 0
         for s in steps {
             #expect(s.thread == s.threadAfter, "step \(s.index) changed thread \(s.thread) → \(s.threadAfter)")
-            if HVMTranscript.changesFlow(s.insn) || s.next == 0 { continue }
+            if GDBTranscript.changesFlow(s.insn) || s.next == 0 { continue }
             checked += 1
             #expect(s.after == s.next, "step \(s.index) at 0x\(String(s.pc, radix: 16)) '\(s.insn)': landed at 0x\(String(s.after, radix: 16)), next instruction 0x\(String(s.next, radix: 16))")
         }

@@ -70,36 +70,33 @@ public struct SummaryDiff: Sendable, Codable {
     /// Streams the stable JSON form (schema `xenscope.trace-diff/1`, docs/trace-diff.md):
     /// the text `JSONEncoder` with `.sortedKeys` and `.prettyPrinted` writes
     /// (slashes escaped, as it always has), without building it as a tree.
-    public func writeJSON(to w: JSONWriter) {
-        func rows(_ k: String, _ rs: [Row]) {
-            w.array(k, rs) { r in
-                w.beginObject()
-                w.field("countA", r.countA)
-                w.field("countB", r.countB)
-                w.field("key", r.key)
-                w.field("meanCyclesA", r.meanCyclesA)
-                w.field("meanCyclesB", r.meanCyclesB)
-                w.field("meanRatio", r.meanRatio)
-                w.field("perSecondA", r.perSecondA)
-                w.field("perSecondB", r.perSecondB)
-                w.field("rateRatio", r.rateRatio)
-                w.field("totalSecondsA", r.totalSecondsA)
-                w.field("totalSecondsB", r.totalSecondsB)
-                w.endObject()
-            }
-        }
-        w.beginObject()
-        w.field("a", a)
-        w.field("b", b)
-        rows("domains", domains)
-        rows("exits", exits)
-        rows("hypercalls", hypercalls)
-        w.field("schema", schema)
-        w.field("spanSecondsA", spanSecondsA)
-        w.field("spanSecondsB", spanSecondsB)
-        rows("wakeLatency", wakeLatency)
-        w.endObject()
-    }
+    public func writeJSON(to w: JSONWriter) { SummaryDiff.table.write(self, to: w) }
+
+    static let table = JSONColumns<SummaryDiff>([
+        .string("a") { $0.a },
+        .string("b") { $0.b },
+        .array("domains", rowTable) { $0.domains },
+        .array("exits", rowTable) { $0.exits },
+        .array("hypercalls", rowTable) { $0.hypercalls },
+        .string("schema") { $0.schema },
+        .double("spanSecondsA") { $0.spanSecondsA },
+        .double("spanSecondsB") { $0.spanSecondsB },
+        .array("wakeLatency", rowTable) { $0.wakeLatency },
+    ])
+
+    static let rowTable = JSONColumns<Row>([
+        .int("countA") { $0.countA },
+        .int("countB") { $0.countB },
+        .string("key") { $0.key },
+        .int("meanCyclesA") { $0.meanCyclesA },
+        .int("meanCyclesB") { $0.meanCyclesB },
+        .double("meanRatio") { $0.meanRatio },
+        .double("perSecondA") { $0.perSecondA },
+        .double("perSecondB") { $0.perSecondB },
+        .double("rateRatio") { $0.rateRatio },
+        .double("totalSecondsA") { $0.totalSecondsA },
+        .double("totalSecondsB") { $0.totalSecondsB },
+    ])
 
     /// Text for people: what got slower first.
     public func render() -> String {

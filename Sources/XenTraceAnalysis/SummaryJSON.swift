@@ -1,4 +1,5 @@
 import Foundation
+import XenTrace
 
 /// The stable JSON form of a ``TraceSummary`` (docs/summary-json.md):
 /// keys sorted, so output is byte-for-byte reproducible.
@@ -11,98 +12,7 @@ import Foundation
 /// synthesized `Codable` conformance.
 public enum SummaryJSON {
     /// Streams `s` into `w` (keys in byte order, as `.sortedKeys`).
-    public static func write(_ s: TraceSummary, to w: JSONWriter) {
-        w.beginObject()
-        w.array("anomalies", s.anomalies) { a in
-            w.beginObject()
-            w.field("count", a.count)
-            w.field("example", a.example)
-            w.field("kind", a.kind)
-            w.array("offsets", a.offsets) { w.int($0) }
-            w.endObject()
-        }
-        if let c = s.clock {
-            w.object("clock") {
-                w.field("hz", c.hz)
-                w.field("hzSource", c.hzSource)
-                w.field("kind", c.kind.rawValue)
-            }
-        }
-        w.field("cpuChangeRecords", s.cpuChangeRecords)
-        w.field("cpuHz", s.cpuHz)
-        w.field("cpuHzSource", s.cpuHzSource)
-        w.array("diagnostics", s.diagnostics) { w.string($0) }
-        w.array("domains", s.domains) { d in
-            w.beginObject()
-            w.field("domain", d.domain)
-            w.array("hypercalls", d.hypercalls) { hypercall($0, w) }
-            w.field("name", d.name)
-            w.field("runningCycles", d.runningCycles)
-            w.array("vcpus", d.vcpus) { vcpu($0, w) }
-            if let l = d.wakeLatency { w.key("wakeLatency"); distribution(l, w) }
-            w.endObject()
-        }
-        w.array("exits", s.exits) { e in
-            w.beginObject()
-            w.key("distribution"); distribution(e.distribution, w)
-            w.field("name", e.name)
-            w.field("reason", e.reason)
-            w.key("stats"); stats(e.stats, w)
-            w.array("topRIPs", e.topRIPs) { r in
-                w.beginObject()
-                w.field("count", r.count)
-                w.field("rip", r.rip)
-                w.endObject()
-            }
-            w.endObject()
-        }
-        w.field("file", s.file)
-        w.field("firstTSC", s.firstTSC)
-        if let f = s.fromTSC { w.field("fromTSC", f) }
-        if let h = s.hvmFlavour { w.field("hvmFlavour", h) }
-        if let h = s.hvmFlavourReason { w.field("hvmFlavourReason", h) }
-        w.array("irqVectors", s.irqVectors) { irq($0, w) }
-        w.array("irqsHandled", s.irqsHandled) { irq($0, w) }
-        w.field("lastTSC", s.lastTSC)
-        w.field("lostRecordEvents", s.lostRecordEvents)
-        w.field("lostRecords", s.lostRecords)
-        w.array("pcpus", s.pcpus) { p in
-            w.beginObject()
-            w.field("bytes", p.bytes)
-            w.object("classBytes") { for (k, v) in sortedByKey(p.classBytes) { w.field(k, v) } }
-            w.field("contextSwitches", p.contextSwitches)
-            w.field("cpu", p.cpu)
-            w.field("firstTSC", p.firstTSC)
-            w.field("idleCycles", p.idleCycles)
-            w.field("lastTSC", p.lastTSC)
-            w.field("lostCycles", p.lostCycles)
-            w.field("lostRecordEvents", p.lostRecordEvents)
-            w.field("lostRecords", p.lostRecords)
-            w.field("records", p.records)
-            w.field("runningCycles", p.runningCycles)
-            w.endObject()
-        }
-        w.array("power", s.power) { p in
-            w.beginObject()
-            w.field("cpu", p.cpu)
-            w.array("cstates", p.cstates) { residency($0, w) }
-            w.array("pstates", p.pstates) { residency($0, w) }
-            w.endObject()
-        }
-        w.field("records", s.records)
-        w.field("schema", s.schema)
-        if let t = s.toTSC { w.field("toTSC", t) }
-        w.array("top", s.top) { t in
-            w.beginObject()
-            w.field("domain", t.domain)
-            w.field("runningCycles", t.runningCycles)
-            w.field("share", t.share)
-            w.endObject()
-        }
-        w.field("totalCycles", s.totalCycles)
-        if let l = s.wakeLatency { w.key("wakeLatency"); distribution(l, w) }
-        w.endObject()
-    }
+    public static func write(_ s: TraceSummary, to w: JSONWriter) { summary.write(s, to: w) }
 
     /// The whole document as a string (tests, the fuzzer's cross-check, small summaries).
     public static func encode(_ s: TraceSummary, pretty: Bool = true) throws -> String {
@@ -124,94 +34,131 @@ public enum SummaryJSON {
         try JSONDecoder().decode(TraceSummary.self, from: data)
     }
 
-    // MARK: members
+    // MARK: tables (each type's members; JSONColumns writes them in key order)
 
-    /// Dictionary members in byte order of their keys (`.sortedKeys`).
-    static func sortedByKey<V>(_ d: [String: V]) -> [(key: String, value: V)] {
-        d.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-    }
+    typealias S = TraceSummary
 
-    static func stats(_ c: CycleStats, _ w: JSONWriter) {
-        w.beginObject()
-        w.field("count", c.count)
-        w.field("cycles", c.cycles)
-        w.field("events", c.events)
-        w.field("maxCycles", c.maxCycles)
-        w.field("minCycles", c.minCycles)
-        w.endObject()
-    }
+    static let summary = JSONColumns<S>([
+        .array("anomalies", anomaly) { $0.anomalies },
+        .object("clock", clock) { $0.clock },
+        .int("cpuChangeRecords") { $0.cpuChangeRecords },
+        .double("cpuHz") { $0.cpuHz },
+        .string("cpuHzSource") { $0.cpuHzSource },
+        .strings("diagnostics") { $0.diagnostics },
+        .array("domains", domain) { $0.domains },
+        .array("exits", exitReason) { $0.exits },
+        .string("file") { $0.file },
+        .int("firstTSC") { $0.firstTSC },
+        .int("fromTSC") { $0.fromTSC },
+        .string("hvmFlavour") { $0.hvmFlavour },
+        .string("hvmFlavourReason") { $0.hvmFlavourReason },
+        .array("irqVectors", irq) { $0.irqVectors },
+        .array("irqsHandled", irq) { $0.irqsHandled },
+        .int("lastTSC") { $0.lastTSC },
+        .int("lostRecordEvents") { $0.lostRecordEvents },
+        .int("lostRecords") { $0.lostRecords },
+        .array("pcpus", pcpu) { $0.pcpus },
+        .array("power", power) { $0.power },
+        .int("records") { $0.records },
+        .string("schema") { $0.schema },
+        .int("toTSC") { $0.toTSC },
+        .array("top", top) { $0.top },
+        .int("totalCycles") { $0.totalCycles },
+        .object("wakeLatency", distribution) { $0.wakeLatency },
+    ])
 
-    static func distribution(_ d: TraceSummary.Distribution, _ w: JSONWriter) {
-        w.beginObject()
-        w.array("bins", d.bins) { b in
-            w.beginObject()
-            w.field("count", b.count)
-            w.field("high", b.high)
-            w.field("low", b.low)
-            w.endObject()
-        }
-        w.field("count", d.count)
-        w.object("percentiles") {
-            w.field("max", d.percentiles.max)
-            w.field("p50", d.percentiles.p50)
-            w.field("p90", d.percentiles.p90)
-            w.field("p99", d.percentiles.p99)
-        }
-        w.endObject()
-    }
+    static let anomaly = JSONColumns<Anomaly>([
+        .int("count") { $0.count }, .string("example") { $0.example }, .string("kind") { $0.kind }, .ints("offsets") { $0.offsets },
+    ])
 
-    static func hypercall(_ h: TraceSummary.Hypercall, _ w: JSONWriter) {
-        w.beginObject()
-        w.field("count", h.count)
-        w.field("name", h.name)
-        w.field("op", h.op)
-        w.endObject()
-    }
+    static let clock = JSONColumns<TraceClock>([
+        .double("hz") { $0.hz }, .string("hzSource") { $0.hzSource }, .string("kind") { $0.kind.rawValue },
+    ])
 
-    static func irq(_ i: TraceSummary.IRQCount, _ w: JSONWriter) {
-        w.beginObject()
-        w.field("count", i.count)
-        w.field("cpu", i.cpu)
-        w.field("number", i.number)
-        w.endObject()
-    }
+    static let domain = JSONColumns<S.Domain>([
+        .int("domain") { $0.domain },
+        .array("hypercalls", hypercall) { $0.hypercalls },
+        .string("name") { $0.name },
+        .int("runningCycles") { $0.runningCycles },
+        .array("vcpus", vcpu) { $0.vcpus },
+        .object("wakeLatency", distribution) { $0.wakeLatency },
+    ])
 
-    static func residency(_ r: TraceSummary.StateResidency, _ w: JSONWriter) {
-        w.beginObject()
-        w.field("state", r.state)
-        w.key("stats"); stats(r.stats, w)
-        w.endObject()
-    }
+    static let exitReason = JSONColumns<S.ExitReason>([
+        .object("distribution", distribution) { $0.distribution },
+        .int("reason") { $0.reason },
+        .string("name") { $0.name },
+        .object("stats", stats) { $0.stats },
+        .array("topRIPs", rip) { $0.topRIPs },
+    ])
 
-    static func vcpu(_ v: TraceSummary.VCPU, _ w: JSONWriter) {
-        w.beginObject()
-        w.array("exits", v.exits) { e in
-            w.beginObject()
-            w.field("name", e.name)
-            w.field("reason", e.reason)
-            w.key("stats"); stats(e.stats, w)
-            w.endObject()
-        }
-        w.field("kind", v.kind)
-        w.field("migrations", v.migrations)
-        if let p = v.pv {
-            w.object("pv") {
-                w.object("events") { for (k, n) in sortedByKey(p.events) { w.field(k, n) } }
-                w.array("hypercalls", p.hypercalls) { hypercall($0, w) }
-                w.field("subcalls", p.subcalls)
-            }
-        }
-        w.key("runnableAfterPreempt"); stats(v.runnableAfterPreempt, w)
-        w.key("runnableAfterWake"); stats(v.runnableAfterWake, w)
-        w.key("runnableOther"); stats(v.runnableOther, w)
-        w.field("runs", v.runs)
-        w.array("runstates", v.runstates) { r in
-            w.beginObject()
-            w.field("state", r.state)
-            w.key("stats"); stats(r.stats, w)
-            w.endObject()
-        }
-        w.field("vcpu", v.vcpu)
-        w.endObject()
-    }
+    static let rip = JSONColumns<S.RIPCount>([.int("count") { $0.count }, .int("rip") { $0.rip }])
+
+    static let pcpu = JSONColumns<S.PCPU>([
+        .int("bytes") { $0.bytes },
+        .counts("classBytes") { $0.classBytes },
+        .int("contextSwitches") { $0.contextSwitches },
+        .int("cpu") { $0.cpu },
+        .int("firstTSC") { $0.firstTSC },
+        .int("idleCycles") { $0.idleCycles },
+        .int("lastTSC") { $0.lastTSC },
+        .int("lostCycles") { $0.lostCycles },
+        .int("lostRecordEvents") { $0.lostRecordEvents },
+        .int("lostRecords") { $0.lostRecords },
+        .int("records") { $0.records },
+        .int("runningCycles") { $0.runningCycles },
+    ])
+
+    static let power = JSONColumns<S.PowerCPU>([
+        .int("cpu") { $0.cpu }, .array("cstates", residency) { $0.cstates }, .array("pstates", residency) { $0.pstates },
+    ])
+
+    static let top = JSONColumns<S.TopDomain>([
+        .int("domain") { $0.domain }, .int("runningCycles") { $0.runningCycles }, .double("share") { $0.share },
+    ])
+
+    static let stats = JSONColumns<CycleStats>([
+        .int("count") { $0.count },
+        .int("cycles") { $0.cycles },
+        .int("events") { $0.events },
+        .int("maxCycles") { $0.maxCycles },
+        .int("minCycles") { $0.minCycles },
+    ])
+
+    static let distribution = JSONColumns<S.Distribution>([
+        .array("bins", bin) { $0.bins }, .int("count") { $0.count }, .object("percentiles", percentiles) { $0.percentiles },
+    ])
+
+    static let bin = JSONColumns<HistogramBin>([.int("count") { $0.count }, .int("high") { $0.high }, .int("low") { $0.low }])
+
+    static let percentiles = JSONColumns<Percentiles>([
+        .int("max") { $0.max }, .int("p50") { $0.p50 }, .int("p90") { $0.p90 }, .int("p99") { $0.p99 },
+    ])
+
+    static let hypercall = JSONColumns<S.Hypercall>([.int("count") { $0.count }, .string("name") { $0.name }, .int("op") { $0.op }])
+
+    static let irq = JSONColumns<S.IRQCount>([.int("count") { $0.count }, .int("cpu") { $0.cpu }, .int("number") { $0.number }])
+
+    /// A state with its cycle statistics (vCPU runstates, C- and P-states).
+    static let runstate = JSONColumns<S.Runstate>([.string("state") { $0.state }, .object("stats", stats) { $0.stats }])
+    static let residency = JSONColumns<S.StateResidency>([.int("state") { $0.state }, .object("stats", stats) { $0.stats }])
+
+    static let vcpu = JSONColumns<S.VCPU>([
+        .array("exits", vcpuExit) { $0.exits },
+        .string("kind") { $0.kind },
+        .int("migrations") { $0.migrations },
+        .object("pv", pv) { $0.pv },
+        .object("runnableAfterPreempt", stats) { $0.runnableAfterPreempt },
+        .object("runnableAfterWake", stats) { $0.runnableAfterWake },
+        .object("runnableOther", stats) { $0.runnableOther },
+        .int("runs") { $0.runs },
+        .array("runstates", runstate) { $0.runstates },
+        .int("vcpu") { $0.vcpu },
+    ])
+
+    static let vcpuExit = JSONColumns<S.VCPUExit>([.string("name") { $0.name }, .int("reason") { $0.reason }, .object("stats", stats) { $0.stats }])
+
+    static let pv = JSONColumns<S.PVCounts>([
+        .counts("events") { $0.events }, .array("hypercalls", hypercall) { $0.hypercalls }, .int("subcalls") { $0.subcalls },
+    ])
 }

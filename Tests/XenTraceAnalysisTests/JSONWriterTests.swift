@@ -86,6 +86,28 @@ func synthSummary(size: Int = 2 << 20, seed: UInt64 = 2) -> TraceSummary {
         }
     }
 
+    /// Columns declared in any order are written in byte order of their keys;
+    /// a nil member is left out; nested tables and arrays of them.
+    @Test func columnsWriteSortedKeysAndSkipNil() {
+        struct Inner { var n: Int }
+        struct Row { var name: String; var ratio: Double; var maybe: UInt64?; var inner: Inner; var list: [Inner]; var map: [String: Int] }
+        let inner = JSONColumns<Inner>([.int("n") { $0.n }])
+        let table = JSONColumns<Row>([
+            .string("name") { $0.name }, .object("inner", inner) { $0.inner }, .int("maybe") { $0.maybe },
+            .double("Ratio") { $0.ratio }, .array("list", inner) { $0.list }, .counts("map") { $0.map },
+        ])
+        #expect(table.keys == ["Ratio", "inner", "list", "map", "maybe", "name"])
+        var out: [UInt8] = []
+        let w = JSONWriter(pretty: false) { out.append(contentsOf: $0) }
+        w.beginArray()
+        table.write(Row(name: "a", ratio: 0.5, maybe: nil, inner: Inner(n: 1), list: [Inner(n: 2), Inner(n: 3)], map: ["b": 2, "B": 1]), to: w)
+        table.write(Row(name: "b", ratio: 2, maybe: 7, inner: Inner(n: 4), list: [], map: [:]), to: w)
+        w.endArray()
+        w.flush()
+        #expect(String(decoding: out, as: UTF8.self) == #"[{"Ratio":0.5,"inner":{"n":1},"list":[{"n":2},{"n":3}],"map":{"B":1,"b":2},"name":"a"},"#
+            + #"{"Ratio":2,"inner":{"n":4},"list":[],"map":{},"maybe":7,"name":"b"}]"#)
+    }
+
     @Test func nonFiniteDoublesBecomeNull() {
         var out: [UInt8] = []
         let w = JSONWriter(pretty: false) { out.append(contentsOf: $0) }

@@ -16,6 +16,11 @@ public enum X86Register: Int, CaseIterable, Sendable {
     case origRax
     // org.gnu.gdb.i386.segments
     case fsBase, gsBase
+    // org.gnu.gdb.i386.avx: upper halves of ymm0–15 (gdb joins them with
+    // xmm0–15 into its ymm pseudo-registers); after the segments, as in
+    // gdb's own amd64 Linux description.
+    case ymm0h, ymm1h, ymm2h, ymm3h, ymm4h, ymm5h, ymm6h, ymm7h
+    case ymm8h, ymm9h, ymm10h, ymm11h, ymm12h, ymm13h, ymm14h, ymm15h
     // org.xenscope.x86.system (our own feature: kernel/hypervisor state)
     case kernelGSBase, cr0, cr2, cr3, cr4, cr8, efer
 
@@ -37,6 +42,7 @@ public enum X86Register: Int, CaseIterable, Sendable {
         case .st0, .st1, .st2, .st3, .st4, .st5, .st6, .st7: return 10
         case .fctrl, .fstat, .ftag, .fiseg, .fioff, .foseg, .fooff, .fop, .mxcsr: return 4
         case _ where (X86Register.xmm0.rawValue...X86Register.xmm15.rawValue).contains(rawValue): return 16
+        case _ where ymmUpperIndex != nil: return 16
         default: return 8
         }
     }
@@ -48,9 +54,19 @@ public enum X86Register: Int, CaseIterable, Sendable {
         case ...X86Register.mxcsr.rawValue: return .sse
         case X86Register.origRax.rawValue: return .linux
         case ...X86Register.gsBase.rawValue: return .segments
+        case ...X86Register.ymm15h.rawValue: return .avx
         default: return .system
         }
     }
+
+    /// 0–15 for ymm0h–ymm15h, else nil.
+    public var ymmUpperIndex: Int? {
+        let i = rawValue - X86Register.ymm0h.rawValue
+        return (0..<16).contains(i) ? i : nil
+    }
+
+    /// The upper half of ymm`i` (0–15).
+    public static func ymmUpper(_ i: Int) -> X86Register { X86Register(rawValue: X86Register.ymm0h.rawValue + i)! }
 
     /// gdb type name used in the target description.
     var xmlType: String {
@@ -61,6 +77,7 @@ public enum X86Register: Int, CaseIterable, Sendable {
         case .mxcsr: return "i386_mxcsr"
         case .st0, .st1, .st2, .st3, .st4, .st5, .st6, .st7: return "i387_ext"
         case .origRax: return "int"
+        case _ where ymmUpperIndex != nil: return "uint128"
         case _ where size == 16: return "vec128"
         case .fsBase, .gsBase, .kernelGSBase: return "int"
         case .cr0, .cr2, .cr3, .cr4, .cr8, .efer: return "uint64"
@@ -85,6 +102,7 @@ public enum X86Feature: String, CaseIterable, Sendable {
     case sse = "org.gnu.gdb.i386.sse"
     case linux = "org.gnu.gdb.i386.linux"
     case segments = "org.gnu.gdb.i386.segments"
+    case avx = "org.gnu.gdb.i386.avx"
     case system = "org.xenscope.x86.system"
 }
 

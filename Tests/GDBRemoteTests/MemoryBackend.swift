@@ -23,9 +23,9 @@ final class MemoryBackend: Backend {
     func attach() { attaches += 1 }
     func detach() { detaches += 1 }
 
-    init(capabilities: BackendCapabilities, sse: Bool = true) {
+    init(capabilities: BackendCapabilities, sse: Bool = true, avx: Bool = false) {
         self.capabilities = capabilities
-        layout = X86RegisterLayout(features: sse ? [.sse, .system] : [.system])
+        layout = X86RegisterLayout(features: sse ? (avx ? [.sse, .avx, .system] : [.sse, .system]) : [.system])
         var code = [UInt8](repeating: 0x90, count: 0x1000)
         for i in 0..<code.count { code[i] = UInt8(truncatingIfNeeded: i * 7) }
         regions = [(0x40_0000, code),

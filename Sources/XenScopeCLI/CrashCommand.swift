@@ -57,11 +57,26 @@ struct CrashOptions: ParsableArguments {
     }
 
     func session() throws -> CrashSession {
-        do {
-            return try CrashSession(dumpPath: dump, elfPath: elf)
-        } catch {
-            throw CrashFailure(error)
-        }
+        try CrashFailure.wrapping { try CrashSession(dumpPath: dump, elfPath: elf) }
+    }
+
+    /// The shape every subcommand shares: open the dump, `compute` what it
+    /// shows, print it (`json(value)` with --json; `text` otherwise, and always
+    /// when `json` is nil), then let the dump's problems set the exit status
+    /// (`listed`: the output already named them).
+    func run<Value, JSON: Encodable>(listed: Bool = false, compute: (CrashSession) throws -> Value,
+                                      text: (Value, FDWriter) throws -> Void, json: ((Value) -> JSON)?) throws {
+        let s = try session()
+        let value = try compute(s)
+        let out = FDWriter(fd: 1)
+        if self.json, let json { try printJSON(json(value), to: out) } else { try text(value, out) }
+        try exitOnProblems(s, listed: listed)
+    }
+
+    /// ``run(listed:compute:text:json:)`` for a value that is its own JSON.
+    func run<Value: Encodable>(listed: Bool = false, compute: (CrashSession) throws -> Value,
+                               text: (Value, FDWriter) throws -> Void) throws {
+        try run(listed: listed, compute: compute, text: text, json: { $0 })
     }
 }
 
@@ -69,6 +84,11 @@ struct CrashOptions: ParsableArguments {
 struct CrashFailure: Error, CustomStringConvertible {
     let description: String
     init(_ error: Any) { description = "\(error)" }
+
+    /// `body`'s result; its error reported as a ``CrashFailure``.
+    static func wrapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw CrashFailure(error) }
+    }
 }
 
 func printJSON<T: Encodable>(_ value: T, to out: FDWriter) throws {
@@ -100,8 +120,10 @@ struct CrashSummaryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let s = try options.session()
-        let out = FDWriter(fd: 1)
+        try options.run(listed: true, compute: summary, text: render)
+    }
+
+    func summary(_ s: CrashSession) throws -> Output {
         let match = s.checkSymbols()
         var log: ConsoleLog? = nil
         var logError: String? = nil
@@ -117,43 +139,42 @@ struct CrashSummaryCommand: ParsableCommand {
         } else if s.address(of: XenLayouts.domainListSymbol) != nil {
             do { xen = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { xenError = "\(error)" }
         }
-        if options.json {
-            try printJSON(Output(dump: s.dumpSummary, kernel: s.linuxKernel, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus, backtraces: bts,
-                                 xen: xen, xenError: xenError, banner: banner), to: out)
-            return try options.exitOnProblems(s, listed: true)
-        }
-        let d = s.dumpSummary
+        return Output(dump: s.dumpSummary, kernel: s.linuxKernel, symbols: match, panic: panic, log: log, logError: logError, cpus: s.dump.cpus,
+                      backtraces: bts, xen: xen, xenError: xenError, banner: banner)
+    }
+
+    func render(_ o: Output, _ out: FDWriter) {
+        let d = o.dump, panic = o.panic
         out.line("      DUMP: \(d.path) (\(d.format.rawValue), \(d.architecture.rawValue))")
         out.line("      CPUS: \(d.cpus)")
         out.line("    MEMORY: \(d.physicalBytes >> 20) MiB in \(d.physicalRanges.count) range(s)")
-        if let k = s.linuxKernel {
+        if let k = o.kernel {
             out.line("    KERNEL: Linux \(k.osRelease ?? "?")\(k.kaslrOffset != 0 ? ", KASLR offset 0x" + String(k.kaslrOffset, radix: 16) : "")")
         }
-        out.line("   SYMBOLS: \(match.message)")
-        if let banner { out.line("    BANNER: \(banner.message)") }
+        out.line("   SYMBOLS: \(o.symbols.message)")
+        if let banner = o.banner { out.line("    BANNER: \(banner.message)") }
         out.line("     PANIC: \(panic.message ?? "(no panic message found in the console log)")")
         out.line("       CPU: \(panic.cpu.map { "\($0) (from the \(panic.cpuSource ?? ""))" } ?? "unknown")")
-        if let t = bts.first(where: { $0.cpu == panic.cpu })?.task {
+        if let t = o.backtraces.first(where: { $0.cpu == panic.cpu })?.task {
             out.line("      TASK: \(String(t.address, radix: 16)) PID \(t.pid) \"\(t.command)\"")
         }
         for p in d.problems { out.line("   PROBLEM: \(p)") }
-        if let logError { out.line("       LOG: \(logError)") }
-        else if let log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
-        if let xenError { out.line("   DOMAINS: \(xenError)") }
-        if let xen {
+        if let logError = o.logError { out.line("       LOG: \(logError)") }
+        else if let log = o.log { out.line("       LOG: \(log.source); `xenscope crash log` prints it") }
+        if let xenError = o.xenError { out.line("   DOMAINS: \(xenError)") }
+        if let xen = o.xen {
             out.line("   DOMAINS: \(xen.domains.map { "d\($0.id) (\($0.vcpus.count) vCPUs, \($0.state))" }.joined(separator: ", ")); `xenscope crash domains` lists them")
             out.line("")
             out.write(formatXenDomains(xen))
         }
         // The panicking CPU first, as crash shows the panic task first.
-        let order = s.dump.cpus.sorted { ($0.index == panic.cpu ? -1 : $0.index) < ($1.index == panic.cpu ? -1 : $1.index) }
+        let order = o.cpus.sorted { ($0.index == panic.cpu ? -1 : $0.index) < ($1.index == panic.cpu ? -1 : $1.index) }
         for c in order {
             out.line("")
             out.line("CPU \(c.index)\(c.index == panic.cpu ? " (panicked)" : ""):")
-            if let bt = bts.first(where: { $0.cpu == c.index }) { out.line(formatBacktrace(bt)) }
+            if let bt = o.backtraces.first(where: { $0.cpu == c.index }) { out.line(formatBacktrace(bt)) }
             out.line(formatRegisters(c))
         }
-        try options.exitOnProblems(s, listed: true)
     }
 }
 
@@ -171,38 +192,33 @@ struct CrashBacktraceCommand: ParsableCommand {
     var allTasks = false
 
     func run() throws {
-        let s = try options.session()
-        if pid != nil || allTasks { return try tasks(s) }
-        let bts: [CPUBacktrace]
-        do { bts = try s.backtraces(scanWords: scan).filter { cpu == nil || $0.cpu == cpu } } catch { throw CrashFailure(error) }
-        if let cpu, bts.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(bts, to: out); return try options.exitOnProblems(s, listed: false) }
-        for (i, bt) in bts.enumerated() {
-            if i > 0 { out.line("") }
-            out.line("CPU \(bt.cpu):")
-            out.line(formatBacktrace(bt))
-        }
-        try options.exitOnProblems(s, listed: false)
+        if pid != nil || allTasks { return try tasks() }
+        try options.run(compute: { s in
+            let bts = try CrashFailure.wrapping { try s.backtraces(scanWords: scan).filter { cpu == nil || $0.cpu == cpu } }
+            if let cpu, bts.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
+            return bts
+        }, text: { bts, out in printBacktraces(bts, cpuHeading: true, out) })
+    }
+}
+
+/// Backtraces one after another, a blank line between them.
+func printBacktraces(_ bts: [CPUBacktrace], cpuHeading: Bool, _ out: FDWriter) {
+    for (i, bt) in bts.enumerated() {
+        if i > 0 { out.line("") }
+        if cpuHeading { out.line("CPU \(bt.cpu):") }
+        out.line(formatBacktrace(bt))
     }
 }
 
 extension CrashBacktraceCommand {
     /// `--pid`/`--all-tasks`: backtraces of tasks, running or not.
-    func tasks(_ s: CrashSession) throws {
-        let list: [LinuxTaskEntry]
-        do { list = try s.linuxTasks() } catch { throw CrashFailure(error) }
-        let chosen = list.filter { pid == nil || $0.pid == pid }
-        if let pid, chosen.isEmpty { throw CrashFailure("no task with PID \(pid) in the dump (`xenscope crash ps` lists them)") }
-        let bts: [CPUBacktrace]
-        do { bts = try s.taskBacktraces(chosen) } catch { throw CrashFailure(error) }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(bts, to: out); return try options.exitOnProblems(s, listed: false) }
-        for (i, bt) in bts.enumerated() {
-            if i > 0 { out.line("") }
-            out.line(formatBacktrace(bt))
-        }
-        try options.exitOnProblems(s, listed: false)
+    func tasks() throws {
+        try options.run(compute: { s in
+            let list = try CrashFailure.wrapping { try s.linuxTasks() }
+            let chosen = list.filter { pid == nil || $0.pid == pid }
+            if let pid, chosen.isEmpty { throw CrashFailure("no task with PID \(pid) in the dump (`xenscope crash ps` lists them)") }
+            return try CrashFailure.wrapping { try s.taskBacktraces(chosen) }
+        }, text: { bts, out in printBacktraces(bts, cpuHeading: false, out) })
     }
 }
 
@@ -212,12 +228,8 @@ struct CrashPsCommand: ParsableCommand {
     @OptionGroup var options: CrashOptions
 
     func run() throws {
-        let s = try options.session()
-        let list: [LinuxTaskEntry]
-        do { list = try s.linuxTasks() } catch { throw CrashFailure(error) }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(list, to: out) } else { out.line(formatTaskList(list)) }
-        try options.exitOnProblems(s, listed: false)
+        try options.run(compute: { s in try CrashFailure.wrapping { try s.linuxTasks() } },
+                        text: { list, out in out.line(formatTaskList(list)) })
     }
 }
 
@@ -229,19 +241,16 @@ struct CrashModCommand: ParsableCommand {
     var address: String?
 
     func run() throws {
-        let s = try options.session()
-        let mods: [LinuxModule]
-        do { mods = try s.linuxModules() } catch { throw CrashFailure(error) }
-        let out = FDWriter(fd: 1)
-        if let text = address {
-            let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
-            guard let a = UInt64(hex, radix: 16) else { throw ValidationError("--address wants a hex address, not \(text)") }
-            guard let d = mods.describe(a) else { throw CrashFailure("0x\(hex) is in no loaded module") }
-            out.line(d.symbol.map { "\($0)+0x\(String(d.offset, radix: 16)) [\(d.module)]" } ?? "[\(d.module)]+0x\(String(d.offset, radix: 16))")
-            return try options.exitOnProblems(s, listed: false)
-        }
-        if options.json { try printJSON(mods, to: out) } else { out.line(formatModuleList(mods)) }
-        try options.exitOnProblems(s, listed: false)
+        // --address answers in text even with --json.
+        try options.run(compute: { s in try CrashFailure.wrapping { try s.linuxModules() } },
+                        text: { mods, out in
+                            guard let text = address else { return out.line(formatModuleList(mods)) }
+                            let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+                            guard let a = UInt64(hex, radix: 16) else { throw ValidationError("--address wants a hex address, not \(text)") }
+                            guard let d = mods.describe(a) else { throw CrashFailure("0x\(hex) is in no loaded module") }
+                            out.line(d.symbol.map { "\($0)+0x\(String(d.offset, radix: 16)) [\(d.module)]" } ?? "[\(d.module)]+0x\(String(d.offset, radix: 16))")
+                        },
+                        json: address == nil ? { $0 } : nil)
     }
 }
 
@@ -251,14 +260,10 @@ struct CrashLogCommand: ParsableCommand {
     @OptionGroup var options: CrashOptions
 
     func run() throws {
-        let s = try options.session()
-        let log: ConsoleLog
-        do { log = try s.consoleLog() } catch { throw CrashFailure(error) }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(log, to: out); return try options.exitOnProblems(s, listed: false) }
-        out.write(log.text)
-        if !log.text.isEmpty && !log.text.hasSuffix("\n") { out.write("\n") }
-        try options.exitOnProblems(s, listed: false)
+        try options.run(compute: { s in try CrashFailure.wrapping { try s.consoleLog() } }, text: { log, out in
+            out.write(log.text)
+            if !log.text.isEmpty && !log.text.hasSuffix("\n") { out.write("\n") }
+        })
     }
 }
 
@@ -270,17 +275,17 @@ struct CrashRegsCommand: ParsableCommand {
     var cpu: Int?
 
     func run() throws {
-        let s = try options.session()
-        let cpus = s.dump.cpus.filter { cpu == nil || $0.index == cpu }
-        if let cpu, cpus.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(cpus, to: out); return try options.exitOnProblems(s, listed: false) }
-        for (i, c) in cpus.enumerated() {
-            if i > 0 { out.line("") }
-            out.line("CPU \(c.index): \(c.source)")
-            out.line(formatRegisters(c))
-        }
-        try options.exitOnProblems(s, listed: false)
+        try options.run(compute: { s in
+            let cpus = s.dump.cpus.filter { cpu == nil || $0.index == cpu }
+            if let cpu, cpus.isEmpty { throw ValidationError("the dump has no CPU \(cpu) (it has \(s.dump.cpus.count))") }
+            return cpus
+        }, text: { cpus, out in
+            for (i, c) in cpus.enumerated() {
+                if i > 0 { out.line("") }
+                out.line("CPU \(c.index): \(c.source)")
+                out.line(formatRegisters(c))
+            }
+        })
     }
 }
 
@@ -298,7 +303,11 @@ struct CrashReadCommand: ParsableCommand {
     struct Output: Encodable { var address: UInt64; var physical: Bool; var hex: String }
 
     func run() throws {
-        let s = try options.session()
+        try options.run(compute: read, text: { r, out in out.line(formatHexDump(address: r.address, bytes: r.bytes)) },
+                        json: { r in Output(address: r.address, physical: physical, hex: r.bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()) })
+    }
+
+    func read(_ s: CrashSession) throws -> (address: UInt64, bytes: [UInt8]) {
         let a: UInt64
         if address.hasPrefix("0x"), let v = UInt64(address.dropFirst(2), radix: 16) { a = v }
         else if let v = UInt64(address) { a = v }
@@ -316,13 +325,7 @@ struct CrashReadCommand: ParsableCommand {
             }
             throw CrashFailure(error)
         }
-        let out = FDWriter(fd: 1)
-        if options.json {
-            try printJSON(Output(address: a, physical: physical, hex: bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()), to: out)
-            return try options.exitOnProblems(s, listed: false)
-        }
-        out.line(formatHexDump(address: a, bytes: bytes))
-        try options.exitOnProblems(s, listed: false)
+        return (a, bytes)
     }
 }
 
@@ -332,15 +335,13 @@ struct CrashInfoCommand: ParsableCommand {
     @OptionGroup var options: CrashOptions
 
     func run() throws {
-        let s = try options.session()
-        let out = FDWriter(fd: 1)
-        let d = s.dumpSummary
-        if options.json { try printJSON(d, to: out); return try options.exitOnProblems(s, listed: true) }
-        out.line("\(d.path): \(d.format.rawValue), \(d.architecture.rawValue), \(d.cpus) CPU(s)")
-        for r in d.physicalRanges { out.line("  memory \(r)") }
-        for n in s.dump.notes { out.line("  note \(n.name) type 0x\(String(n.type, radix: 16)), \(n.descriptor.count) bytes") }
-        for p in d.problems { out.line("  problem: \(p)") }
-        try options.exitOnProblems(s, listed: true)
+        try options.run(listed: true, compute: { s in (summary: s.dumpSummary, notes: s.dump.notes) }, text: { i, out in
+            let d = i.summary
+            out.line("\(d.path): \(d.format.rawValue), \(d.architecture.rawValue), \(d.cpus) CPU(s)")
+            for r in d.physicalRanges { out.line("  memory \(r)") }
+            for n in i.notes { out.line("  note \(n.name) type 0x\(String(n.type, radix: 16)), \(n.descriptor.count) bytes") }
+            for p in d.problems { out.line("  problem: \(p)") }
+        }, json: { $0.summary })
     }
 }
 
@@ -352,14 +353,10 @@ struct CrashDomainsCommand: ParsableCommand {
     var regs = false
 
     func run() throws {
-        let s = try options.session()
-        let match = s.checkSymbols()
-        if match.verdict == .mismatch { FDWriter(fd: 2).line("WARNING: \(match.message)") }
-        let list: XenDomainList
-        do { list = try s.xenDomains(guestSymbols: try options.guestSymbols()) } catch { throw CrashFailure(error) }
-        let out = FDWriter(fd: 1)
-        if options.json { try printJSON(list, to: out); return try options.exitOnProblems(s, listed: false) }
-        out.write(formatXenDomains(list, registers: regs))
-        try options.exitOnProblems(s, listed: false)
+        try options.run(compute: { s in
+            let match = s.checkSymbols()
+            if match.verdict == .mismatch { FDWriter(fd: 2).line("WARNING: \(match.message)") }
+            return try CrashFailure.wrapping { try s.xenDomains(guestSymbols: try options.guestSymbols()) }
+        }, text: { list, out in out.write(formatXenDomains(list, registers: regs)) })
     }
 }

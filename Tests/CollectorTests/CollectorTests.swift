@@ -274,73 +274,76 @@ import Collector
         #expect(theirs == Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }), "\(info.cpus)")
     }
 
+    /// What `trace record` did with a fast producer and a 1 MiB disk.
+    struct SmallDiskRecording {
+        var file: String
+        var status: Int32
+        var collector: Child
+        /// The disk is a 1 MiB tmpfs (else a 1 MiB file-size limit).
+        var mounted: Bool
+    }
+
+    /// Records a producer of `rate` records/s through the command line into
+    /// `name` on a 1 MiB tmpfs until the recorder stops by itself, then runs
+    /// `check` while the tmpfs is still there. Without root the tmpfs cannot be
+    /// mounted: that fails the test when `requireMount`, else the file gets a
+    /// 1 MiB size limit (prlimit) instead.
+    func recordOntoSmallDisk(_ tag: String, name: String, rate: Int, requireMount: Bool, _ extra: [String] = [],
+                             check: (SmallDiskRecording) throws -> Void) throws {
+        let dir = try makeTempDir(tag)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mnt = dir + "/small"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let mounted = (requireMount || getuid() == 0) && mountSmallTmpfs(mnt, quiet: !requireMount)
+        if requireMount { try #require(mounted, tmpfsNeedsRoot) }
+        defer { if mounted { unmount(mnt) } }
+        let region = uniqueRegionName(tag)
+        defer { unlink("/dev/shm/" + region) }
+        let producer = try startProducer(region, dir: dir, ["--seconds", "20", "--rate", "\(rate)"])
+        let file = mnt + "/" + name
+        let prefix = mounted ? [] : ["/usr/bin/prlimit", "--fsize=1048576:1048576"]
+        let collector = try record(["-o", file, "--shm", region] + extra, dir: dir, tag: "collector", prefix: prefix)
+        let status = collector.wait(seconds: 60)
+        kill(producer.process.processIdentifier, SIGKILL)
+        producer.wait()
+        try check(SmallDiskRecording(file: file, status: status, collector: collector, mounted: mounted))
+    }
+
     /// `--reserve-disk-space` through the command line on a 1 MiB tmpfs:
     /// the recorder stops before less than 960 KiB would be free, says so,
     /// exits 1, and leaves a valid file with its metadata.
     @Test func diskReserveThroughTheCommandLine() throws {
-        let dir = try makeTempDir("rsv")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let mnt = dir + "/small"
-        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]
-        try mount.run(); mount.waitUntilExit()
-        try #require(mount.terminationStatus == 0, "this test mounts a 1 MiB tmpfs and needs root (make test runs as root)")
-        defer { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [mnt]).waitUntilExit() }
-        let region = uniqueRegionName("rsv")
-        defer { unlink("/dev/shm/" + region) }
-        let producer = try startProducer(region, dir: dir, ["--seconds", "20", "--rate", "200000"])
-        let file = mnt + "/r.trace"
-        let collector = try record(["-o", file, "--shm", region, "--reserve-disk-space", "960k"], dir: dir, tag: "collector")
-        let status = collector.wait(seconds: 60)
-        kill(producer.process.processIdentifier, SIGKILL)
-        producer.wait()
-        #expect(status == 1, "\(collector.stderr)")
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
-        #expect(collector.stderr.contains("less than the 983040 bytes --reserve-disk-space keeps; stopped: the file ends at byte \(size), after its last complete window, and is valid"), "\(collector.stderr)")
-        var st = statvfs()
-        #expect(statvfs(mnt, &st) == 0 && Int64(st.f_bavail) * Int64(st.f_frsize) >= 983040)
-        #expect(size > 0 && size <= 65536)
-        #expect(FileManager.default.fileExists(atPath: file + ".meta.json"))
-        var checker = SequenceChecker()
-        try checker.check(file: file)
-        #expect(checker.diagnostics.isEmpty && checker.problems.isEmpty, "\(checker.diagnostics.prefix(3)) \(checker.problems.prefix(3))")
+        try recordOntoSmallDisk("rsv", name: "r.trace", rate: 200_000, requireMount: true, ["--reserve-disk-space", "960k"]) { r in
+            let file = r.file
+            #expect(r.status == 1, "\(r.collector.stderr)")
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+            #expect(r.collector.stderr.contains("less than the 983040 bytes --reserve-disk-space keeps; stopped: the file ends at byte \(size), after its last complete window, and is valid"), "\(r.collector.stderr)")
+            var st = statvfs()
+            #expect(statvfs(URL(fileURLWithPath: file).deletingLastPathComponent().path, &st) == 0 && Int64(st.f_bavail) * Int64(st.f_frsize) >= 983040)
+            #expect(size > 0 && size <= 65536)
+            #expect(FileManager.default.fileExists(atPath: file + ".meta.json"))
+            var checker = SequenceChecker()
+            try checker.check(file: file)
+            #expect(checker.diagnostics.isEmpty && checker.problems.isEmpty, "\(checker.diagnostics.prefix(3)) \(checker.problems.prefix(3))")
+        }
     }
 
     @Test func diskFullEndsWithAClearErrorAndAValidFile() throws {
-        let dir = try makeTempDir("full")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         // A 1 MiB tmpfs if we may mount one, else a 1 MiB file-size limit.
-        let mnt = dir + "/small"
-        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]
-        mount.standardError = FileHandle.nullDevice
-        var mounted = false
-        if getuid() == 0, (try? mount.run()) != nil { mount.waitUntilExit(); mounted = mount.terminationStatus == 0 }
-        defer { if mounted { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [mnt]).waitUntilExit() } }
-        let region = uniqueRegionName("full")
-        defer { unlink("/dev/shm/" + region) }
-        let producer = try startProducer(region, dir: dir, ["--seconds", "20", "--rate", "500000"])
-        let file = mnt + "/full.trace"
-        let prefix = mounted ? [] : ["/usr/bin/prlimit", "--fsize=1048576:1048576"]
-        let collector = try record(["-o", file, "--shm", region], dir: dir, tag: "collector", prefix: prefix)
-        let status = collector.wait(seconds: 60)
-        kill(producer.process.processIdentifier, SIGKILL)
-        producer.wait()
-        #expect(status == 1)
-        let what = mounted ? "disk full" : "file size limit reached"
-        #expect(collector.stderr.contains("\(what)") && collector.stderr.contains("is valid up to there"), "\(collector.stderr)")
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
-        #expect(collector.stderr.contains("the file ends at byte \(size),"), "\(collector.stderr)")
-        #expect(size > 100_000 && size <= 1_048_576)
-        var checker = SequenceChecker()
-        try checker.check(file: file)
-        #expect(checker.diagnostics.isEmpty, "\(checker.diagnostics.prefix(3))")
-        #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
-        #expect((checker.rings[0]?.records ?? 0) + (checker.rings[1]?.records ?? 0) > 5_000)
+        try recordOntoSmallDisk("full", name: "full.trace", rate: 500_000, requireMount: false) { r in
+            let file = r.file
+            #expect(r.status == 1)
+            let what = r.mounted ? "disk full" : "file size limit reached"
+            #expect(r.collector.stderr.contains("\(what)") && r.collector.stderr.contains("is valid up to there"), "\(r.collector.stderr)")
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+            #expect(r.collector.stderr.contains("the file ends at byte \(size),"), "\(r.collector.stderr)")
+            #expect(size > 100_000 && size <= 1_048_576)
+            var checker = SequenceChecker()
+            try checker.check(file: file)
+            #expect(checker.diagnostics.isEmpty, "\(checker.diagnostics.prefix(3))")
+            #expect(checker.problems.isEmpty, "\(checker.problems.prefix(5))")
+            #expect((checker.rings[0]?.records ?? 0) + (checker.rings[1]?.records ?? 0) > 5_000)
+        }
     }
 }
 

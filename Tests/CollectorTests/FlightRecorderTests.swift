@@ -196,12 +196,8 @@ import XenTrace
         let mnt = try makeTempDir("reserve") + "/small"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: mnt).deletingLastPathComponent().path) }
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]
-        try mount.run(); mount.waitUntilExit()
-        try #require(mount.terminationStatus == 0, "this test mounts a 1 MiB tmpfs and needs root (make test runs as root)")
-        defer { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [mnt]).waitUntilExit() }
+        try #require(mountSmallTmpfs(mnt), tmpfsNeedsRoot)
+        defer { unmount(mnt) }
         var s = statvfs()
         try #require(statvfs(mnt, &s) == 0)
         let total = Int64(s.f_bavail) * Int64(s.f_frsize)

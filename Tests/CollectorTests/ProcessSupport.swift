@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Directory holding the built products (xenscope, xenscope-trace-producer):
 /// the test bundle lives beside them.
@@ -85,3 +86,23 @@ func makeTempDir(_ tag: String) throws -> String {
 }
 
 func uniqueRegionName(_ tag: String) -> String { "xenscope-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+/// Mounts a 1 MiB tmpfs on the existing folder `dir` (needs root); whether it did.
+/// Small and of a known size: the disk-full and disk-reserve tests fill it.
+func mountSmallTmpfs(_ dir: String, quiet: Bool = false) -> Bool {
+    let mount = Process()
+    mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+    mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]
+    if quiet { mount.standardError = FileHandle.nullDevice }
+    guard (try? mount.run()) != nil else { return false }
+    mount.waitUntilExit()
+    return mount.terminationStatus == 0
+}
+
+/// Unmounts what ``mountSmallTmpfs(_:quiet:)`` mounted.
+func unmount(_ dir: String) {
+    _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [dir]).waitUntilExit()
+}
+
+/// The message of a test that cannot run without its tmpfs.
+let tmpfsNeedsRoot: Comment = "this test mounts a 1 MiB tmpfs and needs root (make test runs as root)"

@@ -121,6 +121,14 @@ func ourFigures(_ s: TraceSummary) -> (total: String, volume: [Int: [String: Int
     return (String(format: "%.2f", Double(s.totalCycles) / s.cpuHz), volume, vcpus)
 }
 
+/// Records a failure naming the differences when `ours` and xenalyze's
+/// summary disagree on any figure both print.
+func expectParity(_ ours: TraceSummary, _ xa: XenalyzeSummary, compareVolume: Bool = true,
+                  sourceLocation: SourceLocation = #_sourceLocation) {
+    let diffs = parityDifferences(ours, xa, compareVolume: compareVolume)
+    #expect(diffs.isEmpty, "\(diffs.count) difference(s): \(diffs.prefix(30).joined(separator: "; "))", sourceLocation: sourceLocation)
+}
+
 /// Compares every figure both tools print; returns the differences as text.
 func parityDifferences(_ s: TraceSummary, _ xa: XenalyzeSummary, compareVolume: Bool = true) -> [String] {
     let ours = ourFigures(s)

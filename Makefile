@@ -60,39 +60,28 @@ test: deps peers linux-guest
 # what CI finds is what a developer's run of the same commit finds). `make
 # fuzz` alone explores with a random seed for the whole time.
 TEST_FUZZ_ARGS ?= -seed=1 -runs=15000
-fuzz: fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis
+FUZZ_TARGETS = trace dump formats gdbstub elf dwarf analysis
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 
-fuzz-trace:
-	./scripts/fuzz-trace.sh $(FUZZ_SECONDS)
-
-# Dump readers (ELF-core notes, kdump-compressed, xc_core): 20 s per target.
+# Each target's seconds (override any: `make fuzz-dump FUZZ_DUMP_SECONDS=60`).
+# Trace reader and decoder: FUZZ_SECONDS.
+FUZZ_TRACE_SECONDS ?= $(FUZZ_SECONDS)
+# Dump readers (ELF-core notes, kdump-compressed, xc_core).
 FUZZ_DUMP_SECONDS ?= 20
-fuzz-dump:
-	./scripts/fuzz-dump.sh $(FUZZ_DUMP_SECONDS)
-
-# Formats engine (parser, %-renderer, xentrace_format emulation): 30 s.
-fuzz-formats:
-	./scripts/fuzz-formats.sh 30
-
-# The gdb remote-protocol engine (packet parser + session), Fuzz/gdbstub/: 20 s.
+# Formats engine (parser, %-renderer, xentrace_format emulation).
+FUZZ_FORMATS_SECONDS ?= 30
+# The gdb remote-protocol engine (packet parser + session), Fuzz/gdbstub/.
 FUZZ_GDBSTUB_SECONDS ?= 20
-fuzz-gdbstub:
-	./scripts/fuzz-gdbstub.sh $(FUZZ_GDBSTUB_SECONDS)
-
-# The ELF loader (headers, notes, cores): 20 s.
+# The ELF loader (headers, notes, cores).
 FUZZ_ELF_SECONDS ?= 20
-fuzz-elf:
-	./scripts/fuzz-elf.sh $(FUZZ_ELF_SECONDS)
-
-# The symbolizer's inputs (ELF symbols, DWARF through libdw/libdwfl, struct layouts): 20 s.
+# The symbolizer's inputs (ELF symbols, DWARF through libdw/libdwfl, struct layouts).
 FUZZ_DWARF_SECONDS ?= 20
-fuzz-dwarf:
-	./scripts/fuzz-dwarf.sh $(FUZZ_DWARF_SECONDS)
-
-# The trace analyses (summary, exporters, report, diff over fuzzed traces): 30 s.
+# The trace analyses (summary, exporters, report, diff over fuzzed traces).
 FUZZ_ANALYSIS_SECONDS ?= 30
-fuzz-analysis:
-	./scripts/fuzz-analysis.sh $(FUZZ_ANALYSIS_SECONDS)
+
+# `make fuzz-NAME`: scripts/fuzz-NAME.sh for FUZZ_NAME_SECONDS.
+$(FUZZ_TARGETS:%=fuzz-%): fuzz-%:
+	./scripts/fuzz-$*.sh $(FUZZ_$(shell echo $* | tr a-z A-Z)_SECONDS)
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
 # `make test` boots those in lab/ci-profiles (ci, selfbuilt, arm64: LabTests);

@@ -45,7 +45,7 @@ struct TraceInfoCommand: ParsableCommand {
     }
 
     static func json(_ info: TraceInfo, file: String) -> String {
-        var s = "{\"file\":\(jsonString(file)),\"records\":\(info.totalRecords),\"bytes\":\(info.totalBytes)"
+        var s = "{\"file\":\(JSONString.literal(file)),\"records\":\(info.totalRecords),\"bytes\":\(info.totalBytes)"
         s += ",\"cpu_change_records\":\(info.cpuChangeRecords),\"first_tsc\":\(info.firstTSC),\"last_tsc\":\(info.lastTSC)"
         s += ",\"lost_record_events\":\(info.lostRecordEvents),\"lost_records\":\(info.lostRecords),\"wrap_records\":\(info.wrapRecords)"
         s += ",\"cpus\":["
@@ -56,7 +56,7 @@ struct TraceInfoCommand: ParsableCommand {
         s += info.eventCounts.sorted { $0.key < $1.key }.map { "\"0x\(hex8($0.key))\":\($0.value)" }.joined(separator: ",")
         s += "},\"diagnostics\":["
         s += info.diagnostics.map { d in
-            "{\"kind\":\"\(d.kind.rawValue)\",\"offset\":\(d.offset),\"cpu\":\(d.cpu.map { String($0) } ?? "null"),\"message\":\(jsonString(d.message))}"
+            "{\"kind\":\"\(d.kind.rawValue)\",\"offset\":\(d.offset),\"cpu\":\(d.cpu.map { String($0) } ?? "null"),\"message\":\(JSONString.literal(d.message))}"
         }.joined(separator: ",")
         return s + "]}"
     }
@@ -70,21 +70,4 @@ func pad<T: BinaryInteger>(_ v: T, _ width: Int) -> String {
 func hex8(_ v: UInt32) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: max(0, 8 - s.count)) + s
-}
-
-/// A JSON string literal for `s`.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
-            else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

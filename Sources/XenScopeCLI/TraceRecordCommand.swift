@@ -1,3 +1,4 @@
+import BinaryIO
 import ArgumentParser
 import Collector
 import XenTraceAnalysis
@@ -165,7 +166,7 @@ struct TraceRecordCommand: ParsableCommand {
             let kept = stats.records - Int(overwritten?.records ?? 0)
             if json {
                 let fr = overwritten.map { ",\"memory_buffer\":\($0.bufferBytes),\"kept_records\":\(kept),\"overwritten_records\":\($0.records),\"overwritten_bytes\":\($0.bytes)" } ?? ""
-                out.line("{\"file\":\(jsonString(output)),\"records\":\(stats.records),\"bytes\":\(stats.bytes),\"lost\":\(stats.lost),\"windows\":\(stats.windows),\"seconds\":\(stats.elapsedSeconds),\"stop\":\(jsonString(stats.stopReason)),\"disk_reserve_reached\":\(stats.reserveReached)\(fr)}")
+                out.line("{\"file\":\(JSONString.literal(output)),\"records\":\(stats.records),\"bytes\":\(stats.bytes),\"lost\":\(stats.lost),\"windows\":\(stats.windows),\"seconds\":\(stats.elapsedSeconds),\"stop\":\(JSONString.literal(stats.stopReason)),\"disk_reserve_reached\":\(stats.reserveReached)\(fr)}")
             } else {
                 let name = output == "-" ? "standard output" : output
                 let fr = overwritten.map { " (memory buffer of \($0.bufferBytes) bytes: kept the newest \(kept), overwrote \($0.records) records, \($0.bytes) bytes)" } ?? ""

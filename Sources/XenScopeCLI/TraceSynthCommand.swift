@@ -1,3 +1,4 @@
+import BinaryIO
 import ArgumentParser
 import XenTrace
 
@@ -69,7 +70,7 @@ struct TraceSynthCommand: ParsableCommand {
         let counts = try TraceSynthesizer(o).write(toPath: output)
         let out = FDWriter(fd: 1)
         if json {
-            var s = "{\"file\":\(jsonString(output)),\"bytes\":\(counts.bytes),\"records\":\(counts.records),\"windows\":\(counts.windows)"
+            var s = "{\"file\":\(JSONString.literal(output)),\"bytes\":\(counts.bytes),\"records\":\(counts.records),\"windows\":\(counts.windows)"
             s += ",\"lost_record_events\":\(counts.lostRecordEvents),\"lost_records\":\(counts.lostRecords),\"wrap_records\":\(counts.wrapRecords)"
             s += ",\"first_tsc\":\(counts.firstTSC),\"last_tsc\":\(counts.lastTSC)"
             s += ",\"cpu_records\":[\(counts.cpuRecords.map(String.init).joined(separator: ","))]"

@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// The clock behind a trace's timestamps, and the rate used to turn its
 /// ticks into seconds.
 ///
@@ -73,7 +75,7 @@ public struct TraceClock: Sendable, Equatable, Codable {
     /// `"clock":…,"clock_hz":…,"clock_hz_source":…` (no braces), for the
     /// metadata the exporters and the recorder write.
     public var jsonFields: String {
-        "\"clock\":\"\(kind.rawValue)\",\"clock_name\":\"\(name)\",\"clock_hz\":\(fixed(hz, 0)),\"clock_hz_source\":\"\(jsonEscape(hzSource))\""
+        "\"clock\":\"\(kind.rawValue)\",\"clock_name\":\"\(name)\",\"clock_hz\":\(fixed(hz, 0)),\"clock_hz_source\":\"\(JSONString.escaped(hzSource))\""
     }
 }
 
@@ -87,23 +89,4 @@ func fixed(_ v: Double, _ places: Int) -> String {
     var frac = String(Int64(((abs(r) - Double(abs(whole))) * scale).rounded()))
     while frac.count < places { frac = "0" + frac }
     return (r < 0 && whole == 0 ? "-" : "") + String(whole) + "." + frac
-}
-
-/// Escapes `"` and `\` and control characters for a JSON string.
-func jsonEscape(_ s: String) -> String {
-    var o = ""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": o += "\\\""
-        case "\\": o += "\\\\"
-        case "\n": o += "\\n"
-        default:
-            if u.value < 0x20 { o += "\\u00" + String(u.value, radix: 16).leftPad2 } else { o.unicodeScalars.append(u) }
-        }
-    }
-    return o
-}
-
-extension String {
-    fileprivate var leftPad2: String { count >= 2 ? self : "0" + self }
 }

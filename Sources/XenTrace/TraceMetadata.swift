@@ -48,9 +48,9 @@ public struct TraceMetadata: Sendable, Equatable {
     public var json: String {
         var o = ""
         if let w = overwritten {
-            o = ",\"memory_buffer_bytes\":\(w.bufferBytes),\"overwritten_records\":\(w.records),\"overwritten_bytes\":\(w.bytes),\"overwritten_per_cpu\":\"\(jsonEscape(w.perCPU))\""
+            o = ",\"memory_buffer_bytes\":\(w.bufferBytes),\"overwritten_records\":\(w.records),\"overwritten_bytes\":\(w.bytes),\"overwritten_per_cpu\":\"\(JSONString.escaped(w.perCPU))\""
         }
-        return "{\"schema\":\"\(Self.schema)\",\"generator\":\"\(jsonEscape(generator))\",\"machine\":\"\(jsonEscape(machine))\",\(clock.jsonFields)\(o)}\n"
+        return "{\"schema\":\"\(Self.schema)\",\"generator\":\"\(JSONString.escaped(generator))\",\"machine\":\"\(JSONString.escaped(machine))\",\(clock.jsonFields)\(o)}\n"
     }
 
     /// Writes the sidecar for `tracePath` (replacing an older one).
@@ -136,6 +136,9 @@ public struct TraceMetadata: Sendable, Equatable {
                     switch e {
                     case UInt8(ascii: "n"): out.append(0x0a)
                     case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "r"): out.append(0x0d)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0c)
                     case UInt8(ascii: "u"):
                         guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<i + 4], as: UTF8.self), radix: 16) else { throw fail("bad \\u escape") }
                         i += 4

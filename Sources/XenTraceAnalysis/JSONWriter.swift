@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// Writes JSON text as it is produced, with no document tree in memory:
 /// values go into a small byte buffer that is handed to `output` whenever it
 /// fills, so a summary of any size costs one buffer, not a copy of itself.
@@ -142,29 +144,11 @@ public final class JSONWriter {
         s.withUTF8 { buffer.append(contentsOf: $0) }
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// A string with JSON's required escapes: quote, backslash, control
-    /// characters (short forms where JSON has them); everything else as UTF-8.
+    /// A string as a JSON literal (``JSONString``: JSON's required escapes,
+    /// short forms where JSON has them, everything else as UTF-8).
     private func writeString(_ s: String) {
         buffer.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\\")); buffer.append(b)
-            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(b)
-            case UInt8(ascii: "/") where escapeSlashes: buffer.append(UInt8(ascii: "\\")); buffer.append(b)
-            case 0x08: append("\\b")
-            case 0x0c: append("\\f")
-            case 0x0a: append("\\n")
-            case 0x0d: append("\\r")
-            case 0x09: append("\\t")
-            case 0..<0x20:
-                append("\\u00")
-                buffer.append(JSONWriter.hex[Int(b >> 4)])
-                buffer.append(JSONWriter.hex[Int(b & 0xf)])
-            default: buffer.append(b)
-            }
-        }
+        JSONString.appendEscaped(s, escapeSlashes: escapeSlashes, to: &buffer)
         buffer.append(UInt8(ascii: "\""))
     }
 }

@@ -1,3 +1,4 @@
+import BinaryIO
 import XenTrace
 
 /// Turns records into output lines for `xenscope trace decode`, one record
@@ -87,9 +88,9 @@ public struct TraceDecoder {
         case .json:
             var flavour = ""
             if let f = exitFlavour {
-                flavour = ",\"hvm_flavour\":\"\(f.rawValue)\",\"hvm_flavour_reason\":\(jsonLiteral(exitFlavourReason ?? ""))"
+                flavour = ",\"hvm_flavour\":\"\(f.rawValue)\",\"hvm_flavour_reason\":\(JSONString.literal(exitFlavourReason ?? ""))"
             }
-            return "{\"schema\":\"xenscope.trace.decode\",\"version\":\(TraceDecoder.schemaVersion),\"file\":\(jsonLiteral(file)),\"order\":\(jsonLiteral(order))\(flavour)}\n"
+            return "{\"schema\":\"xenscope.trace.decode\",\"version\":\(TraceDecoder.schemaVersion),\"file\":\(JSONString.literal(file)),\"order\":\(JSONString.literal(order))\(flavour)}\n"
         case .csv:
             return "cpu,tsc,has_tsc,offset,event,name,words,fields\n"
         default:
@@ -221,24 +222,4 @@ public struct TraceDecoder {
         }
         return .next
     }
-}
-
-/// A JSON string literal.
-func jsonLiteral(_ s: String) -> String {
-    var o = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": o += "\\\""
-        case "\\": o += "\\\\"
-        case "\n": o += "\\n"
-        case "\r": o += "\\r"
-        case "\t": o += "\\t"
-        default:
-            if u.value < 0x20 {
-                let h = String(u.value, radix: 16)
-                o += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            } else { o.unicodeScalars.append(u) }
-        }
-    }
-    return o + "\""
 }

@@ -131,6 +131,12 @@ import XenTraceAnalysis
         #expect(try String(contentsOfFile: trace + ".meta.json", encoding: .utf8)
                 == "{\"schema\":\"xenscope.trace-meta/1\",\"generator\":\"xenscope trace record\",\"machine\":\"aarch64\",\"clock\":\"arm-generic-timer\",\"clock_name\":\"ARM generic timer (CNTPCT_EL0)\",\"clock_hz\":62500000,\"clock_hz_source\":\"trace record --cpu-hz\"}\n")
         #expect(try TraceMetadata.read(tracePath: trace) == m)
+        // Control characters in a name: short escapes (\t \r \b \f \n) and \u00XX, read back as written.
+        let odd = TraceMetadata(clock: TraceClock(kind: .tsc, hz: 2e9, hzSource: "a\u{1}b"), machine: "x86_64\t\r\n\u{8}\u{c}\"\\", generator: "g")
+        try odd.write(tracePath: trace)
+        #expect(try String(contentsOfFile: trace + ".meta.json", encoding: .utf8).contains(#""machine":"x86_64\t\r\n\b\f\"\\","clock":"tsc""#))
+        #expect(try String(contentsOfFile: trace + ".meta.json", encoding: .utf8).contains(#""clock_hz_source":"a\u0001b""#))
+        #expect(try TraceMetadata.read(tracePath: trace) == odd)
         let bad: [(String, Int?, String)] = [
             ("{\"schema\":\"xenscope.trace-meta/1\",\"clock\":\"sundial\"}", nil, "clock is missing or not one of tsc, arm-generic-timer, timestamp-counter"),
             ("{\"schema\":\"other\",\"clock\":\"tsc\"}", 0, "not a xenscope.trace-meta/1 file"),

@@ -25,6 +25,19 @@ final class FakeClock {
     var next: UInt64 { counter.pointee }
 }
 
+/// A fresh region of `cpus` rings of `pages` pages and a producer on it
+/// whose clock counts up from `clock` (one tick a read), tracing enabled
+/// unless `enable` is false. The clock lives until `body` returns.
+func withProducer(cpus: Int, pages: Int = 1, clock start: UInt64, enable: Bool = true,
+                  _ body: (SharedRegion, TraceProducer) throws -> Void) throws {
+    let region = try makeRegion(cpus: cpus, pages: pages)
+    let p = try region.makeProducer()
+    let clock = FakeClock(start: start)
+    p.setClock(countingClock, UnsafeMutableRawPointer(clock.counter))
+    if enable { region.setEnabled(true) }
+    try withExtendedLifetime(clock) { try body(region, p) }
+}
+
 extension RingWindow {
     /// The window's bytes in order (both chunks).
     var bytes: [UInt8] { Array(first) + Array(second) }

@@ -12,8 +12,7 @@ import Testing
 @Suite(.serialized) struct LinuxModuleTests {
     @Test(arguments: ["x86-64", "arm64"])
     func modulesAndSymbolsEqualDrgn(_ arch: String) throws {
-        let (dump, vmlinux) = arch == "x86-64" ? (try LinuxGuest.shared().elfDump, try LinuxGuest.shared().vmlinux)
-                                               : (try LinuxArm64Guest.shared().elfDump, try LinuxArm64Guest.shared().vmlinux)
+        let (dump, vmlinux) = try linuxGuestELFDump(arch)
         let s = try CrashSession(dumpPath: dump, elfPath: vmlinux)
         let mods = try s.linuxModules()
         let out = try DrgnTask.run("""

@@ -16,8 +16,7 @@ import Testing
 
     @Test(arguments: ["x86-64", "arm64"])
     func psAndEveryTasksBacktraceEqualDrgn(_ arch: String) throws {
-        let (dump, vmlinux) = arch == "x86-64" ? (try LinuxGuest.shared().elfDump, try LinuxGuest.shared().vmlinux)
-                                               : (try LinuxArm64Guest.shared().elfDump, try LinuxArm64Guest.shared().vmlinux)
+        let (dump, vmlinux) = try linuxGuestELFDump(arch)
         let s = try CrashSession(dumpPath: dump, elfPath: vmlinux)
         let ours = try s.linuxTasks()
         let theirs = try DrgnTask.all(dump: dump, vmlinux: vmlinux)
@@ -103,20 +102,13 @@ import Testing
         let decoded = try JSONDecoder().decode([CPUBacktrace].self, from: Data(bt.utf8))
         #expect(decoded == [try s.taskBacktrace(initTask)])
         #expect(decoded.first?.exceptionFrames.last?.userMode == true)
-        let missing = runExit(xs, ["crash", "bt", "--pid", "99999", g.kdumpDump, "--elf", g.vmlinux])
+        let missing = runTool([xs, "crash", "bt", "--pid", "99999", g.kdumpDump, "--elf", g.vmlinux])
         #expect(missing.status != 0 && missing.output.contains("no task with PID 99999"), "\(missing)")
     }
+}
 
-    func runExit(_ tool: String, _ args: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+/// The Linux test guest's ELF dump and vmlinux for `arch` ("x86-64" or "arm64").
+func linuxGuestELFDump(_ arch: String) throws -> (dump: String, vmlinux: String) {
+    arch == "x86-64" ? (try LinuxGuest.shared().elfDump, try LinuxGuest.shared().vmlinux)
+                     : (try LinuxArm64Guest.shared().elfDump, try LinuxArm64Guest.shared().vmlinux)
 }

@@ -1,20 +1,7 @@
 import Foundation
 import GDBBackends
 import GDBRemote
-
-/// Runs a program and returns its exit status and combined output.
-func runTool(_ argv: [String], timeout: Int = 120) -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    p.arguments = ["\(timeout)"] + argv
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    do { try p.run() } catch { return (-1, "cannot run \(argv[0]): \(error)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
+import CrashTestSupport
 
 /// The test program, compiled and crashed once per test run, with the core
 /// gdb saved for it (`gdb -batch -ex run -ex gcore`).

@@ -1,0 +1,16 @@
+import Foundation
+
+/// Runs a program (under `timeout`, in seconds) and returns its exit status
+/// and combined output; a program that cannot start gives -1 and why.
+public func runTool(_ argv: [String], timeout: Int = 120) -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    p.arguments = ["\(timeout)"] + argv
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    do { try p.run() } catch { return (-1, "cannot run \(argv[0]): \(error)") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -18,6 +18,9 @@ Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
   hvm         (profile gdbhvm) the PVH guest: threads, registers, banner,
               a register write read back, 40 checked stepi from the attach
               point, continue, Ctrl-C, 20 checked stepi from there, detach.
+  avx         (profile gdbavx) the PV guest running lab/domU/avxcheck.c:
+              ymm0-15 read at a stop inside its spin, after a general-register
+              write, after a ymm lane write and after stepi (lab/gdb_avx.py).
   perf-stub / perf-gdbsx   the same 64 MiB `dump binary memory` and N timed
               `stepi` through our stub or Xen's gdbsx (both over TCP in dom0
               behind the same relay, so the path is the same).
@@ -129,6 +132,23 @@ def commands(phase, f, port, out):
         step("after interrupt", "info threads")
         step("jiffies after interrupt", f"x/gx 0x{f['jiffies']}")
         step("stepi check interrupted", f"python stepcheck({steps // 2}, 'interrupted')")
+        step("detach", "detach")
+    elif phase == "avx":
+        # The 1-vCPU PV guest running lab/domU/avxcheck.c (profile gdbavx).
+        ex.append("source " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_avx.py"))
+        step("settle", f"python avx_settle(0x{f['lo']}, 0x{f['hi']}, 8)")
+        step("info ymm3", "info registers ymm3")
+        step("attach", "python avx_dump('attach')")
+        # A general-register write (PV: xc_vcpu_setcontext, which resets the
+        # XSAVE header): the upper halves must survive.
+        step("r11 write", "set $r11 = $r11", "python avx_dump('after-gpr-write')")
+        step("ymm5 write", "set $ymm5.v8_int32[7] = 0x12345678", "python avx_dump('after-ymm-write')")
+        # PV single-step (TF through setcontext) from a kernel breakpoint.
+        step("break", f"break *0x{f['bp']}")
+        step("continue to breakpoint", "continue")
+        step("pc at breakpoint", "p/x $pc")
+        step("delete", "delete")
+        step("stepi", "stepi", "stepi", "stepi", "p/x $pc", "python avx_dump('after-stepi')")
         step("detach", "detach")
     else:   # perf-stub, perf-gdbsx
         start, size, steps = int(f["start"], 16), int(f.get("mb", "64")) << 20, int(f.get("steps", "20"))

@@ -12,13 +12,15 @@ pack_cpio() {
   ( cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 ) > "$2"
 }
 
-# make_domU OUTDIR INIT: OUTDIR/domU.img, busybox-static and the guest's /init.
+# make_domU OUTDIR INIT [PROGRAM...]: OUTDIR/domU.img, busybox-static, the
+# guest's /init and the given (static) programs in /bin.
 make_domU() {
-  local d="$1/domU-root"
+  local out="$1" d="$1/domU-root" init="$2"
   rm -rf "$d"; mkdir -p "$d"/{bin,proc,sys,dev,tmp}
   cp "$root/bin/busybox" "$d/bin/busybox"
-  install -m 0755 "$2" "$d/init"
-  pack_cpio "$d" "$1/domU.img"
+  shift 2; [ $# -eq 0 ] || install -m 0755 "$@" "$d/bin/"
+  install -m 0755 "$init" "$d/init"
+  pack_cpio "$d" "$out/domU.img"
 }
 
 # dom0_root EXTRA_DIR...: the dom0 image's userland in $s: busybox, the

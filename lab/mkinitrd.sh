@@ -20,7 +20,9 @@ who=mkinitrd.sh arch=x86_64-linux-gnu
 source "$here/initrd-lib.sh"
 
 # ---- domU ----
-make_domU "$out" "$here/domU/init"
+# avxcheck (profile gdbavx): ymm0-15 pattern checker, static, built here.
+gcc -static -O2 -Wall -o "$out/avxcheck" "$here/domU/avxcheck.c" || { echo "$who: cannot build domU/avxcheck.c (gcc, libc6-dev)" >&2; exit 1; }
+make_domU "$out" "$here/domU/init" "$out/avxcheck"
 
 # ---- dom0 ----
 s="$out/dom0-root"

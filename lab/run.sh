@@ -20,7 +20,7 @@
 # Usage: lab/run.sh PROFILE
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
-profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|gdbhvm|arm64}"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|gdbhvm|gdbavx|arm64}"
 case "$profile" in arm64) exec "$here/arm64/run.sh" ;; esac   # own packages, images, boot (lab/arm64)
 work="$here/work"; results="$here/results/$profile"
 mkdir -p "$work"
@@ -64,6 +64,9 @@ case "$profile" in
   gdbhvm)    # make lab only: live gdb on a PVH guest (SVM + nested paging under TCG) and on the PV guest's vCPUs
        LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios gdb-hvm --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+  gdbavx)    # make lab only: ymm registers of a PV guest through live gdb, on a CPU with XSAVE/AVX
+       LAB_CPU="${LAB_CPU:-qemu64,+xsave,+xsaveopt,+avx}" /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios gdb-avx --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

@@ -14,7 +14,8 @@ import XenControl
 public final class XenGuestBackend: Backend {
     public let control: XenDomainControl
     public let capabilities: BackendCapabilities
-    public let layout = X86RegisterLayout(features: [.sse, .system])
+    /// With `org.gnu.gdb.i386.avx` when a vCPU's XCR0 enables AVX at attach.
+    public let layout: X86RegisterLayout
     /// What the hypervisor's configuration says about CONFIG_GDBSX.
     public let gdbsxStatus: String
     public let isHVM: Bool
@@ -107,6 +108,7 @@ public final class XenGuestBackend: Backend {
         }
         hasGDBSX = gdbsx
         capabilities = caps
+        layout = X86RegisterLayout(features: Self.guestUsesAVX(control, isHVM: isHVM, vcpus: vcpus) ? [.sse, .avx, .system] : [.sse, .system])
         log(gdbsxStatus)
         try control.pause()   // stop on attach, as gdb expects
         pausedByUs = true
@@ -147,10 +149,10 @@ public final class XenGuestBackend: Backend {
 
     public func registers(thread: Int) throws(BackendError) -> X86RegisterValues {
         guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
-        if isHVM, let cpu = control.hvmCPU(vcpu: thread - 1) { return Self.registers(fromHVMCPU: cpu) }
+        if isHVM, let cpu = control.hvmCPU(vcpu: thread - 1) { return withAVX(Self.registers(fromHVMCPU: cpu), vcpu: thread - 1) }
         let c: [UInt8]
         do { c = try control.context(vcpu: thread - 1) } catch { throw .failed(error.description) }
-        return Self.registers(fromContext: c, isHVM: isHVM)
+        return withAVX(Self.registers(fromContext: c, isHVM: isHVM), vcpu: thread - 1)
     }
 
     /// Decodes an HVM/PVH vCPU's `hvm_hw_cpu` save record into gdb's
@@ -179,10 +181,11 @@ public final class XenGuestBackend: Backend {
     /// nothing else, so devices and the extended (AVX) state are untouched.
     /// `xc_vcpu_setcontext` is no use here: for HVM it ignores control and
     /// segment state, and its FXSAVE copy resets the xsave header to x87+SSE.
-    private func updateHVMCPU(_ vcpu: Int?, _ change: (UnsafeMutableRawBufferPointer) -> Void) throws(BackendError) {
+    func updateHVMCPU(_ vcpu: Int?, record: UInt16 = XenDomainControl.HVMRecord.cpu,
+                      _ change: (UnsafeMutableRawBufferPointer) -> Void) throws(BackendError) {
         let all: [UInt8]
         do { all = try control.hvmContext() } catch { throw .failed(error.description) }
-        guard let blob = Self.hvmCPUBlob(all, vcpu: vcpu, change) else {
+        guard let blob = Self.hvmCPUBlob(all, vcpu: vcpu, record: record, change) else {
             throw .failed("the HVM context of domain \(control.domain) has no CPU record for vCPU \(vcpu.map(String.init) ?? "any")")
         }
         do { try control.setHVMContext(blob) } catch { throw .failed(error.description) }
@@ -190,8 +193,10 @@ public final class XenGuestBackend: Backend {
 
     /// From a whole HVM context: the header, every CPU record (the one of
     /// `vcpu` changed by `change`, or every one when nil) and an END
-    /// record; nil when no record was changed.
-    public static func hvmCPUBlob(_ all: [UInt8], vcpu: Int?, _ change: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8]? {
+    /// record; nil when no record was changed. With `record` CPU_XSAVE,
+    /// that vCPU's XSAVE record is added and changed instead.
+    public static func hvmCPUBlob(_ all: [UInt8], vcpu: Int?, record: UInt16 = XenDomainControl.HVMRecord.cpu,
+                                  _ change: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8]? {
         var out: [UInt8] = []
         var found = false
         var o = 0
@@ -201,10 +206,13 @@ public final class XenGuestBackend: Backend {
                  Int(b.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self)))
             }
             guard type != XenDomainControl.HVMRecord.end, o + 8 + length <= all.count else { break }
-            if type == XenDomainControl.HVMRecord.header || type == XenDomainControl.HVMRecord.cpu {
+            let isTarget = type == record && (vcpu == nil || instance == vcpu)
+            if type == XenDomainControl.HVMRecord.header || type == XenDomainControl.HVMRecord.cpu || isTarget {
                 let start = out.count
                 out.append(contentsOf: all[o..<o + 8 + length])
-                if type == XenDomainControl.HVMRecord.cpu, vcpu == nil || instance == vcpu, length >= XenDomainControl.HVMRecord.cpuSize {
+                let minimum = record == XenDomainControl.HVMRecord.cpu ? XenDomainControl.HVMRecord.cpuSize
+                    : XenDomainControl.HVMRecord.xsaveAreaOffset + XSaveArea.extendedOffset
+                if isTarget, length >= minimum {
                     out.withUnsafeMutableBytes { change(UnsafeMutableRawBufferPointer(rebasing: $0[start + 8..<start + 8 + length])) }
                     found = true
                 }
@@ -243,6 +251,7 @@ public final class XenGuestBackend: Backend {
 
     public func writeRegister(thread: Int, _ register: X86Register, bytes: [UInt8]) throws(BackendError) {
         guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        if let i = register.ymmUpperIndex { try writeYMMUpper(vcpu: thread - 1, i, bytes); return }
         var value: UInt64 = 0
         for (i, b) in bytes.prefix(8).enumerated() { value |= UInt64(b) << (8 * UInt64(i)) }
         if isHVM {
@@ -262,7 +271,7 @@ public final class XenGuestBackend: Backend {
         do {
             var c = try control.context(vcpu: thread - 1)
             c.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
-            try control.setContext(vcpu: thread - 1, c)
+            try setPVContext(vcpu: thread - 1, c)
         } catch { throw .failed(error.description) }
     }
 
@@ -282,7 +291,7 @@ public final class XenGuestBackend: Backend {
         do {
             var c = try control.context(vcpu: vcpu)
             c.withUnsafeMutableBytes { apply($0, ripAt: Offset.userRegs + 128, flagsAt: Offset.userRegs + 144) }
-            try control.setContext(vcpu: vcpu, c)
+            try setPVContext(vcpu: vcpu, c)
         } catch { throw .failed(error.description) }
     }
 

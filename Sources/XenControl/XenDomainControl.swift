@@ -52,9 +52,9 @@ public final class XenDomainControl: @unchecked Sendable {
     private typealias HfOpen = @convention(c) (OpaquePointer?, UInt32) -> OpaquePointer?
     private typealias HfRead = @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>?
 
-    private let xch: OpaquePointer
+    let xch: OpaquePointer
     private let fmem: OpaquePointer
-    private let libs: [UnsafeMutableRawPointer]
+    let libs: [UnsafeMutableRawPointer]
     private let xcClose: XcClose
     private let xcPause: XcDom
     private let xcUnpause: XcDom
@@ -69,7 +69,7 @@ public final class XenDomainControl: @unchecked Sendable {
     private let xcHvmSet: XcHvmContext
     /// `xc_domctl` (exported by 4.17's libxenctrl; optional elsewhere): the
     /// gdbsx per-vCPU pause domctls have no libxenctrl wrapper.
-    private let xcDomctl: XcDomctl?
+    let xcDomctl: (@convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32)?
     private let fmMap: FmMap
     private let fmUnmap: FmUnmap
     private let fmClose: XcClose

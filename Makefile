@@ -85,8 +85,8 @@ $(FUZZ_TARGETS:%=fuzz-%): fuzz-%:
 
 # Every lab profile, booted afresh, into lab/results/PROFILE (gitignored);
 # `make test` boots those in lab/ci-profiles (ci, selfbuilt, arm64: LabTests);
-# pvh, gdbperf and gdbhvm are make-lab-only (LabExtraTests).
-LAB_PROFILES ?= ci pvh selfbuilt gdbperf gdbhvm arm64
+# pvh, gdbperf, gdbhvm and gdbavx are make-lab-only (LabExtraTests).
+LAB_PROFILES ?= ci pvh selfbuilt gdbperf gdbhvm gdbavx arm64
 lab: deps peers
 	@for p in $(LAB_PROFILES); do lab/run.sh $$p || exit 1; done
 

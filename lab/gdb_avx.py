@@ -28,4 +28,6 @@ def avx_dump(tag):
     for n in range(16):
         lanes = gdb.parse_and_eval("$ymm%d" % n)["v8_int32"]
         print("@@ymm %s %d %s" % (tag, n, " ".join("%08x" % (int(lanes[j]) & 0xffffffff) for j in range(8))))
-        print("@@ymmh %s %d %032x" % (tag, n, int(gdb.parse_and_eval("$ymm%dh" % n)) & ((1 << 128) - 1)))
+        # A uint128 has no Python int conversion in gdb 13: its p/x text.
+        h = gdb.execute("output/x $ymm%dh" % n, to_string=True).strip()
+        print("@@ymmh %s %d %032x" % (tag, n, int(h, 16)))

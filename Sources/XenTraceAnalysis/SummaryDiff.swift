@@ -40,18 +40,20 @@ public struct SummaryDiff: Sendable, Codable {
                        totalSecondsA: x.seconds(cyA), totalSecondsB: y.seconds(cyB),
                        meanRatio: ma == 0 ? 0 : Double(mb) / Double(ma), rateRatio: ra == 0 ? 0 : rb / ra)
         }
+        /// Growth of the share of trace time, largest first.
+        func byTimeGrowth(_ l: Row, _ r: Row) -> Bool { (l.totalSecondsB / sb - l.totalSecondsA / sa) > (r.totalSecondsB / sb - r.totalSecondsA / sa) }
         // Exits by name, over all vCPUs; sorted by growth of total time.
         var ex: [String: (CycleStats, CycleStats)] = [:]
         for e in x.exits { ex[e.name, default: (CycleStats(), CycleStats())].0 = e.stats }
         for e in y.exits { ex[e.name, default: (CycleStats(), CycleStats())].1 = e.stats }
         exits = ex.map { row($0.key, $0.value.0.events, $0.value.1.events, $0.value.0.cycles, $0.value.1.cycles, $0.value.0.count, $0.value.1.count) }
-            .sorted { ($0.totalSecondsB / sb - $0.totalSecondsA / sa) > ($1.totalSecondsB / sb - $1.totalSecondsA / sa) }
+            .sorted(by: byTimeGrowth)
         // Domains: running time and intervals.
         var dm: [String: (Int, Int, UInt64, UInt64)] = [:]
         for d in x.domains { let n = d.vcpus.reduce(0) { $0 + $1.runstates[0].stats.count }; dm[d.name, default: (0, 0, 0, 0)].0 = n; dm[d.name]!.2 = d.runningCycles }
         for d in y.domains { let n = d.vcpus.reduce(0) { $0 + $1.runstates[0].stats.count }; dm[d.name, default: (0, 0, 0, 0)].1 = n; dm[d.name]!.3 = d.runningCycles }
         domains = dm.map { row($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3, $0.value.0, $0.value.1) }
-            .sorted { ($0.totalSecondsB / sb - $0.totalSecondsA / sa) > ($1.totalSecondsB / sb - $1.totalSecondsA / sa) }
+            .sorted(by: byTimeGrowth)
         // Hypercalls by name over all domains.
         var hc: [String: (Int, Int)] = [:]
         for d in x.domains { for h in d.hypercalls { hc[h.name, default: (0, 0)].0 += h.count } }
@@ -104,12 +106,12 @@ public struct SummaryDiff: Sendable, Codable {
         func table(_ title: String, _ rows: [Row], mean: Bool) {
             guard !rows.isEmpty else { return }
             o += "\n== \(title) ==\n"
-            o += row(["", "count A", "count B", "/s A", "/s B", "rate×"] + (mean ? ["mean cyc A", "mean cyc B", "mean×", "total s A", "total s B"] : []),
-                     [-28, 9, 9, 10, 10, 7] + (mean ? [11, 11, 7, 10, 10] : [])) + "\n"
+            let widths = [-28, 9, 9, 10, 10, 7] + (mean ? [11, 11, 7, 10, 10] : [])
+            o += row(["", "count A", "count B", "/s A", "/s B", "rate×"] + (mean ? ["mean cyc A", "mean cyc B", "mean×", "total s A", "total s B"] : []), widths) + "\n"
             for r in rows {
                 var cells = [r.key, "\(r.countA)", "\(r.countB)", fmt(r.perSecondA, 1), fmt(r.perSecondB, 1), r.countA == 0 ? "new" : fmt(r.rateRatio, 2)]
                 if mean { cells += ["\(r.meanCyclesA)", "\(r.meanCyclesB)", r.meanCyclesA == 0 ? "-" : fmt(r.meanRatio, 2), fmt(r.totalSecondsA, 3), fmt(r.totalSecondsB, 3)] }
-                o += row(cells, [-28, 9, 9, 10, 10, 7] + (mean ? [11, 11, 7, 10, 10] : [])) + "\n"
+                o += row(cells, widths) + "\n"
             }
         }
         let slower = exits.filter { $0.meanCyclesA > 0 && $0.meanRatio >= 1.1 && $0.countB >= 10 }

@@ -99,6 +99,18 @@ static void setup_cpu(struct tb_ctx *ctx, uint32_t cpu, uint32_t page)
     c->current = TB_DOMID_IDLE | (cpu << 16);
 }
 
+/* A context over `region` with the given layout, nothing else set yet. */
+static void reset_ctx(struct tb_ctx *ctx, void *region, size_t region_size,
+                      uint32_t nr_cpus, uint32_t pages_per_cpu)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->region = region;
+    ctx->region_size = region_size;
+    ctx->nr_cpus = nr_cpus;
+    ctx->pages_per_cpu = pages_per_cpu;
+    ctx->ctl = region;
+}
+
 int trace_init(struct tb_ctx *ctx, void *region, size_t region_size,
                uint32_t nr_cpus, uint32_t pages_per_cpu)
 {
@@ -106,12 +118,7 @@ int trace_init(struct tb_ctx *ctx, void *region, size_t region_size,
     if (ctx == NULL || region == NULL || need == 0 || region_size < need
         || ((uintptr_t)region % TB_PAGE_SIZE) != 0)
         return TB_EINVAL;
-    memset(ctx, 0, sizeof *ctx);
-    ctx->region = region;
-    ctx->region_size = region_size;
-    ctx->nr_cpus = nr_cpus;
-    ctx->pages_per_cpu = pages_per_cpu;
-    ctx->ctl = region;
+    reset_ctx(ctx, region, region_size, nr_cpus, pages_per_cpu);
     memset(region, 0, need);
 
     struct tb_control *ctl = ctx->ctl;
@@ -159,12 +166,7 @@ int trace_attach(struct tb_ctx *ctx, void *region, size_t region_size)
     if (need == 0 || need > region_size || ctl->region_size != need || ctl->tinfo_page != 1
         || ctl->tinfo_pages != trace_tinfo_pages(nr, pages))
         return TB_EINVAL;
-    memset(ctx, 0, sizeof *ctx);
-    ctx->region = region;
-    ctx->region_size = region_size;
-    ctx->nr_cpus = nr;
-    ctx->pages_per_cpu = pages;
-    ctx->ctl = ctl;
+    reset_ctx(ctx, region, region_size, nr, pages);
 
     const uint8_t *tinfo = ctx->region + TB_PAGE_SIZE;
     uint16_t tbuf_size;

@@ -5,11 +5,7 @@ import XenTraceAnalysis
 
 /// A small synthesizer trace: HVM and PV guests, C-/P-states, lost records.
 func synthSummary(size: Int = 2 << 20, seed: UInt64 = 2) -> TraceSummary {
-    var o = TraceSynthesizer.Options()
-    o.size = size
-    o.cpus = 4
-    o.domains = 12
-    o.seed = seed
+    let o = TraceSynthesizer.Options(size: size, cpus: 4, domains: 12, seed: seed)
     var bytes: [UInt8] = []
     _ = TraceSynthesizer(o).generate { bytes.append(contentsOf: $0) }
     return bytes.withUnsafeBytes { Summarizer.summarize(bytes: $0, file: "synth/\(seed).xentrace") }

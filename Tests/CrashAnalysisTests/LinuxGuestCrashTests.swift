@@ -219,8 +219,7 @@ import Testing
 
     /// The command line on the kdump form: summary text, `--json`, `log`, `bt`.
     @Test func commandLine() throws {
-        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
-        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let xs = xenscopeDebugBinary()
         let s = try session(2)
         let text = try PanickerGuest.run(xs, ["crash", guest.kdumpDump, "--elf", guest.vmlinux], what: "xenscope crash")
         let k = try #require(s.linuxKernel)
@@ -250,8 +249,7 @@ import Testing
     /// offset — in the output of `info`/`summary`, on standard error for the
     /// others — and every command exits 2 instead of 0.
     @Test func truncatedDumpExitsTwoAndNamesTheOffset() throws {
-        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
-        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let xs = xenscopeDebugBinary()
         let dir = NSTemporaryDirectory() + "xenscope-cutdump-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

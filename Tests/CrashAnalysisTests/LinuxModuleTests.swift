@@ -64,8 +64,7 @@ import Testing
 
     /// `crash mod` and `crash mod --address` on the x86-64 guest's kdump.
     @Test func commandLine() throws {
-        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
-        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let xs = xenscopeDebugBinary()
         let g = try LinuxGuest.shared()
         let s = try CrashSession(dumpPath: g.kdumpDump, elfPath: g.vmlinux)
         let mods = try s.linuxModules()

@@ -77,8 +77,7 @@ import Testing
 /// on the x86-64 guest's kdump, against the library on the same dump.
 @Suite struct LinuxTaskCommandLineTests {
     @Test func psAndBacktraceByPID() throws {
-        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
-        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let xs = xenscopeDebugBinary()
         let g = try LinuxGuest.shared()
         let s = try CrashSession(dumpPath: g.kdumpDump, elfPath: g.vmlinux)
         let tasks = try s.linuxTasks()

@@ -140,8 +140,11 @@ def commands(phase, f, port, out):
         step("info ymm3", "info registers ymm3")
         step("attach", "python avx_dump('attach')")
         # A general-register write (PV: xc_vcpu_setcontext, which resets the
-        # XSAVE header): the upper halves must survive.
-        step("r11 write", "set $r11 = $r11", "python avx_dump('after-gpr-write')")
+        # XSAVE header): the upper halves must survive. Two writes, the
+        # second putting r11 back (gdb skips a write of an unchanged value;
+        # the spin does not use r11).
+        step("r11 write", "p/x $r11", "set $r11 = $r11 ^ 1", "maintenance flush register-cache", "p/x $r11",
+             "set $r11 = $r11 ^ 1", "python avx_dump('after-gpr-write')")
         step("ymm5 write", "set $ymm5.v8_int32[7] = 0x12345678", "python avx_dump('after-ymm-write')")
         # PV single-step (TF through setcontext) from a kernel breakpoint.
         step("break", f"break *0x{f['bp']}")

@@ -58,9 +58,13 @@ import Testing
 
     /// A PV general-register write goes through xc_vcpu_setcontext, which
     /// resets the XSAVE header; the stub loads the XSAVE state back, so the
-    /// upper halves read back unchanged (gdb's cache flushed).
+    /// upper halves read back unchanged (gdb's cache flushed). gdb skips a
+    /// write of an unchanged value: r11 is flipped and flipped back.
     @Test func generalRegisterWriteKeepsTheUpperHalves() throws {
         let gdb = try Self.gdb(try Self.lab())
+        // r11 read, flipped (read back from the target), flipped back.
+        let r11 = gdb.step("r11 write").matches(of: #/\$\d+ = 0x([0-9a-f]+)/#).map { UInt64($0.1, radix: 16)! }
+        #expect(r11.count == 2 && r11[0] ^ 1 == r11[1], "\(gdb.step("r11 write"))")
         #expect(Self.ymm(gdb, "after-gpr-write") == Self.expected(ymm5Lane7: nil))
     }
 

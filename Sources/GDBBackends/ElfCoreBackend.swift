@@ -4,7 +4,7 @@ import GDBRemote
 
 /// A read-only target made of an ELF core file (a Linux process core from
 /// `gcore` or the kernel): threads from `NT_PRSTATUS` (+ `NT_PRFPREG` for x87
-/// and SSE), memory from the `PT_LOAD` segments by virtual address, and the
+/// and SSE, `NT_X86_XSTATE` for the upper YMM halves), memory from the `PT_LOAD` segments by virtual address, and the
 /// auxiliary vector (`NT_AUXV`) so gdb can relocate a PIE and find libraries.
 public final class ElfCoreBackend: Backend {
     public let core: ElfCore
@@ -13,6 +13,8 @@ public final class ElfCoreBackend: Backend {
     public let auxv: [UInt8]?
     /// FXSAVE image per thread (index as in `core.threads`), when the core has one.
     private let fxsave: [[UInt8]?]
+    /// XSAVE image per thread whose XCR0 enables AVX.
+    private let xsave: [XSaveArea?]
 
     /// `NT_PRFPREG` (owner "CORE"): the FXSAVE area of one thread.
     static let ntPRFPREG: UInt32 = 2
@@ -20,6 +22,9 @@ public final class ElfCoreBackend: Backend {
     static let ntAUXV: UInt32 = 6
     /// `NT_PRPSINFO` (owner "CORE"): present in process cores only.
     static let ntPRPSINFO: UInt32 = 3
+    /// `NT_X86_XSTATE` (owner "LINUX"): the thread's XSAVE area in the
+    /// standard format, XCR0 in the software-reserved bytes at 464.
+    static let ntX86XState: UInt32 = 0x202
 
     /// Opens a core file; throws an ``InputError`` naming the file when it is
     /// not an x86-64 core or has no threads.
@@ -42,6 +47,16 @@ public final class ElfCoreBackend: Backend {
             if let note, note.descriptorSize >= 512, let d = try? core.elf.noteDescriptor(note) { fx.append(d) } else { fx.append(nil) }
         }
         fxsave = fx
+        var xs: [XSaveArea?] = []
+        for (i, t) in core.threads.enumerated() {
+            let end = i + 1 < core.threads.count ? core.threads[i + 1].noteOffset : Int.max
+            let note = notes.first { $0.name == "LINUX" && $0.type == Self.ntX86XState && $0.offset > t.noteOffset && $0.offset < end }
+            guard let note, let d = try? core.elf.noteDescriptor(note), d.count >= 472,
+                  d[464..<472].reversed().reduce(UInt64(0), { $0 << 8 | UInt64($1) }) & XSaveArea.ymmBit != 0,
+                  let area = try? XSaveArea(d, source: "\(core.elf.name): NT_X86_XSTATE of thread \(i + 1)") else { xs.append(nil); continue }
+            xs.append(area)
+        }
+        xsave = xs
         if let a = notes.first(where: { $0.name == "CORE" && $0.type == Self.ntAUXV }) {
             auxv = try? core.elf.noteDescriptor(a)
         } else {
@@ -50,6 +65,7 @@ public final class ElfCoreBackend: Backend {
         let isProcess = notes.contains { $0.name == "CORE" && $0.type == Self.ntPRPSINFO } || auxv != nil
         var features: Set<X86Feature> = []
         if fx.contains(where: { $0 != nil }) { features.insert(.sse) }
+        if features.contains(.sse), xs.contains(where: { $0 != nil }) { features.insert(.avx) }
         if isProcess { features.insert(.linux) }
         layout = X86RegisterLayout(features: features, osabi: isProcess ? "GNU/Linux" : nil)
     }
@@ -78,6 +94,7 @@ public final class ElfCoreBackend: Backend {
         ]
         for (reg, value) in gprs { v[reg] = value }
         if let fx = fxsave[thread - 1] { v.setFXSAVE(fx) }
+        if layout.number(of: .ymm0h) != nil, let x = xsave[thread - 1] { v.setYMMUpper(from: x) }
         return v
     }
 

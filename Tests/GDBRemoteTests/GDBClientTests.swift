@@ -11,7 +11,7 @@ import GDBRemote
     static func perThread(_ n: Int) -> [String] {
         ["echo @@switch\(n)\n", "thread \(n)", "echo @@regs\(n)\\n", "info registers", "echo @@bt\(n)\\n", "bt",
          "echo @@mem\(n)\\n", "x/64gx $sp", "echo @@sse\(n)\\n", "info registers xmm1 mxcsr fs_base orig_rax",
-         "echo @@end\(n)\\n"]
+         "echo @@ymm\(n)\\n", "p/x $ymm2.v4_int64", "p/x $ymm15.v4_int64", "echo @@end\(n)\\n"]
     }
 
     @Test func gdbThroughTheStubSeesWhatGdbSeesOnTheCore() throws {
@@ -41,6 +41,12 @@ import GDBRemote
             if let rx = r.first, let dx = d.first, let i = rx.range(of: "v2_int64"), let j = dx.range(of: "v2_int64") {
                 #expect(rx[i.lowerBound...] == dx[j.lowerBound...])
             } else { Issue.record("no xmm1 in \(r) / \(d)") }
+        }
+        // AVX from NT_X86_XSTATE (on a machine without it neither side has ymm).
+        for n in 1...3 { #expect(remote["ymm\(n)"] == direct["ymm\(n)"], "ymm, thread \(n)") }
+        if direct["ymm1"]?.first?.hasPrefix("$") == true {
+            #expect(remote["ymm1"]?.first?.hasSuffix(" = {0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444}") == true,
+                    "\(remote["ymm1"] ?? [])")
         }
         #expect(remote["bt1"]?.first?.contains("crash (depth=0)") == true)
         #expect(remote["sse1"]?.first?.contains("v2_int64 = {0x4004000000000000, 0x0}") == true)   // 2.5

@@ -6,6 +6,8 @@
 
 long some_global = 0x1122334455667788;
 double some_double = 2.5;
+/* Loaded into ymm2 of the crashing thread when the CPU has AVX. */
+static unsigned long ymm_pattern[4] = {0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444};
 static pthread_barrier_t bar;
 
 static void *worker(void *a)
@@ -31,6 +33,8 @@ int main(void)
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], 0, worker, 0);
     pthread_barrier_wait(&bar);
+    if (__builtin_cpu_supports("avx"))
+        __asm__ volatile("vmovdqu %0, %%ymm2" :: "m"(ymm_pattern));
     __asm__ volatile("movsd %0, %%xmm1" :: "m"(some_double));
     crash(3);
     return 0;

@@ -21,19 +21,21 @@ public final class XenGuestBackend: Backend {
     public let isHVM: Bool
     /// The hypervisor delivers guest debug traps to dom0.
     public let hasGDBSX: Bool
-    private let vcpus: Int
+    let vcpus: Int
     private var pausedByUs = false
-    private var stepping: Int?
+    var stepping: Int?
     /// How the current step was armed on an HVM vCPU: the hypervisor's
     /// monitor trap flag (VMX) or TF in the guest's rflags (SVM has no MTF).
     private var steppedByTF = false
     /// vCPUs paused one by one (gdbsx pause-vCPU) while others run: a step
     /// or continue of one thread under gdb's scheduler-locking.
-    private var heldVCPUs: [Int] = []
+    var heldVCPUs: [Int] = []
     /// Domain pauses taken by the hypervisor's debugger hook since the last resume.
     private var trapPauses = 0
-    /// HVM hardware breakpoints: the execute address in DR0–DR3 of every vCPU.
-    private var hardwareSlots: [UInt64?] = [nil, nil, nil, nil]
+    /// Hardware breakpoints and watchpoints gdb asked for (DR0–DR3, DR7),
+    /// and what every vCPU has loaded (XenGuestBackend+DebugRegisters.swift).
+    var debugSlots = DebugRegisterSlots()
+    var loadedDebugSlots = DebugRegisterSlots()
     /// Planted int3s: guest-virtual address → the byte it replaced.
     private var planted: [UInt64: UInt8] = [:]
     /// Mapped page-table pages (frame → mapping) and vCPU CR3s while stopped.
@@ -49,7 +51,7 @@ public final class XenGuestBackend: Backend {
 
     /// Context offsets (x86-64 `vcpu_guest_context`, Xen 4.17 public ABI).
     enum Offset {
-        static let flags = 512, userRegs = 520, ctrlreg = 4984, fsBase = 5144, gsBaseKernel = 5152, gsBaseUser = 5160
+        static let flags = 512, userRegs = 520, ctrlreg = 4984, debugreg = 5048, fsBase = 5144, gsBaseKernel = 5152, gsBaseUser = 5160
         static let vgcfI387Valid: UInt64 = 1, vgcfInKernel: UInt64 = 4, vgcfOnline: UInt64 = 32
         /// `cpu_user_regs` fields in gdb's order (rax rbx rcx rdx rsi rdi rbp rsp r8–r15 rip), offsets inside user_regs.
         static let gprs: [(X86Register, Int)] = [
@@ -95,9 +97,10 @@ public final class XenGuestBackend: Backend {
         // plant int3 itself (CONFIG_GDBSX) or why not.
         var caps: BackendCapabilities = [.writeMemory, .writeRegisters, .resume, .softwareBreakpoints]
         if isHVM { caps.insert(.physicalMemory) }
-        // HVM: debug registers in the vCPUs' save records; the #DB they
-        // raise is always intercepted, so the domain pauses for us.
-        if isHVM, gdbsx { caps.insert(.hardwareBreakpoints) }
+        // Debug registers (PV: the vCPU contexts; HVM: the save records):
+        // with CONFIG_GDBSX the #DB they raise in a debugged guest's kernel
+        // pauses the domain for us.
+        if gdbsx { caps.formUnion([.hardwareBreakpoints, .watchpoints]) }
         if gdbsx {
             // HVM steps through the hypervisor's MTF/TF debug op; PV through
             // TF in the vCPU's saved rflags (Xen pauses the domain on the #DB).
@@ -127,10 +130,8 @@ public final class XenGuestBackend: Backend {
             _ = try? withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
         }
         planted.removeAll()
-        if hardwareSlots.contains(where: { $0 != nil }) {
-            hardwareSlots = [nil, nil, nil, nil]
-            try? applyDebugRegisters()
-        }
+        debugSlots.removeAll()
+        if pausedByUs { try? loadDebugRegisters() }
         dropTranslations()
         if pausedByUs { release(); try? run(step: nil) }
     }
@@ -422,6 +423,7 @@ public final class XenGuestBackend: Backend {
     }
 
     public func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
+        if pausedByUs { try loadDebugRegisters() }
         if let step {
             guard hasGDBSX else {
                 throw .failed("single-step is not possible here: \(gdbsxStatus)")
@@ -446,6 +448,7 @@ public final class XenGuestBackend: Backend {
     /// gdbsx pause-vCPU operation, CONFIG_GDBSX) for as long as it runs.
     public func resume(only thread: Int) throws(BackendError) {
         guard thread >= 1, thread <= vcpus else { throw .noThread(thread) }
+        if pausedByUs { try loadDebugRegisters() }
         try hold((1...vcpus).filter { $0 != thread })
         try run(step: nil)
     }
@@ -537,15 +540,15 @@ public final class XenGuestBackend: Backend {
                 reason = .softwareBreakpoint
             }
         }
-        if isHVM, hardwareSlots.contains(where: { $0 != nil }) {
-            for v in 0..<vcpus where !heldVCPUs.contains(v) {
-                guard let rip = (try? registers(thread: v + 1))?[.rip], hardwareSlots.contains(rip) else { continue }
-                // A debug-register breakpoint faults before the instruction:
-                // rip is the address itself. A vCPU that stepped onto it
-                // was stopped by its step trap, not by the breakpoint.
-                if v + 1 == stepping { continue }
-                traps += 1
-                if reason == .none { thread = v + 1; reason = .hardwareBreakpoint }
+        if !loadedDebugSlots.isEmpty {
+            // Which slot fired, from each vCPU's DR6 (cleared here).
+            let hits = debugRegisterHits()
+            for (t, _) in hits where t != stepping || interruptRequested { traps += 1 }
+            if stepping == nil || interruptRequested {
+                // Like a planted int3: the first hit wins over a Ctrl-C.
+                if reason == .none, let (t, r) = hits.first { thread = t; reason = r }
+            } else if let (_, r) = hits.first(where: { $0.thread == stepping }), case .watch = r {
+                reason = r   // the stepped instruction wrote the watched bytes: gdb checks the value
             }
         }
         release()
@@ -567,15 +570,8 @@ public final class XenGuestBackend: Backend {
         guard hasGDBSX else {
             throw .failed("breakpoints are not possible here: \(gdbsxStatus)")
         }
-        if kind == .hardware, isHVM {
-            if hardwareSlots.contains(address) { return }
-            guard let slot = hardwareSlots.firstIndex(where: { $0 == nil }) else {
-                throw .failed("all four debug registers are in use")
-            }
-            hardwareSlots[slot] = address
-            do { try applyDebugRegisters() } catch { hardwareSlots[slot] = nil; throw error }
-            return
-        }
+        // Z1–Z4: a debug-register slot, loaded into the vCPUs on resume.
+        if kind != .software { try debugSlots.insert(kind, at: address, length: length); return }
         guard kind == .software else { throw .unsupported }
         if planted[address] != nil { return }
         var original: UInt8 = 0
@@ -586,30 +582,8 @@ public final class XenGuestBackend: Backend {
         planted[address] = original
     }
 
-    /// Every vCPU's DR0–DR3 = the hardware breakpoints, DR7 enabling each
-    /// as a local execute breakpoint (1 byte), DR6 cleared. The guest
-    /// kernel keeps its own hands off the debug registers while it has no
-    /// hardware breakpoints of its own (Linux under a hypervisor).
-    private func applyDebugRegisters() throws(BackendError) {
-        let slots = hardwareSlots
-        try updateHVMCPU(nil) { b in
-            var dr7: UInt64 = 0x400
-            for (i, a) in slots.enumerated() {
-                b.storeBytes(of: a ?? 0, toByteOffset: HVMOffset.dr0 + 8 * i, as: UInt64.self)
-                if a != nil { dr7 |= 1 << (2 * UInt64(i)) }
-            }
-            b.storeBytes(of: dr7, toByteOffset: HVMOffset.dr7, as: UInt64.self)
-            b.storeBytes(of: UInt64(0xffff_0ff0), toByteOffset: HVMOffset.dr6, as: UInt64.self)
-        }
-    }
-
     public func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError) {
-        if kind == .hardware, isHVM {
-            guard let slot = hardwareSlots.firstIndex(of: address) else { return }
-            hardwareSlots[slot] = nil
-            try applyDebugRegisters()
-            return
-        }
+        if kind != .software { debugSlots.remove(kind, at: address, length: length); return }
         guard kind == .software else { throw .unsupported }
         guard var original = planted[address] else { return }
         try withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }

@@ -40,3 +40,22 @@ def stepcheck(n, tag="bp"):
         after = int(gdb.parse_and_eval("$pc")) & MASK
         print("@@step %s %d thread=%d/%d pc=%x next=%x after=%x insn=%s"
               % (tag, i, th, gdb.selected_thread().num, pc, nxt, after, insn))
+
+
+def writer(address):
+    """The instruction that ends exactly at the selected thread's pc (a
+    data watchpoint traps after the access): every length 1–15 back from
+    the pc that gdb decodes as one instruction of that length, and whether
+    it names ADDRESS (rip-relative operands are shown as "# 0x…"):
+    "@@writer pc=… start=… len=N names=0|1 insn=TEXT"."""
+    pc = int(gdb.parse_and_eval("$pc")) & MASK
+    arch = gdb.selected_frame().architecture()
+    for k in range(1, 16):
+        try:
+            d = arch.disassemble(pc - k, count=1)[0]
+        except gdb.MemoryError:
+            continue
+        if d["length"] != k:
+            continue
+        names = ("0x%x" % address) in d["asm"]
+        print("@@writer pc=%x start=%x len=%d names=%d insn=%s" % (pc, pc - k, k, int(names), d["asm"]))

@@ -7,7 +7,8 @@ Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
   stub        `xenscope gdbstub --domain N --tty <virtio port>`: threads,
               registers of each vCPU, x/8gx of linux_banner, bt, monitor xen;
               with CONFIG_GDBSX (gdbsx=1) a breakpoint on a kernel function,
-              stepi, continue to it again; without, the refused breakpoint and
+              stepi, continue to it again, then hbreak on it and watch,
+              rwatch, awatch on jiffies_64 (debug registers); without, the refused breakpoint and
               stepi; then continue, Ctrl-C (SIGINT to gdb, which sends \\x03),
               and detach.
   pv-sched    (profile gdbhvm) the 2-vCPU PV guest: breakpoint reported on
@@ -72,6 +73,26 @@ def commands(phase, f, port, out):
             step("continue again", "continue")
             step("pc at breakpoint again", "p/x $pc")
             step("delete", "delete")
+            # Debug registers: an execute breakpoint, then write, read (gdb
+            # asks for Z3, is refused, and uses an access watchpoint) and
+            # access watchpoints on jiffies_64 (kallsyms' address; no DWARF).
+            checks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_checks.py")
+            jw = f"*(unsigned long *)0x{f['jiffies']}"
+            step("hbreak", f"source {checks}", f"hbreak *0x{bp}")
+            step("continue to hbreak", "continue")
+            step("at hbreak", "p/x $pc", "thread")
+            step("delete hbreak", "delete")
+            step("watch", f"watch {jw}")
+            step("continue to watch", "continue")
+            step("at watch", "p/x $pc", "thread", f"python writer(0x{f['jiffies']})")
+            step("continue to watch again", "continue")
+            step("delete watch", "delete")
+            step("rwatch", f"rwatch {jw}")
+            step("continue to rwatch", "continue")
+            step("delete rwatch", "delete")
+            step("awatch", f"awatch {jw}")
+            step("continue to awatch", "continue")
+            step("delete awatch", "delete")
         else:
             step("break", f"break *0x{bp}")
             step("continue with breakpoint", "continue")

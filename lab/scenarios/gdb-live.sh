@@ -63,6 +63,8 @@ sleep 11
 xl vcpu-list pv > $out/vcpu-list-2.txt
 t2=$(ticks)
 echo "ticks_after_detach=$t1 ticks_11s_later=$t2" > $out/after-detach.txt
+# The debug registers gdb used are cleared again (xenctx -a prints dr0–dr3, dr6, dr7).
+for v in 0 1; do retry xenctx -a $dom $v > $out/xenctx-detached-vcpu$v.txt 2>&1; done
 fi
 
 # ---- phases "perf-stub" / "perf-gdbsx" (needs CONFIG_GDBSX and gdbsx) ----

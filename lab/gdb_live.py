@@ -78,7 +78,7 @@ def commands(phase, f, port, out):
             # access watchpoints on jiffies_64 (kallsyms' address; no DWARF).
             checks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_checks.py")
             jw = f"*(unsigned long *)0x{f['jiffies']}"
-            step("hbreak", f"source {checks}", f"hbreak *0x{bp}")
+            step("hbreak", f"source {checks}", "python t0 = time.time()", f"hbreak *0x{bp}")
             step("continue to hbreak", "continue")
             step("at hbreak", "p/x $pc", "thread")
             step("delete hbreak", "delete")
@@ -92,7 +92,7 @@ def commands(phase, f, port, out):
             step("delete rwatch", "delete")
             step("awatch", f"awatch {jw}")
             step("continue to awatch", "continue")
-            step("delete awatch", "delete")
+            step("delete awatch", "delete", "python print('@@time debugregs seconds=%.4f' % (time.time() - t0))")
         else:
             step("break", f"break *0x{bp}")
             step("continue with breakpoint", "continue")

@@ -155,6 +155,46 @@ func xenctxFull(_ t: String) -> [String: UInt64] {
         #expect(gdb.printed("pc at breakpoint again") == address)
     }
 
+    /// With CONFIG_GDBSX, the debug registers of the PV guest's vCPUs
+    /// (vcpu_guest_context.debugreg): `hbreak` stops at exactly the
+    /// function's address on a vCPU thread; `watch` on jiffies_64 (kallsyms'
+    /// address) reports old and new value, the new one larger, with the pc
+    /// right after an instruction gdb decodes as naming jiffies_64 (a data
+    /// breakpoint traps after the write); `rwatch` (gdb falls back from Z3
+    /// to an access watchpoint) and `awatch` report a value; after detach
+    /// xenctx shows DR0–DR3 clear and no enable bit in DR7 on both vCPUs.
+    @Test func debugRegistersWithGDBSX() throws {
+        let lab = try LabResults.profile("selfbuilt"), gdb = try Self.transcript(lab)
+        let facts = try lab.text("results/gdb-live/facts.txt")
+        let bp = try #require(facts.firstMatch(of: #/bp=(\w+)@([0-9a-f]{16})/#))
+        let jiffies = try #require(facts.firstMatch(of: #/jiffies_64=([0-9a-f]{16})/#).flatMap { UInt64($0.1, radix: 16) })
+        let hb = gdb.step("continue to hbreak")
+        let hit = try #require(hb.firstMatch(of: #/Thread (\d+) "vcpu(\d+)" hit Breakpoint \d+, 0x([0-9a-f]{16}) in/#), "\(hb)")
+        #expect(String(hit.3) == String(bp.2) && Int(hit.1)! == Int(hit.2)! + 1, "\(hb)")
+        #expect(gdb.printed("at hbreak") == UInt64(bp.2, radix: 16), "\(gdb.step("at hbreak"))")
+        let expr = "*(unsigned long *)0x\(String(jiffies, radix: 16))"
+        for name in ["continue to watch", "continue to watch again"] {
+            let w = gdb.step(name)
+            let m = try #require(w.firstMatch(of: #/hit Hardware watchpoint \d+: (\S+ \S+ \S+)\s+Old value = (\d+)\s+New value = (\d+)/#), "\(name): \(w)")
+            #expect(String(m.1) == expr, "\(w)")
+            #expect(UInt64(m.3)! > UInt64(m.2)!, "\(name): \(w)")
+        }
+        // The instruction ending exactly at the stop pc names jiffies_64.
+        let pc = try #require(gdb.printed("at watch"))
+        let writers = gdb.text.matches(of: #/@@writer pc=([0-9a-f]+) start=([0-9a-f]+) len=(\d+) names=1 insn=(.*)/#)
+        #expect(writers.contains { UInt64($0.1, radix: 16) == pc }, "pc 0x\(String(pc, radix: 16)): \(gdb.text.matches(of: #/@@writer.*/#).map { $0.0 })")
+        let rw = gdb.step("continue to rwatch")
+        #expect(rw.contains("hit Hardware read watchpoint") && rw.contains(expr) && rw.contains("Value = "), "\(rw)")
+        let aw = gdb.step("continue to awatch")
+        #expect(aw.contains("hit Hardware access (read/write) watchpoint") && (aw.contains("Value = ") || aw.contains("New value = ")), "\(aw)")
+        for v in 0..<2 {
+            let x = xenctxFull(try lab.text("results/gdb-live/xenctx-detached-vcpu\(v).txt"))
+            let dr7 = try #require(x["dr7"], "vcpu\(v): no dr7 in xenctx -a")
+            #expect(dr7 & 0xff == 0, "vcpu\(v) dr7 0x\(String(dr7, radix: 16))")
+            #expect([x["dr0"], x["dr1"], x["dr2"], x["dr3"]] == [0, 0, 0, 0], "vcpu\(v): \(x)")
+        }
+    }
+
     static func transcript(_ lab: LabResults) throws -> GDBTranscript {
         GDBTranscript(text: try lab.text("gdb/stub.txt"))
     }

@@ -42,7 +42,7 @@ extension XenGuestBackend {
                     let online = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: Offset.flags, as: UInt64.self) } & Offset.vgcfOnline != 0
                     guard online else { continue }
                     c.withUnsafeMutableBytes { Self.storeDebugRegisters(slots, intoContext: $0) }
-                    try control.setContext(vcpu: v, c)
+                    try setPVContext(vcpu: v, c)
                 } catch {
                     throw .failed("cannot load the debug registers of vCPU \(v): \(error.description)")
                 }
@@ -69,7 +69,7 @@ extension XenGuestBackend {
         do {
             var c = try control.context(vcpu: vcpu)
             c.withUnsafeMutableBytes { $0.storeBytes(of: DebugRegisterSlots.dr6Clear, toByteOffset: Self.pvDR6Offset, as: UInt64.self) }
-            try control.setContext(vcpu: vcpu, c)
+            try setPVContext(vcpu: vcpu, c)
         } catch { throw .failed(error.description) }
     }
 

@@ -15,7 +15,7 @@ live-gdb bridge on the host's loopback: a virtio-serial port in dom0
 import json, os, re, socket, subprocess, sys, threading, time
 
 sys.dont_write_bytecode = True   # no __pycache__ in lab/ (stamp.sh hashes its files)
-from qemu_lab import LabBoot, boot_arguments  # QMP, the serial watcher and the boot's run (lab/qemu_lab.py)
+from qemu_lab import LabBoot, boot_arguments, qemu_command, qemu_version  # QMP, the serial watcher and the boot's run (lab/qemu_lab.py)
 
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
             "loglvl=all guest_loglvl=all console_to_ring conring_size=1M")
@@ -120,7 +120,7 @@ def main():
     boot = LabBoot(a.out, a.disk_mb, who="boot.py")
     xen_args = XEN_ARGS + (" nmi=fatal noreboot" if a.nmi else "") + (" " + a.xen_args if a.xen_args else "")
     dom0_args = f"{DOM0_ARGS} xenscope.scenarios={a.scenarios}" + (" xenscope.after=nmi" if a.nmi else "")
-    qemu = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", os.environ.get("LAB_CPU", CPU), "-machine", "q35",
+    qemu = [*qemu_command("qemu-system-x86_64"), "-accel", "tcg", "-cpu", os.environ.get("LAB_CPU", CPU), "-machine", "q35",
             "-smp", "2", "-m", str(a.mem_mb), "-nodefaults", "-nic", "none", "-display", "none",
             "-no-reboot", *boot.qemu_io_args(),
             "-drive", f"file={boot.disk},format=raw,if=none,id=results",
@@ -132,7 +132,7 @@ def main():
         qemu += ["-device", "virtio-serial-pci,id=vser",
                  "-chardev", f"socket,id=gdbport,host=127.0.0.1,port={gdb_qemu_port},server=on,wait=off,nodelay=on",
                  "-device", "virtserialport,bus=vser.0,chardev=gdbport,name=xenscope.gdb"]
-    facts = {"scenarios": a.scenarios, "xen_args": xen_args, "dom0_args": dom0_args, "events": {}}
+    facts = {"qemu": qemu_version(qemu), "scenarios": a.scenarios, "xen_args": xen_args, "dom0_args": dom0_args, "events": {}}
 
     def scenario(b):
         bridge = GdbBridge(gdb_qemu_port, b.deadline) if a.gdb else None

@@ -22,6 +22,10 @@ Phases (dom0 names them in its "XENSCOPE-LAB: gdb phase=NAME k=v..." marker):
   avx         (profile gdbavx) the PV guest running lab/domU/avxcheck.c:
               ymm0-15 read at a stop inside its spin, after a general-register
               write, after a ymm lane write and after stepi (lab/gdb_avx.py).
+  hvm-hbreak / hvm-int3   (profile hvmbreak, a newer QEMU) the PVH guest:
+              `hbreak` / `break` on a function it runs on every event
+              upcall, the stop (@@regs, thread), `continue` to it again,
+              `delete`, continue, Ctrl-C, detach.
   perf-stub / perf-gdbsx   the same 64 MiB `dump binary memory` and N timed
               `stepi` through our stub or Xen's gdbsx (both over TCP in dom0
               behind the same relay, so the path is the same).
@@ -173,6 +177,21 @@ def commands(phase, f, port, out):
         step("pc at breakpoint", "p/x $pc")
         step("delete", "delete")
         step("stepi", "stepi", "stepi", "stepi", "p/x $pc", "python avx_dump('after-stepi')")
+    elif phase in ("hvm-hbreak", "hvm-int3"):
+        checks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gdb_checks.py")
+        ex.append(f"source {checks}")
+        kind = "hbreak" if phase == "hvm-hbreak" else "break"
+        step("threads", "info threads")
+        step("break", f"{kind} *0x{f['bp']}")
+        step("continue to breakpoint", "continue")      # a 60 s watchdog Ctrl-C only
+        step("at breakpoint", "python regs('bp')", "thread", "p/x $pc")
+        step("continue to breakpoint again", "continue")
+        step("at breakpoint again", "python regs('bp-again')", "thread", "p/x $pc")
+        step("delete", "delete", "info breakpoints")
+        step("jiffies before continue", f"x/gx 0x{f['jiffies']}")
+        step("continue", "continue")          # the helper sends SIGINT a few seconds later
+        step("after interrupt", "python regs('interrupted')")
+        step("jiffies after interrupt", f"x/gx 0x{f['jiffies']}")
         step("detach", "detach")
     else:   # perf-stub, perf-gdbsx
         start, size, steps = int(f["start"], 16), int(f.get("mb", "64")) << 20, int(f.get("steps", "20"))

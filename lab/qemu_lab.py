@@ -28,6 +28,30 @@ def boot_arguments(description, xen_help, kernel_help, disk_mb):
     return ap
 
 
+def qemu_command(default):
+    """The QEMU binary to run: `default` from PATH, or the one QEMU_SYSTEM
+    names (a build unpacked outside the system, lab/fetch-qemu.sh), with -L
+    for its own firmware folders (SeaBIOS, option ROMs) ahead of the
+    system's; returns argv's first words."""
+    binary = os.environ.get("QEMU_SYSTEM")
+    if not binary:
+        return [default]
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(binary)))
+    argv = [binary]
+    for d in ("share/qemu", "share/seabios"):
+        if os.path.isdir(os.path.join(prefix, d)):
+            argv += ["-L", os.path.join(prefix, d)]
+    return argv
+
+
+def qemu_version(argv):
+    """`QEMU emulator version …` of the binary argv starts with."""
+    try:
+        return subprocess.run([argv[0], "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError) as e:
+        return f"unknown ({e})"
+
+
 class QMP:
     """A minimal QMP client (JSON lines over a unix socket)."""
 

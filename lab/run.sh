@@ -15,12 +15,15 @@
 #   gdbhvm   self-built Xen on a CPU with HAP (qemu64,+svm,+npt): live gdb on
 #         a PVH guest, and per-vCPU run control and checked stepi on the PV
 #         guest (make lab only)
+#   hvmbreak self-built Xen on a CPU with HAP under a newer QEMU than
+#         bookworm's (bookworm-backports, lab/fetch-qemu.sh, or QEMU_SYSTEM):
+#         hbreak and break on a PVH guest through live gdb (make lab only)
 #   arm64 Debian's arm64 Xen under qemu-system-aarch64: traces, then a dom0
 #         crash with noreboot and the whole-machine dumps (lab/arm64/run.sh)
 # Usage: lab/run.sh PROFILE
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(dirname "$here")"
-profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|gdbhvm|gdbavx|arm64}"
+profile="${1:?usage: run.sh ci|pvh|selfbuilt|gdbperf|gdbhvm|gdbavx|hvmbreak|arm64}"
 case "$profile" in arm64) exec "$here/arm64/run.sh" ;; esac   # own packages, images, boot (lab/arm64)
 work="$here/work"; results="$here/results/$profile"
 mkdir -p "$work"
@@ -67,6 +70,10 @@ case "$profile" in
   gdbavx)    # make lab only: ymm registers of a PV guest through live gdb, on a CPU with XSAVE/AVX
        LAB_CPU="${LAB_CPU:-qemu64,+xsave,+xsaveopt,+avx}" /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
          --initrd "$work/dom0.img" --scenarios gdb-avx --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
+  hvmbreak)  # by hand only (not in make lab): HVM breakpoints need a QEMU whose TCG SVM arms DR7 on VMRUN (docs/gdbstub.md)
+       qemu="${QEMU_SYSTEM:-$("$here/fetch-qemu.sh")}"
+       QEMU_SYSTEM="$qemu" LAB_CPU="${LAB_CPU:-qemu64,+svm,+npt}" /usr/bin/python3 "$here/boot.py" --xen "$("$here/build-xen.sh")/xen" --kernel "$root/boot/vmlinuz-$kver" \
+         --initrd "$work/dom0.img" --scenarios gdb-hvm-break --gdb --timeout "${LAB_TIMEOUT:-2400}" --out "$results" || rc=$? ;;
   *) echo "lab: unknown profile $profile" >&2; exit 2 ;;
 esac
 [ $rc -ne 0 ] || "$here/stamp.sh" > "$results/stamp"

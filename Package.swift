@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "XenTrace", targets: ["XenTrace"]),
         .library(name: "ELF", targets: ["ELF"]),
         .library(name: "XenTraceAnalysis", targets: ["XenTraceAnalysis"]),
+        .library(name: "JSONPull", targets: ["JSONPull"]),
         .library(name: "GDBRemote", targets: ["GDBRemote"]),
         .library(name: "GDBBackends", targets: ["GDBBackends"]),
         .library(name: "DWARF", targets: ["DWARF"]),
@@ -63,7 +64,9 @@ let package = Package(
         .target(name: "XenTraceFormats", dependencies: ["XenTrace", "BinaryIO"]),
 
         // MARK: analyses and their outputs
-        .target(name: "XenTraceAnalysis", dependencies: ["XenTrace", "BinaryIO"]),
+        .target(name: "XenTraceAnalysis", dependencies: ["XenTrace", "BinaryIO", "JSONPull"]),
+        // A pull reader for JSON text in memory (saved summaries for `trace diff`).
+        .target(name: "JSONPull", dependencies: ["BinaryIO"]),
 
         // MARK: gdb remote serial protocol (engine + transports; no dependencies)
         .target(name: "GDBRemote"),
@@ -100,6 +103,7 @@ let package = Package(
         .testTarget(name: "LabTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump", "CrashAnalysis", "BinaryIO", "ELF", "DWARF", "LabTestSupport"]),
         .testTarget(name: "LabExtraTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump", "LabTestSupport"]),
         .testTarget(name: "XenTraceAnalysisTests", dependencies: ["XenTraceAnalysis", "XenTrace", "BinaryIO"]),
+        .testTarget(name: "JSONPullTests", dependencies: ["JSONPull", "BinaryIO"]),
         .testTarget(name: "GDBRemoteTests", dependencies: ["GDBRemote", "GDBBackends", "ELF", "Dump", "CrashAnalysis", "DWARF", "XenControl", "CrashTestSupport"]),
         .testTarget(name: "XenTraceFormatsTests", dependencies: ["XenTraceFormats", "XenTrace", "BinaryIO"]),
         .testTarget(name: "TraceRingTests", dependencies: ["TraceRing", "CTraceBuffer", "XenTrace"]),

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import BinaryIO
 import XenTraceAnalysis
 
 /// `xenscope trace diff A B`: what got slower, which exits grew.
@@ -22,11 +22,12 @@ struct TraceDiffCommand: ParsableCommand {
     var json = false
 
     func load(_ path: String, _ damage: inout [String]) throws -> TraceSummary {
-        // A directory opens but cannot be read: leave it to the trace reader's message.
-        if let h = FileHandle(forReadingAtPath: path), let first = try? h.read(upToCount: 1), first.first == UInt8(ascii: "{") {
-            try? h.close()
-            do { return try SummaryJSON.decode(Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-                throw ValidationError("\(path): not a summary JSON file (\(error))")
+        // A saved summary starts with '{'; it is read through a mapping by the
+        // pull reader (no document tree). What cannot be mapped (a directory,
+        // a pipe) or is not JSON is left to the trace reader and its messages.
+        if let m = try? MappedFile(path: path), m.withBytes({ $0.first == UInt8(ascii: "{") }) {
+            do { return try SummaryJSON.decode(mapped: m) } catch let e as InputError {
+                throw InputError(file: e.file, offset: e.offset, "not a summary JSON file: " + e.message)
             }
         }
         let s = try Summarizer.summarize(path: path, options: time.summaryOptions(file: path))

@@ -107,6 +107,10 @@ public struct Percentiles: Sendable, Codable, Equatable {
     public var p99: UInt64
     public var max: UInt64
 
+    init(p50: UInt64, p90: UInt64, p99: UInt64, max: UInt64) {
+        self.p50 = p50; self.p90 = p90; self.p99 = p99; self.max = max
+    }
+
     init(_ h: LogHistogram, max: UInt64) {
         p50 = Swift.min(h.percentile(50), max)
         p90 = Swift.min(h.percentile(90), max)

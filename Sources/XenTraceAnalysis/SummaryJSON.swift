@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import XenTrace
 
@@ -30,7 +31,35 @@ public enum SummaryJSON {
         return String(decoding: try e.encode(s), as: UTF8.self)
     }
 
-    public static func decode(_ data: Data) throws -> TraceSummary {
+    /// Reads a saved summary from memory (``SummaryJSONReader``; errors name
+    /// `file` and the byte offset).
+    public static func decode(bytes: UnsafeRawBufferPointer, file: String) throws -> TraceSummary {
+        var reader = SummaryJSONReader(bytes, file: file)
+        return try reader.document()
+    }
+
+    /// Reads a saved summary file through a memory mapping: no copy of the
+    /// text and no document tree, only the model itself.
+    public static func decode(path: String) throws -> TraceSummary {
+        try decode(mapped: MappedFile(path: path))
+    }
+
+    /// Reads a mapped summary file, giving its pages back as they are read.
+    public static func decode(mapped m: MappedFile) throws -> TraceSummary {
+        m.adviseSequential()
+        return try m.withBytes { b in
+            var reader = SummaryJSONReader(b, file: m.path, mapped: m)
+            return try reader.document()
+        }
+    }
+
+    public static func decode(_ data: Data, file: String = "<memory>") throws -> TraceSummary {
+        try data.withUnsafeBytes { try decode(bytes: $0, file: file) }
+    }
+
+    /// What `JSONDecoder` makes of the text (the synthesized `Decodable`
+    /// conformance): the reference the pull reader must agree with in tests.
+    public static func foundationDecode(_ data: Data) throws -> TraceSummary {
         try JSONDecoder().decode(TraceSummary.self, from: data)
     }
 

@@ -84,6 +84,27 @@ import XenTrace
         #expect(folder.stderr == "Error: \(t.folder): is a directory\n")
     }
 
+    /// A saved summary cut short: `trace diff` names the file and the offset
+    /// where the text stops making sense (the pull reader, not JSONDecoder).
+    @Test func diffNamesTheOffsetInACutSummary() throws {
+        let x = try xenscopeBinary()
+        let t = try Inputs()
+        defer { removeDir(t.dir) }
+        let sample = samplePath("xen-4.17.5-selfbuilt-qemu-sched-dom0-pvdomU.xentrace")
+        let json = try runCaptured([x, "trace", "summary", "--json", sample])
+        #expect(json.status == 0)
+        let whole = Array(json.stdout.utf8)
+        try writeFile(t.dir + "/whole.json", whole)
+        try writeFile(t.dir + "/cut.json", Array(whole.prefix(1000)))
+        let ok = try runCaptured([x, "trace", "diff", t.dir + "/whole.json", sample])
+        #expect(ok.status == 0 && ok.stderr.isEmpty)
+        let direct = try runCaptured([x, "trace", "diff", sample, sample])
+        #expect(ok.stdout.prefix(200) == direct.stdout.prefix(200))
+        let cut = try runCaptured([x, "trace", "diff", t.dir + "/cut.json", sample])
+        #expect(cut.status == 1)
+        #expect(cut.stderr == "Error: \(t.dir)/cut.json: at byte 994 (0x3e2): not a summary JSON file: a string that is not closed (it starts at byte 994)\n")
+    }
+
     @Test func optionFilesGiveOneLineWithTheOffset() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

@@ -40,33 +40,40 @@ public struct SummaryDiff: Sendable, Codable {
                        totalSecondsA: x.seconds(cyA), totalSecondsB: y.seconds(cyB),
                        meanRatio: ma == 0 ? 0 : Double(mb) / Double(ma), rateRatio: ra == 0 ? 0 : rb / ra)
         }
-        /// Growth of the share of trace time, largest first.
-        func byTimeGrowth(_ l: Row, _ r: Row) -> Bool { (l.totalSecondsB / sb - l.totalSecondsA / sa) > (r.totalSecondsB / sb - r.totalSecondsA / sa) }
+        /// Growth of the share of trace time (exits and domains, largest first).
+        func timeGrowth(_ r: Row) -> Double { r.totalSecondsB / sb - r.totalSecondsA / sa }
         // Exits by name, over all vCPUs; sorted by growth of total time.
         var ex: [String: (CycleStats, CycleStats)] = [:]
         for e in x.exits { ex[e.name, default: (CycleStats(), CycleStats())].0 = e.stats }
         for e in y.exits { ex[e.name, default: (CycleStats(), CycleStats())].1 = e.stats }
-        exits = ex.map { row($0.key, $0.value.0.events, $0.value.1.events, $0.value.0.cycles, $0.value.1.cycles, $0.value.0.count, $0.value.1.count) }
-            .sorted(by: byTimeGrowth)
+        exits = SummaryDiff.ranked(ex.map { row($0.key, $0.value.0.events, $0.value.1.events, $0.value.0.cycles, $0.value.1.cycles, $0.value.0.count, $0.value.1.count) }, by: timeGrowth)
         // Domains: running time and intervals.
         var dm: [String: (Int, Int, UInt64, UInt64)] = [:]
         for d in x.domains { let n = d.vcpus.reduce(0) { $0 + $1.runstates[0].stats.count }; dm[d.name, default: (0, 0, 0, 0)].0 = n; dm[d.name]!.2 = d.runningCycles }
         for d in y.domains { let n = d.vcpus.reduce(0) { $0 + $1.runstates[0].stats.count }; dm[d.name, default: (0, 0, 0, 0)].1 = n; dm[d.name]!.3 = d.runningCycles }
-        domains = dm.map { row($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3, $0.value.0, $0.value.1) }
-            .sorted(by: byTimeGrowth)
+        domains = SummaryDiff.ranked(dm.map { row($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3, $0.value.0, $0.value.1) }, by: timeGrowth)
         // Hypercalls by name over all domains.
         var hc: [String: (Int, Int)] = [:]
         for d in x.domains { for h in d.hypercalls { hc[h.name, default: (0, 0)].0 += h.count } }
         for d in y.domains { for h in d.hypercalls { hc[h.name, default: (0, 0)].1 += h.count } }
-        hypercalls = hc.map { row($0.key, $0.value.0, $0.value.1, 0, 0, 0, 0) }
-            .sorted { ($0.perSecondB - $0.perSecondA) > ($1.perSecondB - $1.perSecondA) }
+        hypercalls = SummaryDiff.ranked(hc.map { row($0.key, $0.value.0, $0.value.1, 0, 0, 0, 0) }) { $0.perSecondB - $0.perSecondA }
         // Wake-to-run latency per domain (mean over its vCPUs' wake intervals).
         var wl: [String: (CycleStats, CycleStats)] = [:]
         for d in x.domains where d.domain != 32767 { for v in d.vcpus { wl[d.name, default: (CycleStats(), CycleStats())].0.merge(v.runnableAfterWake) } }
         for d in y.domains where d.domain != 32767 { for v in d.vcpus { wl[d.name, default: (CycleStats(), CycleStats())].1.merge(v.runnableAfterWake) } }
-        wakeLatency = wl.filter { $0.value.0.count + $0.value.1.count > 0 }
-            .map { row($0.key, $0.value.0.count, $0.value.1.count, $0.value.0.cycles, $0.value.1.cycles, $0.value.0.count, $0.value.1.count) }
-            .sorted { $0.meanRatio > $1.meanRatio }
+        wakeLatency = SummaryDiff.ranked(wl.filter { $0.value.0.count + $0.value.1.count > 0 }
+            .map { row($0.key, $0.value.0.count, $0.value.1.count, $0.value.0.cycles, $0.value.1.cycles, $0.value.0.count, $0.value.1.count) }) { $0.meanRatio }
+    }
+
+    /// Rows by `value`, largest first; equal values by key in byte order.
+    /// The rows come from dictionaries, whose order changes from process to
+    /// process (hash seeds), so without the key the output of two runs on
+    /// the same inputs could differ wherever two rows tie (e.g. two domains
+    /// that are new in B).
+    static func ranked(_ rows: [Row], by value: (Row) -> Double) -> [Row] {
+        rows.map { (value($0), $0) }
+            .sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1.key.utf8.lexicographicallyPrecedes($1.1.key.utf8) }
+            .map(\.1)
     }
 
     /// Streams the stable JSON form (schema `xenscope.trace-diff/1`, docs/trace-diff.md):

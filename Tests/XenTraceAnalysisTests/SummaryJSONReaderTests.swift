@@ -54,6 +54,9 @@ import XenTraceAnalysis
         #expect(d0.meanCyclesA == 16023662 && d0.meanCyclesB == 3941774)
         let d1 = try #require(d.wakeLatency.first { $0.key == "d1" })
         #expect(d1.countA == 402 && d1.countB == 0 && d1.meanCyclesA == 3067739)
+        // d1 (gone in B) and d2 (new in B) both have ratio 0: ties go by name.
+        #expect(d.wakeLatency.map(\.key) == ["d0", "d1", "d2"])
+        #expect(d.domains.map(\.key) == ["idle", "d2", "d1", "d0"])
         let iret = try #require(d.hypercalls.first { $0.key == "iret" })
         #expect(iret.countA == 73919 && iret.countB == 0)
         #expect(d.render().hasPrefix("A: \(a.file) (10.777 s)\nB: \(b.file) (8.646 s)\n"))

@@ -99,7 +99,7 @@ import XenTrace
         let ok = try runCaptured([x, "trace", "diff", t.dir + "/whole.json", sample])
         #expect(ok.status == 0 && ok.stderr.isEmpty)
         let direct = try runCaptured([x, "trace", "diff", sample, sample])
-        #expect(ok.stdout.prefix(200) == direct.stdout.prefix(200))
+        #expect(ok.stdout == direct.stdout)  // same rows in the same order (ties by name), in two processes
         let cut = try runCaptured([x, "trace", "diff", t.dir + "/cut.json", sample])
         #expect(cut.status == 1)
         #expect(cut.stderr == "Error: \(t.dir)/cut.json: at byte 994 (0x3e2): not a summary JSON file: a string that is not closed (it starts at byte 994)\n")

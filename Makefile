@@ -60,7 +60,7 @@ test: deps peers linux-guest
 # what CI finds is what a developer's run of the same commit finds). `make
 # fuzz` alone explores with a random seed for the whole time.
 TEST_FUZZ_ARGS ?= -seed=1 -runs=15000
-FUZZ_TARGETS = trace dump formats gdbstub elf dwarf analysis
+FUZZ_TARGETS = trace dump formats gdbstub elf dwarf analysis json
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 
 # Each target's seconds (override any: `make fuzz-dump FUZZ_DUMP_SECONDS=60`).
@@ -78,6 +78,9 @@ FUZZ_ELF_SECONDS ?= 20
 FUZZ_DWARF_SECONDS ?= 20
 # The trace analyses (summary, exporters, report, diff over fuzzed traces).
 FUZZ_ANALYSIS_SECONDS ?= 30
+# The JSON pull reader and the saved-summary reader of `trace diff` (after
+# analysis, whose instrumented modules it links when they are current).
+FUZZ_JSON_SECONDS ?= 20
 
 # `make fuzz-NAME`: scripts/fuzz-NAME.sh for FUZZ_NAME_SECONDS.
 $(FUZZ_TARGETS:%=fuzz-%): fuzz-%:

@@ -27,6 +27,8 @@ let package = Package(
         bench("trace-decode", xenscope("XenTrace", "XenTraceFormats")),
         // Trace summary vs `xenalyze --summary` vs `cat` on a generated 1 GB trace.
         bench("trace-summary", xenscope("XenTrace", "XenTraceAnalysis")),
+        // `trace diff` of two saved ~41 MB summaries: JSONDecoder vs the pull reader (time, peak RSS).
+        bench("trace-diff", xenscope("XenTrace", "XenTraceAnalysis", "BinaryIO")),
         // Trace reader: `trace info` figures and full record iteration (file and
         // TSC order) on a generated 1 GB trace, beside `cat FILE > /dev/null`.
         bench("trace-read", xenscope("XenTrace", "BinaryIO")),

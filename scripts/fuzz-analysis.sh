@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer target for the trace analyses (Fuzz/AnalysisFuzz.swift:
 # summary passes, text/JSON/HTML output, Chrome/CSV/JSONL exporters, windows,
-# diff; with BinaryIO, XenTrace and XenTraceAnalysis compiled in, instrumented,
+# diff; with BinaryIO, XenTrace, JSONPull and XenTraceAnalysis compiled in, instrumented,
 # under ASan) and runs it for a bounded time.
 # Usage: scripts/fuzz-analysis.sh [SECONDS]   (default 60)
 # Seeds: Fuzz/analysis-seeds and the crash replay corpus
@@ -11,6 +11,6 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
 B=.build-fuzz/analysis
 mkdir -p "$B/corpus" "$B/artifacts"
-fuzz_build "$B" "$B/fuzz-analysis" Fuzz/AnalysisFuzz.swift BinaryIO XenTrace XenTraceAnalysis
+fuzz_build "$B" "$B/fuzz-analysis" Fuzz/AnalysisFuzz.swift BinaryIO XenTrace JSONPull XenTraceAnalysis
 fuzz_run "the trace analyses" "$B/fuzz-analysis" "$secs" 16384 "$B/artifacts/" 12 \
   "$B/corpus" Fuzz/analysis-seeds Tests/XenTraceAnalysisTests/Corpus

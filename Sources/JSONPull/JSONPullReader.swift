@@ -200,12 +200,14 @@ public struct JSONPullReader {
         let start = offset
         let n = try scanNumber().length
         // strtod needs a terminated copy; numbers are short, the copy is on the stack.
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double in
+        let v = withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double in
             let p = buf.baseAddress!
             UnsafeMutableRawPointer(p).copyMemory(from: base + start, byteCount: n)
             p[n] = 0
             return strtod(p, nil)
         }
+        guard v.isFinite else { throw error("a number beyond the range of a double", at: start) }
+        return v
     }
 
     /// Passes over one value of any kind (validating it).

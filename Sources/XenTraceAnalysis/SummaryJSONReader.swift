@@ -45,6 +45,14 @@ struct SummaryJSONReader {
         return v
     }
 
+    /// Marks member `n` of the current object as read; a second one is an
+    /// error (JSONDecoder kept the first, a plain reader the last: neither
+    /// is what the writer meant, so neither is guessed).
+    func once(_ seen: inout UInt64, _ n: Int, _ k: JSONKey) throws {
+        guard seen & (1 << n) == 0 else { throw r.error("the key \"\(k.string)\" appears twice in one object", at: k.offset) }
+        seen |= 1 << n
+    }
+
     mutating func array<T>(_ element: (inout SummaryJSONReader) throws -> T) throws -> [T] {
         var out: [T] = []
         try r.beginArray()
@@ -62,7 +70,11 @@ struct SummaryJSONReader {
     mutating func intMap() throws -> [String: Int] {
         var m: [String: Int] = [:]
         try r.beginObject()
-        while let k = try r.nextKey() { m[k.string] = try r.int() }
+        while let k = try r.nextKey() {
+            let key = k.string
+            guard m[key] == nil else { throw r.error("the key \"\(key)\" appears twice in one object", at: k.offset) }
+            m[key] = try r.int()
+        }
         return m
     }
 
@@ -70,6 +82,7 @@ struct SummaryJSONReader {
 
     mutating func summary() throws -> TraceSummary {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var schema: String?, file: String?, cpuHz: Double?, cpuHzSource: String?, clock: TraceClock?
         var fromTSC: UInt64?, toTSC: UInt64?, firstTSC: UInt64?, lastTSC: UInt64?, totalCycles: UInt64?
         var records: Int?, cpuChangeRecords: Int?, lostRecordEvents: Int?, lostRecords: UInt64?
@@ -79,32 +92,32 @@ struct SummaryJSONReader {
         var power: [TraceSummary.PowerCPU]?, top: [TraceSummary.TopDomain]?, anomalies: [Anomaly]?, diagnostics: [String]?
         while let k = try r.nextKey() {
             switch k {
-            case "schema": schema = try r.string()
-            case "file": file = try r.string()
-            case "cpuHz": cpuHz = try r.double()
-            case "cpuHzSource": cpuHzSource = try r.string()
-            case "clock": clock = try optional { try $0.clock() }
-            case "fromTSC": fromTSC = try optional { try $0.r.uint64() }
-            case "toTSC": toTSC = try optional { try $0.r.uint64() }
-            case "firstTSC": firstTSC = try r.uint64()
-            case "lastTSC": lastTSC = try r.uint64()
-            case "totalCycles": totalCycles = try r.uint64()
-            case "records": records = try r.int()
-            case "cpuChangeRecords": cpuChangeRecords = try r.int()
-            case "lostRecordEvents": lostRecordEvents = try r.int()
-            case "lostRecords": lostRecords = try r.uint64()
-            case "hvmFlavour": hvmFlavour = try optional { try $0.r.string() }
-            case "hvmFlavourReason": hvmFlavourReason = try optional { try $0.r.string() }
-            case "pcpus": pcpus = try array { try $0.pcpu() }
-            case "domains": domains = try array { try $0.domain() }
-            case "exits": exits = try array { try $0.exitReason() }
-            case "wakeLatency": wakeLatency = try optional { try $0.distribution() }
-            case "irqVectors": irqVectors = try array { try $0.irq() }
-            case "irqsHandled": irqsHandled = try array { try $0.irq() }
-            case "power": power = try array { try $0.power() }
-            case "top": top = try array { try $0.topDomain() }
-            case "anomalies": anomalies = try array { try $0.anomaly() }
-            case "diagnostics": diagnostics = try array { try $0.r.string() }
+            case "schema": try once(&seen, 0, k); schema = try r.string()
+            case "file": try once(&seen, 1, k); file = try r.string()
+            case "cpuHz": try once(&seen, 2, k); cpuHz = try r.double()
+            case "cpuHzSource": try once(&seen, 3, k); cpuHzSource = try r.string()
+            case "clock": try once(&seen, 4, k); clock = try optional { try $0.clock() }
+            case "fromTSC": try once(&seen, 5, k); fromTSC = try optional { try $0.r.uint64() }
+            case "toTSC": try once(&seen, 6, k); toTSC = try optional { try $0.r.uint64() }
+            case "firstTSC": try once(&seen, 7, k); firstTSC = try r.uint64()
+            case "lastTSC": try once(&seen, 8, k); lastTSC = try r.uint64()
+            case "totalCycles": try once(&seen, 9, k); totalCycles = try r.uint64()
+            case "records": try once(&seen, 10, k); records = try r.int()
+            case "cpuChangeRecords": try once(&seen, 11, k); cpuChangeRecords = try r.int()
+            case "lostRecordEvents": try once(&seen, 12, k); lostRecordEvents = try r.int()
+            case "lostRecords": try once(&seen, 13, k); lostRecords = try r.uint64()
+            case "hvmFlavour": try once(&seen, 14, k); hvmFlavour = try optional { try $0.r.string() }
+            case "hvmFlavourReason": try once(&seen, 15, k); hvmFlavourReason = try optional { try $0.r.string() }
+            case "pcpus": try once(&seen, 16, k); pcpus = try array { try $0.pcpu() }
+            case "domains": try once(&seen, 17, k); domains = try array { try $0.domain() }
+            case "exits": try once(&seen, 18, k); exits = try array { try $0.exitReason() }
+            case "wakeLatency": try once(&seen, 19, k); wakeLatency = try optional { try $0.distribution() }
+            case "irqVectors": try once(&seen, 20, k); irqVectors = try array { try $0.irq() }
+            case "irqsHandled": try once(&seen, 21, k); irqsHandled = try array { try $0.irq() }
+            case "power": try once(&seen, 22, k); power = try array { try $0.power() }
+            case "top": try once(&seen, 23, k); top = try array { try $0.topDomain() }
+            case "anomalies": try once(&seen, 24, k); anomalies = try array { try $0.anomaly() }
+            case "diagnostics": try once(&seen, 25, k); diagnostics = try array { try $0.r.string() }
             default: try r.skipValue()
             }
         }
@@ -126,16 +139,17 @@ struct SummaryJSONReader {
 
     mutating func clock() throws -> TraceClock {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var kind: TraceClock.Kind?, hz: Double?, hzSource: String?
         while let k = try r.nextKey() {
             switch k {
-            case "kind":
+            case "kind": try once(&seen, 0, k)
                 let vAt = r.valueOffset()
                 let name = try r.string()
                 guard let v = TraceClock.Kind(rawValue: name) else { throw r.error("unknown clock kind \"\(name)\"", at: vAt) }
                 kind = v
-            case "hz": hz = try r.double()
-            case "hzSource": hzSource = try r.string()
+            case "hz": try once(&seen, 1, k); hz = try r.double()
+            case "hzSource": try once(&seen, 2, k); hzSource = try r.string()
             default: try r.skipValue()
             }
         }
@@ -144,14 +158,15 @@ struct SummaryJSONReader {
 
     mutating func stats() throws -> CycleStats {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var count: Int?, cycles: UInt64?, events: Int?, maxCycles: UInt64?, minCycles: UInt64?
         while let k = try r.nextKey() {
             switch k {
-            case "count": count = try r.int()
-            case "cycles": cycles = try r.uint64()
-            case "events": events = try r.int()
-            case "maxCycles": maxCycles = try r.uint64()
-            case "minCycles": minCycles = try r.uint64()
+            case "count": try once(&seen, 0, k); count = try r.int()
+            case "cycles": try once(&seen, 1, k); cycles = try r.uint64()
+            case "events": try once(&seen, 2, k); events = try r.int()
+            case "maxCycles": try once(&seen, 3, k); maxCycles = try r.uint64()
+            case "minCycles": try once(&seen, 4, k); minCycles = try r.uint64()
             default: try r.skipValue()
             }
         }
@@ -166,20 +181,22 @@ struct SummaryJSONReader {
 
     mutating func distribution() throws -> TraceSummary.Distribution {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var count: UInt64?, percentiles: Percentiles?, bins: [HistogramBin]?
         while let k = try r.nextKey() {
             switch k {
-            case "count": count = try r.uint64()
-            case "bins": bins = try array { try $0.bin() }
-            case "percentiles":
+            case "count": try once(&seen, 0, k); count = try r.uint64()
+            case "bins": try once(&seen, 1, k); bins = try array { try $0.bin() }
+            case "percentiles": try once(&seen, 2, k)
                 let pAt = try r.beginObject()
+                var pSeen: UInt64 = 0
                 var p50: UInt64?, p90: UInt64?, p99: UInt64?, max: UInt64?
                 while let k = try r.nextKey() {
                     switch k {
-                    case "p50": p50 = try r.uint64()
-                    case "p90": p90 = try r.uint64()
-                    case "p99": p99 = try r.uint64()
-                    case "max": max = try r.uint64()
+                    case "p50": try once(&pSeen, 0, k); p50 = try r.uint64()
+                    case "p90": try once(&pSeen, 1, k); p90 = try r.uint64()
+                    case "p99": try once(&pSeen, 2, k); p99 = try r.uint64()
+                    case "max": try once(&pSeen, 3, k); max = try r.uint64()
                     default: try r.skipValue()
                     }
                 }
@@ -194,12 +211,13 @@ struct SummaryJSONReader {
 
     mutating func bin() throws -> HistogramBin {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var low: UInt64?, high: UInt64?, count: UInt64?
         while let k = try r.nextKey() {
             switch k {
-            case "low": low = try r.uint64()
-            case "high": high = try r.uint64()
-            case "count": count = try r.uint64()
+            case "low": try once(&seen, 0, k); low = try r.uint64()
+            case "high": try once(&seen, 1, k); high = try r.uint64()
+            case "count": try once(&seen, 2, k); count = try r.uint64()
             default: try r.skipValue()
             }
         }
@@ -208,23 +226,24 @@ struct SummaryJSONReader {
 
     mutating func pcpu() throws -> TraceSummary.PCPU {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var cpu: Int?, records: Int?, bytes: Int?, firstTSC: UInt64?, lastTSC: UInt64?, classBytes: [String: Int]?
         var lostRecordEvents: Int?, lostRecords: UInt64?, lostCycles: UInt64?, runningCycles: UInt64?, idleCycles: UInt64?
         var contextSwitches: Int?
         while let k = try r.nextKey() {
             switch k {
-            case "cpu": cpu = try r.int()
-            case "records": records = try r.int()
-            case "bytes": bytes = try r.int()
-            case "firstTSC": firstTSC = try r.uint64()
-            case "lastTSC": lastTSC = try r.uint64()
-            case "classBytes": classBytes = try intMap()
-            case "lostRecordEvents": lostRecordEvents = try r.int()
-            case "lostRecords": lostRecords = try r.uint64()
-            case "lostCycles": lostCycles = try r.uint64()
-            case "runningCycles": runningCycles = try r.uint64()
-            case "idleCycles": idleCycles = try r.uint64()
-            case "contextSwitches": contextSwitches = try r.int()
+            case "cpu": try once(&seen, 0, k); cpu = try r.int()
+            case "records": try once(&seen, 1, k); records = try r.int()
+            case "bytes": try once(&seen, 2, k); bytes = try r.int()
+            case "firstTSC": try once(&seen, 3, k); firstTSC = try r.uint64()
+            case "lastTSC": try once(&seen, 4, k); lastTSC = try r.uint64()
+            case "classBytes": try once(&seen, 5, k); classBytes = try intMap()
+            case "lostRecordEvents": try once(&seen, 6, k); lostRecordEvents = try r.int()
+            case "lostRecords": try once(&seen, 7, k); lostRecords = try r.uint64()
+            case "lostCycles": try once(&seen, 8, k); lostCycles = try r.uint64()
+            case "runningCycles": try once(&seen, 9, k); runningCycles = try r.uint64()
+            case "idleCycles": try once(&seen, 10, k); idleCycles = try r.uint64()
+            case "contextSwitches": try once(&seen, 11, k); contextSwitches = try r.int()
             default: try r.skipValue()
             }
         }
@@ -239,16 +258,17 @@ struct SummaryJSONReader {
 
     mutating func domain() throws -> TraceSummary.Domain {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var domain: Int?, name: String?, runningCycles: UInt64?, vcpus: [TraceSummary.VCPU]?
         var hypercalls: [TraceSummary.Hypercall]?, wakeLatency: TraceSummary.Distribution?
         while let k = try r.nextKey() {
             switch k {
-            case "domain": domain = try r.int()
-            case "name": name = try r.string()
-            case "runningCycles": runningCycles = try r.uint64()
-            case "vcpus": vcpus = try array { try $0.vcpu() }
-            case "hypercalls": hypercalls = try array { try $0.hypercall() }
-            case "wakeLatency": wakeLatency = try optional { try $0.distribution() }
+            case "domain": try once(&seen, 0, k); domain = try r.int()
+            case "name": try once(&seen, 1, k); name = try r.string()
+            case "runningCycles": try once(&seen, 2, k); runningCycles = try r.uint64()
+            case "vcpus": try once(&seen, 3, k); vcpus = try array { try $0.vcpu() }
+            case "hypercalls": try once(&seen, 4, k); hypercalls = try array { try $0.hypercall() }
+            case "wakeLatency": try once(&seen, 5, k); wakeLatency = try optional { try $0.distribution() }
             default: try r.skipValue()
             }
         }
@@ -259,21 +279,22 @@ struct SummaryJSONReader {
 
     mutating func vcpu() throws -> TraceSummary.VCPU {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var vcpu: Int?, kind: String?, runstates: [TraceSummary.Runstate]?
         var afterWake: CycleStats?, afterPreempt: CycleStats?, other: CycleStats?
         var runs: Int?, migrations: Int?, exits: [TraceSummary.VCPUExit]?, pv: TraceSummary.PVCounts?
         while let k = try r.nextKey() {
             switch k {
-            case "vcpu": vcpu = try r.int()
-            case "kind": kind = try r.string()
-            case "runstates": runstates = try array { try $0.runstate() }
-            case "runnableAfterWake": afterWake = try stats()
-            case "runnableAfterPreempt": afterPreempt = try stats()
-            case "runnableOther": other = try stats()
-            case "runs": runs = try r.int()
-            case "migrations": migrations = try r.int()
-            case "exits": exits = try array { try $0.vcpuExit() }
-            case "pv": pv = try optional { try $0.pvCounts() }
+            case "vcpu": try once(&seen, 0, k); vcpu = try r.int()
+            case "kind": try once(&seen, 1, k); kind = try r.string()
+            case "runstates": try once(&seen, 2, k); runstates = try array { try $0.runstate() }
+            case "runnableAfterWake": try once(&seen, 3, k); afterWake = try stats()
+            case "runnableAfterPreempt": try once(&seen, 4, k); afterPreempt = try stats()
+            case "runnableOther": try once(&seen, 5, k); other = try stats()
+            case "runs": try once(&seen, 6, k); runs = try r.int()
+            case "migrations": try once(&seen, 7, k); migrations = try r.int()
+            case "exits": try once(&seen, 8, k); exits = try array { try $0.vcpuExit() }
+            case "pv": try once(&seen, 9, k); pv = try optional { try $0.pvCounts() }
             default: try r.skipValue()
             }
         }
@@ -287,11 +308,12 @@ struct SummaryJSONReader {
 
     mutating func runstate() throws -> TraceSummary.Runstate {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var state: String?, stats: CycleStats?
         while let k = try r.nextKey() {
             switch k {
-            case "state": state = try r.string()
-            case "stats": stats = try self.stats()
+            case "state": try once(&seen, 0, k); state = try r.string()
+            case "stats": try once(&seen, 1, k); stats = try self.stats()
             default: try r.skipValue()
             }
         }
@@ -300,12 +322,13 @@ struct SummaryJSONReader {
 
     mutating func vcpuExit() throws -> TraceSummary.VCPUExit {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var reason: Int?, name: String?, stats: CycleStats?
         while let k = try r.nextKey() {
             switch k {
-            case "reason": reason = try r.int()
-            case "name": name = try r.string()
-            case "stats": stats = try self.stats()
+            case "reason": try once(&seen, 0, k); reason = try r.int()
+            case "name": try once(&seen, 1, k); name = try r.string()
+            case "stats": try once(&seen, 2, k); stats = try self.stats()
             default: try r.skipValue()
             }
         }
@@ -315,15 +338,16 @@ struct SummaryJSONReader {
 
     mutating func exitReason() throws -> TraceSummary.ExitReason {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var reason: Int?, name: String?, stats: CycleStats?, distribution: TraceSummary.Distribution?
         var topRIPs: [TraceSummary.RIPCount]?
         while let k = try r.nextKey() {
             switch k {
-            case "reason": reason = try r.int()
-            case "name": name = try r.string()
-            case "stats": stats = try self.stats()
-            case "distribution": distribution = try self.distribution()
-            case "topRIPs": topRIPs = try array { try $0.ripCount() }
+            case "reason": try once(&seen, 0, k); reason = try r.int()
+            case "name": try once(&seen, 1, k); name = try r.string()
+            case "stats": try once(&seen, 2, k); stats = try self.stats()
+            case "distribution": try once(&seen, 3, k); distribution = try self.distribution()
+            case "topRIPs": try once(&seen, 4, k); topRIPs = try array { try $0.ripCount() }
             default: try r.skipValue()
             }
         }
@@ -335,11 +359,12 @@ struct SummaryJSONReader {
 
     mutating func ripCount() throws -> TraceSummary.RIPCount {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var rip: UInt64?, count: Int?
         while let k = try r.nextKey() {
             switch k {
-            case "rip": rip = try r.uint64()
-            case "count": count = try r.int()
+            case "rip": try once(&seen, 0, k); rip = try r.uint64()
+            case "count": try once(&seen, 1, k); count = try r.int()
             default: try r.skipValue()
             }
         }
@@ -348,12 +373,13 @@ struct SummaryJSONReader {
 
     mutating func hypercall() throws -> TraceSummary.Hypercall {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var op: Int?, name: String?, count: Int?
         while let k = try r.nextKey() {
             switch k {
-            case "op": op = try r.int()
-            case "name": name = try r.string()
-            case "count": count = try r.int()
+            case "op": try once(&seen, 0, k); op = try r.int()
+            case "name": try once(&seen, 1, k); name = try r.string()
+            case "count": try once(&seen, 2, k); count = try r.int()
             default: try r.skipValue()
             }
         }
@@ -362,12 +388,13 @@ struct SummaryJSONReader {
 
     mutating func pvCounts() throws -> TraceSummary.PVCounts {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var events: [String: Int]?, hypercalls: [TraceSummary.Hypercall]?, subcalls: Int?
         while let k = try r.nextKey() {
             switch k {
-            case "events": events = try intMap()
-            case "hypercalls": hypercalls = try array { try $0.hypercall() }
-            case "subcalls": subcalls = try r.int()
+            case "events": try once(&seen, 0, k); events = try intMap()
+            case "hypercalls": try once(&seen, 1, k); hypercalls = try array { try $0.hypercall() }
+            case "subcalls": try once(&seen, 2, k); subcalls = try r.int()
             default: try r.skipValue()
             }
         }
@@ -377,12 +404,13 @@ struct SummaryJSONReader {
 
     mutating func irq() throws -> TraceSummary.IRQCount {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var cpu: Int?, number: Int?, count: Int?
         while let k = try r.nextKey() {
             switch k {
-            case "cpu": cpu = try r.int()
-            case "number": number = try r.int()
-            case "count": count = try r.int()
+            case "cpu": try once(&seen, 0, k); cpu = try r.int()
+            case "number": try once(&seen, 1, k); number = try r.int()
+            case "count": try once(&seen, 2, k); count = try r.int()
             default: try r.skipValue()
             }
         }
@@ -391,12 +419,13 @@ struct SummaryJSONReader {
 
     mutating func power() throws -> TraceSummary.PowerCPU {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var cpu: Int?, cstates: [TraceSummary.StateResidency]?, pstates: [TraceSummary.StateResidency]?
         while let k = try r.nextKey() {
             switch k {
-            case "cpu": cpu = try r.int()
-            case "cstates": cstates = try array { try $0.residency() }
-            case "pstates": pstates = try array { try $0.residency() }
+            case "cpu": try once(&seen, 0, k); cpu = try r.int()
+            case "cstates": try once(&seen, 1, k); cstates = try array { try $0.residency() }
+            case "pstates": try once(&seen, 2, k); pstates = try array { try $0.residency() }
             default: try r.skipValue()
             }
         }
@@ -406,11 +435,12 @@ struct SummaryJSONReader {
 
     mutating func residency() throws -> TraceSummary.StateResidency {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var state: Int?, stats: CycleStats?
         while let k = try r.nextKey() {
             switch k {
-            case "state": state = try r.int()
-            case "stats": stats = try self.stats()
+            case "state": try once(&seen, 0, k); state = try r.int()
+            case "stats": try once(&seen, 1, k); stats = try self.stats()
             default: try r.skipValue()
             }
         }
@@ -419,12 +449,13 @@ struct SummaryJSONReader {
 
     mutating func topDomain() throws -> TraceSummary.TopDomain {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var domain: Int?, runningCycles: UInt64?, share: Double?
         while let k = try r.nextKey() {
             switch k {
-            case "domain": domain = try r.int()
-            case "runningCycles": runningCycles = try r.uint64()
-            case "share": share = try r.double()
+            case "domain": try once(&seen, 0, k); domain = try r.int()
+            case "runningCycles": try once(&seen, 1, k); runningCycles = try r.uint64()
+            case "share": try once(&seen, 2, k); share = try r.double()
             default: try r.skipValue()
             }
         }
@@ -434,13 +465,14 @@ struct SummaryJSONReader {
 
     mutating func anomaly() throws -> Anomaly {
         let at = try r.beginObject()
+        var seen: UInt64 = 0
         var kind: String?, count: Int?, offsets: [Int]?, example: String?
         while let k = try r.nextKey() {
             switch k {
-            case "kind": kind = try r.string()
-            case "count": count = try r.int()
-            case "offsets": offsets = try array { try $0.r.int() }
-            case "example": example = try r.string()
+            case "kind": try once(&seen, 0, k); kind = try r.string()
+            case "count": try once(&seen, 1, k); count = try r.int()
+            case "offsets": try once(&seen, 2, k); offsets = try array { try $0.r.int() }
+            case "example": try once(&seen, 3, k); example = try r.string()
             default: try r.skipValue()
             }
         }

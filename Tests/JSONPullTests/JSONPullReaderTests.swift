@@ -82,6 +82,8 @@ func failure<T>(_ text: String, _ body: (inout JSONPullReader) throws -> T) -> I
         }
         #expect(failure("1.") { try $0.double() }?.description == "t.json: at byte 2 (0x2): expected a digit after '.', found the end of the input")
         #expect(failure("1e+") { try $0.double() }?.description == "t.json: at byte 3 (0x3): expected a digit in the exponent, found the end of the input")
+        #expect(failure("-1e400") { try $0.double() }?.description == "t.json: at byte 0 (0x0): a number beyond the range of a double")
+        #expect(try reading("1e-400") { try $0.double() } == 0)
         #expect(failure("NaN") { try $0.double() }?.description == "t.json: at byte 0 (0x0): expected a number, found 'N'")
     }
 

@@ -85,6 +85,11 @@ import XenTraceAnalysis
         #expect(error(text + "x") == "s.json: at byte \(bytes.count) (0x\(String(bytes.count, radix: 16))): more bytes after the JSON value ('x')")
         // An unknown clock kind, at its value.
         #expect(error(#"{"clock": {"kind": "sundial", "hz": 1, "hzSource": "x"}}"#) == #"s.json: at byte 19 (0x13): unknown clock kind "sundial""#)
+        // A key twice in one object (JSONDecoder kept the first one): an error at the second.
+        let twice = text.replacingOccurrences(of: "{\n  \"anomalies\"", with: "{\n  \"records\" : 1,\n  \"anomalies\"")
+        let second = Array(twice.utf8).ranges(of: Array("\"records\" : \(s.records)".utf8)).first!.lowerBound
+        #expect(error(twice) == "s.json: at byte \(second) (0x\(String(second, radix: 16))): the key \"records\" appears twice in one object")
+        #expect(error(#"{"pcpus": [{"classBytes": {"a": 1, "a": 2}}]}"#) == #"s.json: at byte 35 (0x23): the key "a" appears twice in one object"#)
         // Unknown keys are passed over (a newer writer), null optionals are nil.
         let extra = try decode(text.replacingOccurrences(of: "{\n  \"anomalies\"", with: "{\n  \"zNew\" : [1, {\"x\": null}],\n  \"anomalies\""))
         #expect(try SummaryJSON.encode(extra) == text)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target for the JSON pull reader and the saved-summary
+# reader of `trace diff` (Fuzz/SummaryJSONFuzz.swift; BinaryIO, XenTrace,
+# JSONPull and XenTraceAnalysis compiled in, instrumented, under ASan) and
+# runs it for a bounded time.
+# Usage: scripts/fuzz-json.sh [SECONDS]   (default 60)
+# Seeds: Fuzz/json-seeds and the replay corpus Tests/XenTraceAnalysisTests/JSONCorpus
+# (copy new findings from .build-fuzz/json/artifacts/ there; the tests replay them).
+source "$(dirname "$0")/fuzz-common.sh"
+secs="${1:-60}"
+B=.build-fuzz/json
+mkdir -p "$B/corpus" "$B/artifacts"
+fuzz_build "$B" "$B/fuzz-json" Fuzz/SummaryJSONFuzz.swift BinaryIO XenTrace JSONPull XenTraceAnalysis
+fuzz_run "the summary JSON reader" "$B/fuzz-json" "$secs" 65536 "$B/artifacts/" 12 \
+  "$B/corpus" Fuzz/json-seeds Tests/XenTraceAnalysisTests/JSONCorpus

@@ -10,6 +10,14 @@ source "$(dirname "$0")/fuzz-common.sh"
 secs="${1:-60}"
 B=.build-fuzz/json
 mkdir -p "$B/corpus" "$B/artifacts"
-fuzz_build "$B" "$B/fuzz-json" Fuzz/SummaryJSONFuzz.swift BinaryIO XenTrace JSONPull XenTraceAnalysis
+mods=(BinaryIO XenTrace JSONPull XenTraceAnalysis)
+# fuzz-analysis (run just before in `make fuzz`) compiles the same modules
+# with the same flags: link against them when they are newer than every source.
+A=.build-fuzz/analysis
+if [ -f "$A/XenTraceAnalysis.o" ] && [ -z "$(find "${mods[@]/#/Sources/}" -newer "$A/XenTraceAnalysis.o" -print -quit)" ]; then
+  fuzz_link "$A" "$B/fuzz-json" Fuzz/SummaryJSONFuzz.swift "${mods[@]}"
+else
+  fuzz_build "$B" "$B/fuzz-json" Fuzz/SummaryJSONFuzz.swift "${mods[@]}"
+fi
 fuzz_run "the summary JSON reader" "$B/fuzz-json" "$secs" 65536 "$B/artifacts/" 12 \
   "$B/corpus" Fuzz/json-seeds Tests/XenTraceAnalysisTests/JSONCorpus

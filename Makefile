@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis lab lab-test
+.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis fuzz-json lab lab-test
 FUZZ_SECONDS ?= 45
 
 all: build

@@ -28,10 +28,15 @@ peers: deps
 # Also its makedumpfile -l conversion (lzo pages; scripts/makedumpfile-lzo.sh, cached).
 # And Debian's arm64 kernel the same way under qemu-system-aarch64 (samples/guests/linux-arm64/,
 # cached in $(XENSCOPE_CACHE)/linux-guest-arm64; first run: 804 MB -dbg download + ~30 s boot),
+# And Debian trixie's amd64 kernel (Linux 6.12: the 6.4+/6.7+ module and thread layouts) the
+# same way (samples/guests/linux-trixie/, packages from deb.debian.org's trixie through a private
+# apt configuration, cached in $(XENSCOPE_CACHE)/linux-guest-trixie; first run: 1.15 GB download
+# (~30 s here), vmlinux read out of the -dbg .deb (~20 s), boot + dumps ~50 s).
 # and drgn from PyPI (a venv in the cache), the reference for its backtrace.
 linux-guest: deps
 	@d="$$(./samples/guests/linux/make-dumps.sh | tail -n 1)" && ./scripts/makedumpfile-lzo.sh "$$d" >/dev/null
 	@./samples/guests/linux-arm64/make-dumps.sh >/dev/null
+	@./samples/guests/linux-trixie/make-dumps.sh >/dev/null
 	@[ -x "$(XENSCOPE_CACHE)/drgn-venv/bin/python" ] || { python3 -m venv "$(XENSCOPE_CACHE)/drgn-venv" && "$(XENSCOPE_CACHE)/drgn-venv/bin/pip" install -q drgn; }
 
 build: deps

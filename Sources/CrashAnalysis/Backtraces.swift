@@ -141,8 +141,8 @@ extension CrashSession {
             }
             guard linux, reason != Unwinder.endOfStack, frames.count < maxFrames, let last = bt.frames.last,
                   Self.isLinuxEntryCode(lastSymbol), let sp = last.registers[7], let pt = ptRegs(at: sp, memory: vm) else {
-                // A kernel thread's stack starts at ret_from_fork (its pt_regs are empty).
-                if linux, lastSymbol == "ret_from_fork", reason != Unwinder.endOfStack { reason = Unwinder.endOfStack + " (kernel thread start)" }
+                // A kernel thread's stack starts at ret_from_fork (6.6+: ret_from_fork_asm; its pt_regs are empty).
+                if linux, lastSymbol == "ret_from_fork" || lastSymbol == "ret_from_fork_asm", reason != Unwinder.endOfStack { reason = Unwinder.endOfStack + " (kernel thread start)" }
                 break
             }
             let user = pt["cs"]! & 3 == 3

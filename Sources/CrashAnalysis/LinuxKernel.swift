@@ -107,7 +107,7 @@ extension CrashSession {
     /// CFI but leaves a pt_regs right above its call into C.
     static func isLinuxEntryCode(_ symbol: String?) -> Bool {
         guard let s = symbol else { return false }
-        return s.hasPrefix("entry_SYSCALL") || s.hasPrefix("asm_") || s.hasPrefix("entry_INT80") || s == "ret_from_fork"
+        return s.hasPrefix("entry_SYSCALL") || s.hasPrefix("asm_") || s.hasPrefix("entry_INT80") || s == "ret_from_fork" || s == "ret_from_fork_asm"
             || s.hasPrefix("common_interrupt") || s.hasPrefix("irq_entries")
     }
 }

@@ -6,14 +6,75 @@ public struct LinuxModule: Sendable, Equatable, Codable {
     public var name: String
     /// The `struct module` address.
     public var address: UInt64
-    /// Start and size of its core allocation (`core_layout`: text, then
-    /// read-only and writable data).
+    /// Where its code starts: the core allocation (`core_layout`, Linux
+    /// ≤ 6.3: text, then read-only and writable data) or the text region
+    /// (`mem[MOD_TEXT]`, 6.4+, where each kind of memory is a separate
+    /// allocation).
     public var base: UInt64
+    /// Bytes of core (not init) memory: `core_layout.size`, or the sum of
+    /// the text, data, rodata and ro_after_init regions' sizes.
     public var size: UInt64
     public var textSize: UInt64
+    /// Each allocation the module holds, as the kernel has them: one "core"
+    /// region (≤ 6.3), or one per non-empty `mem[]` type (6.4+: "text",
+    /// "data", "rodata", "ro_after_init", "init_text", …).
+    public var regions: [ModuleRegion]
     /// Its symbols from the kernel's own copy of the module's symbol table
     /// (`kallsyms`: ELF symbols with run-time addresses), by address.
     public var symbols: [ModuleSymbol]
+}
+
+/// One memory allocation of a loaded module.
+public struct ModuleRegion: Sendable, Equatable, Codable {
+    /// "core" (Linux ≤ 6.3's core_layout) or the `mod_mem_type` without its
+    /// MOD_ prefix, lower case ("text", "data", "rodata", …).
+    public var kind: String
+    public var base: UInt64
+    public var size: UInt64
+
+    public func contains(_ address: UInt64) -> Bool { address >= base && address - base < size }
+}
+
+/// Where a kernel keeps a module's memory, by which members its DWARF
+/// defines (not by version).
+enum ModuleMemoryLayout: Equatable {
+    /// ≤ 6.3: `module.core_layout` at `core`, a `module_layout` {base, size, text_size}.
+    case coreLayout(core: UInt64, base: UInt64, size: UInt64, textSize: UInt64)
+    /// 6.4+: `module.mem[]` at `mem`, `module_memory` {base, size} of
+    /// `stride` bytes, indexed by the `mod_mem_type` values in `types`.
+    case memory(mem: UInt64, stride: UInt64, base: UInt64, size: UInt64, types: [(kind: String, index: Int)])
+
+    static func == (a: Self, b: Self) -> Bool {
+        switch (a, b) {
+        case let (.coreLayout(c1, b1, s1, t1), .coreLayout(c2, b2, s2, t2)): return (c1, b1, s1, t1) == (c2, b2, s2, t2)
+        case let (.memory(m1, st1, b1, s1, t1), .memory(m2, st2, b2, s2, t2)):
+            return (m1, st1, b1, s1) == (m2, st2, b2, s2) && t1.map(\.kind) == t2.map(\.kind) && t1.map(\.index) == t2.map(\.index)
+        default: return false
+        }
+    }
+
+    /// The core (not init) kinds of 6.4+ memory, which make up `size`.
+    static let coreKinds: Set<String> = ["text", "data", "rodata", "ro_after_init"]
+    /// `mod_mem_type` enumerators in the kernel's order (the values are read from DWARF).
+    static let memTypes = ["MOD_TEXT", "MOD_DATA", "MOD_RODATA", "MOD_RO_AFTER_INIT", "MOD_INIT_TEXT", "MOD_INIT_DATA", "MOD_INIT_RODATA"]
+
+    /// `off(type, member)`: member offsets; `stride(type)`: struct sizes;
+    /// `value(enumerator)`: enum values — all from the kernel's DWARF.
+    static func select(off: (String, String) -> UInt64?, stride: (String) -> UInt64?, value: (String) -> Int64?) -> ModuleMemoryLayout? {
+        if let mem = off("module", "mem"), let base = off("module_memory", "base"), let size = off("module_memory", "size"),
+           let st = stride("module_memory"), st > 0, let text = value("MOD_TEXT") {
+            var types = [(kind: "text", index: Int(text))]
+            for name in memTypes.dropFirst() {
+                if let v = value(name), v >= 0, v < 64 { types.append((String(name.dropFirst(4)).lowercased(), Int(v))) }
+            }
+            return .memory(mem: mem, stride: st, base: base, size: size, types: types)
+        }
+        if let core = off("module", "core_layout"), let base = off("module_layout", "base"), let size = off("module_layout", "size"),
+           let text = off("module_layout", "text_size") {
+            return .coreLayout(core: core, base: base, size: size, textSize: text)
+        }
+        return nil
+    }
 }
 
 /// One symbol of a module: an ELF symbol relocated by the loader.
@@ -47,9 +108,12 @@ extension CrashSession {
             return UInt64(o)
         }
         let list = try off("module", "list"), name = try off("module", "name"), kallsyms = try off("module", "kallsyms")
-        // 6.1: core_layout {base, size, text_size, …}; 6.4+ has mem[] instead (not read yet).
-        let core = try off("module", "core_layout")
-        let base = try off("module_layout", "base"), size = try off("module_layout", "size"), text = try off("module_layout", "text_size")
+        guard let memory = ModuleMemoryLayout.select(
+            off: { symbols.memberOffset(type: $0, member: $1, inCUOf: cu).map(UInt64.init) },
+            stride: { symbols.structSize(type: $0, inCUOf: cu).map(UInt64.init) },
+            value: { symbols.enumeratorValue($0, inCUOf: cu) }) else {
+            throw CrashError.layoutMissing(image: symbols.path, what: "struct module member core_layout (≤ 6.3) or mem[] with struct module_memory and enum mod_mem_type (6.4+)")
+        }
         let symtab = try off("mod_kallsyms", "symtab"), numSymtab = try off("mod_kallsyms", "num_symtab"), strtab = try off("mod_kallsyms", "strtab")
         var out = [LinuxModule]()
         var node = head
@@ -58,10 +122,24 @@ extension CrashSession {
             if node == head || node == 0 { break }
             let m = node &- list
             let nameBytes = try read(m &+ name, count: 56)
-            let l = m &+ core
             var mod = LinuxModule(name: String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self), address: m,
-                                  base: try readWord(l &+ base), size: UInt64(try readUInt32(l &+ size)),
-                                  textSize: UInt64(try readUInt32(l &+ text)), symbols: [])
+                                  base: 0, size: 0, textSize: 0, regions: [], symbols: [])
+            switch memory {
+            case let .coreLayout(core, base, size, text):
+                let l = m &+ core
+                mod.base = try readWord(l &+ base)
+                mod.size = UInt64(try readUInt32(l &+ size))
+                mod.textSize = UInt64(try readUInt32(l &+ text))
+                mod.regions = [ModuleRegion(kind: "core", base: mod.base, size: mod.size)]
+            case let .memory(mem, stride, base, size, types):
+                for (kind, index) in types {
+                    let r = m &+ mem &+ UInt64(index) &* stride
+                    let region = ModuleRegion(kind: kind, base: try readWord(r &+ base), size: UInt64(try readUInt32(r &+ size)))
+                    if kind == "text" { mod.base = region.base; mod.textSize = region.size }
+                    if ModuleMemoryLayout.coreKinds.contains(kind) { mod.size &+= region.size }
+                    if region.size > 0 && region.base != 0 { mod.regions.append(region) }
+                }
+            }
             let ks = try readWord(m &+ kallsyms)
             if ks != 0 {
                 let table = try readWord(ks &+ symtab), count = min(Int(try readUInt32(ks &+ numSymtab)), 1_000_000)
@@ -116,14 +194,15 @@ extension [LinuxModule] {
     /// allocation (the nearest symbol at or below it, functions preferred),
     /// or `[module]+0xoff` when no symbol precedes it; nil outside modules.
     public func describe(_ address: UInt64) -> (module: String, symbol: String?, offset: UInt64)? {
-        guard let m = first(where: { address >= $0.base && address - $0.base < $0.size }) else { return nil }
-        // The highest start at or below the address; among aliases the
-        // first in table order, a function before anything else.
-        let below = m.symbols.filter { $0.address <= address && $0.address >= m.base && $0.address - m.base < m.size }
+        guard let m = first(where: { $0.regions.contains { $0.contains(address) } }),
+              let region = m.regions.first(where: { $0.contains(address) }) else { return nil }
+        // The highest start at or below the address in the same region; among
+        // aliases the first in table order, a function before anything else.
+        let below = m.symbols.filter { $0.address <= address && region.contains($0.address) }
         let top = below.last?.address
         let candidates = below.filter { $0.address == top }
         let best = candidates.first { $0.type == 2 } ?? candidates.first
-        guard let s = best else { return (m.name, nil, address - m.base) }
+        guard let s = best else { return (m.name, nil, address - region.base) }
         return (m.name, s.name, address - s.address)
     }
 }

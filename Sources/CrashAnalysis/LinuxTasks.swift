@@ -23,7 +23,26 @@ public struct LinuxTaskEntry: Sendable, Equatable, Codable {
 /// task_struct, thread_struct and the saved-context member offsets, read from
 /// the kernel's DWARF (the CU of `copy_process`: it uses all of them).
 struct LinuxTaskLayout {
-    var tasks: UInt64, threadGroup: UInt64, pid: UInt64, tgid: UInt64, comm: UInt64, realParent: UInt64
+    /// How a process's threads are linked: up to Linux 6.6 a ring through
+    /// every thread's `task_struct.thread_group`; from 6.7 (where
+    /// thread_group is gone) a list headed by `signal_struct.thread_head`
+    /// through each thread's `task_struct.thread_node`.
+    enum ThreadList: Equatable {
+        case threadGroup(UInt64)
+        case signalThreadHead(signal: UInt64, threadHead: UInt64, threadNode: UInt64)
+    }
+
+    /// The thread list a kernel has, by which members its DWARF defines
+    /// (`off(type, member)`), not by version: the newer layout wins.
+    static func threadList(_ off: (String, String) -> UInt64?) -> ThreadList? {
+        if let head = off("signal_struct", "thread_head"), let node = off("task_struct", "thread_node"),
+           let signal = off("task_struct", "signal") {
+            return .signalThreadHead(signal: signal, threadHead: head, threadNode: node)
+        }
+        return off("task_struct", "thread_group").map(ThreadList.threadGroup)
+    }
+
+    var tasks: UInt64, threads: ThreadList, pid: UInt64, tgid: UInt64, comm: UInt64, realParent: UInt64
     var state: UInt64, exitState: UInt64, mm: UInt64, cpu: UInt64?, thread: UInt64
     /// Where the switched-out context is: x86-64 `thread.sp` (an
     /// inactive_task_frame) or arm64 `thread.cpu_context` (x19–x28, fp, sp, pc).
@@ -44,7 +63,10 @@ extension CrashSession {
         }
         let arm = dump.architecture == .aarch64
         return LinuxTaskLayout(
-            tasks: try need("task_struct", ["tasks"]), threadGroup: try need("task_struct", ["thread_group"]),
+            tasks: try need("task_struct", ["tasks"]),
+            threads: try LinuxTaskLayout.threadList(off) ?? {
+                throw CrashError.layoutMissing(image: symbols.path, what: "struct task_struct member thread_group (≤ 6.6) or thread_node with signal_struct.thread_head (6.7+)")
+            }(),
             pid: try need("task_struct", ["pid"]), tgid: try need("task_struct", ["tgid"]), comm: try need("task_struct", ["comm"]),
             realParent: try need("task_struct", ["real_parent"]), state: try need("task_struct", ["__state", "state"]),
             exitState: try need("task_struct", ["exit_state"]), mm: try need("task_struct", ["mm"]),
@@ -71,24 +93,31 @@ extension CrashSession {
             guard seen.insert(t).inserted, let e = try? taskEntry(t, layout: l, running: running) else { return }
             out.append(e)
         }
-        // Circular lists of list_heads embedded at `offset` in task_struct.
-        func ring(_ start: UInt64, _ offset: UInt64, _ body: (UInt64) -> Void) {
-            var node = start &+ offset
+        // A circular list from the list_head at `head`, whose entries are
+        // list_heads embedded at `offset` in task_struct.
+        func ring(head: UInt64, _ offset: UInt64, _ body: (UInt64) -> Void) {
+            var node = head
             for _ in 0..<limit {
-                guard let next = try? readWord(node), next != 0 else { return }
-                if next == start &+ offset { return }
+                guard let next = try? readWord(node), next != 0, next != head else { return }
                 body(next &- offset)
                 node = next
             }
         }
         var processes = [initTask]
-        ring(initTask, l.tasks) { processes.append($0) }
+        ring(head: initTask &+ l.tasks, l.tasks) { processes.append($0) }
         for p in processes {
             add(p)
-            ring(p, l.threadGroup) { add($0) }
+            switch l.threads {
+            case .threadGroup(let o):
+                ring(head: p &+ o, o) { add($0) }
+            case let .signalThreadHead(signal, threadHead, threadNode):
+                guard let sig = try? readWord(p &+ signal), sig != 0 else { continue }
+                ring(head: sig &+ threadHead, threadNode) { add($0) }
+            }
         }
         // The idle tasks of CPUs other than 0 are on no list.
-        if let rq = address(of: "runqueues"), let sched = address(of: "scheduler_tick"),
+        // (struct rq is complete in the CU of the tick function: scheduler_tick, 6.10+ sched_tick.)
+        if let rq = address(of: "runqueues"), let sched = address(of: "scheduler_tick") ?? address(of: "sched_tick"),
            let idleOff = symbols?.memberOffset(type: "rq", member: "idle", inCUOf: sched) {
             for cpu in dump.cpus.indices {
                 guard let offset = try? readWord((address(of: "__per_cpu_offset") ?? 0) &+ UInt64(cpu) * 8) else { continue }

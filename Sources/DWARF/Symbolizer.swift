@@ -96,6 +96,19 @@ public final class Symbolizer: Sendable {
         state.withLock { TypeLayout.memberOffset(module: $0.module.module, fileAddress: address &- bias, type: type, member: member) }
     }
 
+    /// `sizeof(struct type)` from the DWARF of the CU that holds run-time
+    /// address `inCUOf` (the stride of an array of such structs).
+    public func structSize(type: String, inCUOf address: UInt64) -> Int? {
+        state.withLock { TypeLayout.structSize(module: $0.module.module, fileAddress: address &- bias, type: type) }
+    }
+
+    /// The value of enumerator `name` from the DWARF of the CU that holds
+    /// run-time address `inCUOf`: kernel constants such as `MOD_TEXT` that
+    /// are enum members, not symbols.
+    public func enumeratorValue(_ name: String, inCUOf address: UInt64) -> Int64? {
+        state.withLock { TypeLayout.enumeratorValue(module: $0.module.module, fileAddress: address &- bias, name: name) }
+    }
+
     /// True when `.debug_frame` or `.eh_frame` describes the run-time
     /// `address` (compiled code; Linux's entry assembly has none).
     public func hasCFI(at address: UInt64) -> Bool {

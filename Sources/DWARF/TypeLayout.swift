@@ -21,6 +21,48 @@ enum TypeLayout {
         return nil
     }
 
+    /// `sizeof(struct type)` as defined in the CU that contains
+    /// `fileAddress` (the stride of an array of them); nil without a
+    /// complete definition there.
+    static func structSize(module mod: OpaquePointer, fileAddress: UInt64, type: String) -> Int? {
+        var bias: Dwarf_Addr = 0
+        guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
+        var child = Dwarf_Die()
+        guard dwarf_child(cu, &child) == 0 else { return nil }
+        repeat {
+            if dwarf_tag(&child) == Int32(DW_TAG_structure_type), let n = dwarf_diename(&child), String(cString: n) == type,
+               dwarf_hasattr(&child, UInt32(DW_AT_declaration)) == 0 {
+                let size = dwarf_bytesize(&child)
+                return size >= 0 ? Int(size) : nil
+            }
+        } while next(&child)
+        return nil
+    }
+
+    /// The value of enumerator `name` (of any enum, named or not, declared
+    /// at the top of the CU that contains `fileAddress`).
+    static func enumeratorValue(module mod: OpaquePointer, fileAddress: UInt64, name: String) -> Int64? {
+        var bias: Dwarf_Addr = 0
+        guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
+        var child = Dwarf_Die()
+        guard dwarf_child(cu, &child) == 0 else { return nil }
+        repeat {
+            guard dwarf_tag(&child) == Int32(DW_TAG_enumeration_type) else { continue }
+            var e = Dwarf_Die()
+            guard dwarf_child(&child, &e) == 0 else { continue }
+            repeat {
+                guard dwarf_tag(&e) == Int32(DW_TAG_enumerator), let n = dwarf_diename(&e), String(cString: n) == name else { continue }
+                var attr = Dwarf_Attribute()
+                guard dwarf_attr(&e, UInt32(DW_AT_const_value), &attr) != nil else { return nil }
+                var v: Dwarf_Sword = 0
+                if dwarf_formsdata(&attr, &v) == 0 { return Int64(v) }
+                var u: Dwarf_Word = 0
+                return dwarf_formudata(&attr, &u) == 0 ? Int64(bitPattern: UInt64(u)) : nil
+            } while next(&e)
+        } while next(&child)
+        return nil
+    }
+
     private static func find(_ member: String, in parent: inout Dwarf_Die, depth: Int) -> Int? {
         guard depth < 8 else { return nil }
         var m = Dwarf_Die()

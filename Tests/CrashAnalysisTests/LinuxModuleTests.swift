@@ -10,7 +10,7 @@ import Testing
 /// index (`load_module_kallsyms`). Module addresses move with every boot;
 /// only agreement with drgn is checked.
 @Suite(.serialized) struct LinuxModuleTests {
-    @Test(arguments: ["x86-64", "arm64"])
+    @Test(arguments: ["x86-64", "arm64", "x86-64-trixie"])
     func modulesAndSymbolsEqualDrgn(_ arch: String) throws {
         let (dump, vmlinux) = try linuxGuestELFDump(arch)
         let s = try CrashSession(dumpPath: dump, elfPath: vmlinux)
@@ -22,8 +22,21 @@ import Testing
             prog = drgn.Program()
             prog.set_core_dump(sys.argv[1])
             prog.load_debug_info([sys.argv[2]])
+            kinds = ["text", "data", "rodata", "ro_after_init", "init_text", "init_data", "init_rodata"]
             for m in list_for_each_entry("struct module", prog["modules"].address_of_(), "list"):
-                print("M", m.name.string_().decode(), hex(m.value_()), hex(m.core_layout.base), int(m.core_layout.size))
+                name = m.name.string_().decode()
+                try:
+                    mem = m.mem   # Linux 6.4+: one allocation per kind
+                except AttributeError:
+                    print("M", name, hex(m.value_()), hex(m.core_layout.base), int(m.core_layout.size))
+                    print("R", name, "core", hex(m.core_layout.base), int(m.core_layout.size))
+                    continue
+                regions = [(k, mem[prog["MOD_" + k.upper()]]) for k in kinds]
+                core = sum(int(r.size) for k, r in regions if not k.startswith("init"))
+                print("M", name, hex(m.value_()), hex(mem[prog["MOD_TEXT"]].base), core)
+                for k, r in regions:
+                    if int(r.size) and r.base.value_():
+                        print("R", name, k, hex(r.base), int(r.size))
             idx = load_module_kallsyms(prog)
             for s in idx(prog, None, None, False):
                 print("S", s.name, hex(s.address), s.size)
@@ -39,6 +52,9 @@ import Testing
         for (m, t) in zip(mods, theirMods) {
             #expect(m.address == hex(t[2]) && m.base == hex(t[3]) && m.size == UInt64(t[4]), "\(m.name): \(t)")
         }
+        // Every allocation (one core_layout ≤ 6.3; text, data, rodata, … 6.4+).
+        let theirRegions = rows.filter { $0.first == "R" && $0.count == 5 }.map { "\($0[1]) \($0[2]) \(hex($0[3])) \($0[4])" }
+        #expect(mods.flatMap { m in m.regions.map { "\(m.name) \($0.kind) \($0.base) \($0.size)" } } == theirRegions)
         // Every symbol drgn's module kallsyms holds, with the same address and size.
         let theirs = rows.filter { $0.first == "S" && $0.count == 4 }.map { "\($0[1]) \(hex($0[2])) \($0[3])" }.sorted()
         let ours = mods.flatMap(\.symbols).map { "\($0.name) \($0.address) \($0.size)" }.sorted()
@@ -59,7 +75,9 @@ import Testing
             }
         }
         #expect(checked >= 10)
-        #expect(mods.describe(mods[0].base &+ mods[0].size) == nil || mods.count > 1)
+        // Past the highest allocation no module is named.
+        let end = try #require(mods.flatMap(\.regions).map { $0.base &+ $0.size }.max())
+        #expect(mods.describe(end) == nil)
     }
 
     /// `crash mod` and `crash mod --address` on the x86-64 guest's kdump.

@@ -32,6 +32,23 @@ public struct DrgnTask: Sendable, Equatable {
         try PanickerGuest.run(try python(), ["-c", script, dump, vmlinux], what: "drgn on \(dump)", timeout: 900)
     }
 
+    /// drgn's stack trace (function, pc) of the crashed thread in `dump`.
+    public static func crashedStack(dump: String, vmlinux: String) throws -> [(function: String, pc: UInt64)] {
+        let out = try run("""
+            import drgn, sys
+            prog = drgn.Program()
+            prog.set_core_dump(sys.argv[1])
+            prog.load_debug_info([sys.argv[2]])
+            for f in prog.crashed_thread().stack_trace():
+                print(f.name or "??", hex(f.pc))
+            """, dump: dump, vmlinux: vmlinux)
+        return out.split(whereSeparator: \.isNewline).compactMap { line in
+            let p = line.split(separator: " ")
+            guard p.count == 2, p[1].hasPrefix("0x"), let pc = UInt64(p[1].dropFirst(2), radix: 16) else { return nil }
+            return (String(p[0]), pc)
+        }
+    }
+
     /// Runs drgn on `dump` with `vmlinux`; every thread, with its stack.
     public static func all(dump: String, vmlinux: String) throws -> [DrgnTask] {
         let python = try python()

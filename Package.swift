@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "DWARFTests", dependencies: ["DWARF", "ELF", "BinaryIO", "FixtureSupport"]),
         .target(name: "CrashTestSupport", path: "Tests/CrashTestSupport"),
         .testTarget(name: "DumpTests", dependencies: ["Dump", "ELF", "BinaryIO", "CrashTestSupport"]),
-        .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "CrashTestSupport"]),
+        .testTarget(name: "CrashAnalysisTests", dependencies: ["CrashAnalysis", "Dump", "DWARF", "CrashTestSupport", "FixtureSupport"]),
         .testTarget(name: "XenTraceTests", dependencies: ["XenTrace", "BinaryIO"]),
         .target(name: "LabTestSupport", dependencies: ["XenTrace", "Dump"], path: "Tests/LabTestSupport"),
         .testTarget(name: "LabTests", dependencies: ["XenTrace", "XenTraceAnalysis", "Dump", "CrashAnalysis", "BinaryIO", "ELF", "DWARF", "LabTestSupport"]),

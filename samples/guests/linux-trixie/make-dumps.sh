@@ -34,6 +34,11 @@ if [ -z "${LINUX_TRIXIE_KERNEL:-}" ]; then
 fi
 
 kernel_pkg() { trixie_apt "$apt_dir" apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+# An index fetched over a week ago may name a kernel the mirror has dropped:
+# refresh it first (apt dates the list files by the archive, so a stamp of our own).
+if [ -z "$(find "$apt_dir/updated" -mtime -7 2>/dev/null)" ]; then
+  trixie_apt "$apt_dir" apt-get update -qq && touch "$apt_dir/updated"
+fi
 if [ -n "${LINUX_TRIXIE_KERNEL:-}" ]; then kpkg="linux-image-$LINUX_TRIXIE_KERNEL"; else kpkg="$(kernel_pkg)"; fi
 [ -n "$kpkg" ] || { echo "make-dumps.sh: cannot resolve trixie's kernel package from linux-image-amd64" >&2; exit 1; }
 kver="${kpkg#linux-image-}"

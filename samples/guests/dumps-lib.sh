@@ -86,7 +86,7 @@ SRC
               -o "Dir::Etc::Preferences=$dir/etc/preferences" -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
               -o "Dir::State=$dir/state" -o "Dir::Cache=$dir/cache" -o "APT::Architecture=amd64"
               -o "APT::Architectures::=amd64" -o "Acquire::Languages=none" -o "APT::Sandbox::User=root")
-  if ! compgen -G "$dir/state/lists/*_Packages*" >/dev/null; then
+  if [ "${1:-}" != update ] && ! compgen -G "$dir/state/lists/*_Packages*" >/dev/null; then
     apt-get "${opts[@]}" update -qq >&2
   fi
   "$tool" "${opts[@]}" "$@"

@@ -246,8 +246,9 @@ struct ScanCore {
     /// stops before anything unusual (a record crossing the window or the
     /// buffer, a TSC going backwards) and leaves that to ``step``, so the
     /// results and diagnostics are exactly those of the normal path.
+    /// `visit` returns false to stop after that record.
     @inline(__always)
-    mutating func countInWindow(_ b: UnsafeRawBufferPointer, _ pos: inout Int, _ visit: (UInt32, UInt64, UInt32) -> Void) {
+    mutating func countInWindow(_ b: UnsafeRawBufferPointer, _ pos: inout Int, _ visit: (UInt32, UInt64, UInt32) -> Bool) {
         guard inWindow, skipLeft == 0 else { return }
         var p = pos
         var left = windowLeft
@@ -264,9 +265,10 @@ struct ScanCore {
                 tsc = t
                 q += 8
             }
-            visit(h, tsc, h & 0x7000_0000 != 0 ? ScanCore.load32(b, q) : 0)
+            let more = visit(h, tsc, h & 0x7000_0000 != 0 ? ScanCore.load32(b, q) : 0)
             p += size
             left -= size
+            if !more { break }
         }
         pos = p
         windowLeft = left

@@ -83,10 +83,72 @@ public struct TraceInfo: Sendable {
             tally(r.event, size: r.size, hasTSC: r.hasTSC, tsc: r.tsc, w0: r.extra.w0)
         }
 
-        /// One record from the counting fast path (CPU already selected).
+        /// The counting fast path over the rest of the current window (CPU
+        /// already selected): one tight loop over the mapped bytes, with the
+        /// event table reached through buffer pointers (an array element
+        /// update per record paid a uniqueness check each time, the largest
+        /// cost of `trace info`), and the CPU's figures kept in locals:
+        /// records and bytes are added once per window.
         @inline(__always)
-        mutating func addFast(_ h: UInt32, _ tsc: UInt64, _ w0: UInt32) {
-            tally(h & 0x0fff_ffff, size: TraceRecord.size(header: h), hasTSC: h & 0x8000_0000 != 0, tsc: tsc, w0: w0)
+        mutating func countWindow(_ core: inout ScanCore, _ b: UnsafeRawBufferPointer, _ pos: inout Int) {
+            while true {
+                let start = pos
+                var n = 0
+                var first = cur.firstTSC, last = cur.lastTSC
+                var full = false
+                var used = self.used
+                var lastEvent = Accumulator.empty, lastSlot = 0
+                var special: [(UInt32, UInt32)] = []
+                keys.withUnsafeMutableBufferPointer { k in
+                    values.withUnsafeMutableBufferPointer { v in
+                        let mask = k.count - 1
+                        core.countInWindow(b, &pos) { h, tsc, w0 in
+                            n += 1
+                            if h & 0x8000_0000 != 0 {
+                                if first == 0 { first = tsc }
+                                last = tsc
+                            }
+                            let e = h & 0x0fff_ffff
+                            if e & 0x0fff_f000 == 0x0001_f000 { special.append((e, w0)) }
+                            if e == lastEvent { v[lastSlot] += 1; return true }
+                            var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & mask
+                            while true {
+                                let key = k[i]
+                                if key == e { v[i] += 1; break }
+                                if key == Accumulator.empty {
+                                    k[i] = e
+                                    v[i] = 1
+                                    used += 1
+                                    // Grow outside the pointers' lifetime: stop after this record.
+                                    if used * 2 > k.count { full = true }
+                                    break
+                                }
+                                i = (i + 1) & mask
+                            }
+                            lastEvent = e
+                            lastSlot = i
+                            return !full
+                        }
+                    }
+                }
+                self.used = used
+                cur.records += n
+                cur.bytes += pos - start
+                cur.firstTSC = first
+                cur.lastTSC = last
+                for (e, w0) in special {
+                    switch e {
+                    case EventID.cpuChange: cur.cpuChangeRecords += 1
+                    case EventID.wrapBuffer: cur.wrapRecords += 1
+                    case EventID.lostRecords:
+                        cur.lostRecordEvents += 1
+                        cur.lostRecords += UInt64(w0)
+                    default: break
+                    }
+                }
+                guard full else { return }
+                grow()
+            }
         }
 
         /// Counts event `e` and adds one record to the current CPU's figures;

@@ -142,7 +142,7 @@ public final class TraceInput {
                 if core.inWindow {
                     let c = Int(core.cpu)
                     if c != acc.curIndex { acc.switchCPU(c) }
-                    core.countInWindow(b, &pos) { h, tsc, w0 in acc.addFast(h, tsc, w0) }
+                    acc.countWindow(&core, b, &pos)
                 }
                 guard case .record(let r) = core.step(b, &pos, base: 0, eof: true) else { break }
                 acc.add(r)

@@ -120,6 +120,49 @@ public struct ByteSink: @unchecked Sendable {
     /// Appends `v` in decimal.
     @inlinable public mutating func appendDecimal(_ v: UInt64) {
         ensure(20)
+        putDecimal(v)
+    }
+
+    /// Appends `v` in decimal with a leading '-' when negative.
+    @inlinable public mutating func appendDecimal(_ v: Int64) {
+        ensure(21)
+        putDecimal(v)
+    }
+
+    /// Appends `v` in lowercase hex, zero-padded to at least `width` digits.
+    @inlinable public mutating func appendHex(_ v: UInt64, width: Int = 1) {
+        ensure(max(16, width))
+        putHex(v, width: width)
+    }
+
+    // MARK: unchecked writes (the hot path)
+    //
+    // A record's line is written with one capacity check (``reserve(_:)``)
+    // for its longest possible form, then these, which do not check: per
+    // byte checks were the largest single cost of decoding to text.
+
+    /// Makes room for `n` more bytes; the `put` calls after it may write that many.
+    @inlinable @inline(__always) mutating func reserve(_ n: Int) { ensure(n) }
+
+    @inlinable @inline(__always) mutating func put(_ b: UInt8) {
+        base[used] = b
+        used += 1
+    }
+
+    /// Two bytes (e.g. "0x").
+    @inlinable @inline(__always) mutating func put(_ a: UInt8, _ b: UInt8) {
+        base[used] = a
+        base[used + 1] = b
+        used += 2
+    }
+
+    @inlinable @inline(__always) mutating func put(_ s: UnsafeBufferPointer<UInt8>) {
+        if let a = s.baseAddress { (base + used).update(from: a, count: s.count) }
+        used += s.count
+    }
+
+    /// `v` in decimal: at most 20 bytes.
+    @inlinable @inline(__always) mutating func putDecimal(_ v: UInt64) {
         if v < 10 { base[used] = 0x30 &+ UInt8(truncatingIfNeeded: v); used += 1; return }
         let digits = ByteSink.decimalDigits(v)
         let end = used + digits
@@ -139,25 +182,26 @@ public struct ByteSink: @unchecked Sendable {
         used = end
     }
 
-    /// Appends `v` in decimal with a leading '-' when negative.
-    @inlinable public mutating func appendDecimal(_ v: Int64) {
-        if v < 0 { append(0x2d); appendDecimal(v.magnitude) } else { appendDecimal(UInt64(v)) }
+    /// `v` in decimal with a leading '-' when negative: at most 21 bytes.
+    @inlinable @inline(__always) mutating func putDecimal(_ v: Int64) {
+        if v < 0 { put(0x2d) }
+        putDecimal(v.magnitude)
     }
 
-    /// Appends `v` in lowercase hex, zero-padded to at least `width` digits.
-    @inlinable public mutating func appendHex(_ v: UInt64, width: Int = 1) {
-        var digits = 1
-        var x = v >> 4
-        while x != 0 { digits += 1; x >>= 4 }
+    /// "0123456789abcdef".
+    @usableFromInline static let hexDigits: StaticString = "0123456789abcdef"
+
+    /// `v` in lowercase hex, zero-padded to at least `width` digits: max(16, width) bytes at most.
+    @inlinable @inline(__always) mutating func putHex(_ v: UInt64, width: Int = 1) {
+        let digits = max(1, (67 - v.leadingZeroBitCount) >> 2)
         let n = max(digits, width)
-        ensure(n)
-        var i = used + n - 1
-        x = v
-        for _ in 0..<n {
-            let d = UInt8(truncatingIfNeeded: x & 0xf)
-            base[i] = d < 10 ? 0x30 &+ d : 0x57 &+ d
-            x >>= 4
+        let hex = ByteSink.hexDigits.utf8Start
+        var i = used + n
+        var x = v
+        while i > used {
             i -= 1
+            base[i] = hex[Int(truncatingIfNeeded: x & 0xf)]
+            x >>= 4
         }
         used += n
     }

@@ -26,6 +26,10 @@ struct CompiledCatalogue: Sendable {
     private(set) var events: [Event] = []
     private(set) var ops: [Op] = []
     private(set) var pool: [UInt8] = []
+    /// The most bytes ``render(_:_:showID:into:)`` can write for any event
+    /// (name, id, every label and each value at its widest), so that a
+    /// caller reserves once per record and rendering checks nothing.
+    private(set) var maxRenderBytes = 0
 
     init(_ specs: [EventSpec]) {
         var size = 64
@@ -59,6 +63,10 @@ struct CompiledCatalogue: Sendable {
                 ops.append(op)
             }
             events.append(Event(nameStart: nameStart, nameCount: Int32(e.name.utf8.count), opStart: opStart, opCount: Int32(ops.count) - opStart))
+            // Widest values: "0x" + 16 hex digits, "-" + 20 digits; "rest" is [0x…,…] of at most 7 words.
+            var most = e.name.utf8.count + 12
+            for op in ops[Int(opStart)...] { most += Int(op.labelCount) + (op.kind == 6 ? 2 + 7 * 19 : 24) }
+            maxRenderBytes = max(maxRenderBytes, most)
         }
     }
 
@@ -81,46 +89,48 @@ struct CompiledCatalogue: Sendable {
 
     /// Appends the event name and ` field=value` pairs of event number `n` for `r`.
     /// `showID` adds `(0x…)` after the name (for unknown and guest ids).
+    /// Reserves ``maxRenderBytes`` once, then writes without checks.
     @inline(__always)
     func render(_ n: Int, _ r: TraceRecord, showID: Bool, into out: inout ByteSink) {
         let e = events[n]
         let count = r.extraCount
         let w = r.extra
+        out.reserve(maxRenderBytes)
         pool.withUnsafeBufferPointer { pool in
-            out.append(UnsafeBufferPointer(rebasing: pool[Int(e.nameStart)..<Int(e.nameStart + e.nameCount)]))
-            if showID { out.append(0x28); out.append(0x30); out.append(0x78); out.appendHex(UInt64(r.event), width: 8); out.append(0x29) }
+            out.put(UnsafeBufferPointer(rebasing: pool[Int(e.nameStart)..<Int(e.nameStart + e.nameCount)]))
+            if showID { out.put(0x28); out.put(0x30, 0x78); out.putHex(UInt64(r.event), width: 8); out.put(0x29) }
             ops.withUnsafeBufferPointer { ops in
                 for i in Int(e.opStart)..<Int(e.opStart + e.opCount) {
                     let op = ops[i]
                     let word = Int(op.word)
                     let wide = op.kind == 3 || op.kind == 4
                     if op.kind != 6 && (wide ? word + 1 : word) >= count { continue }
-                    out.append(UnsafeBufferPointer(rebasing: pool[Int(op.labelStart)..<Int(op.labelStart + op.labelCount)]))
+                    out.put(UnsafeBufferPointer(rebasing: pool[Int(op.labelStart)..<Int(op.labelStart + op.labelCount)]))
                     switch op.kind {
-                    case 0: out.appendDecimal(UInt64(w[word]))
-                    case 1: out.append(0x30); out.append(0x78); out.appendHex(UInt64(w[word]))
-                    case 2: out.appendDecimal(Int64(Int32(bitPattern: w[word])))
-                    case 3: out.appendDecimal(UInt64(w[word]) | UInt64(w[word + 1]) << 32)
-                    case 4: out.append(0x30); out.append(0x78); out.appendHex(UInt64(w[word]) | UInt64(w[word + 1]) << 32)
+                    case 0: out.putDecimal(UInt64(w[word]))
+                    case 1: out.put(0x30, 0x78); out.putHex(UInt64(w[word]))
+                    case 2: out.putDecimal(Int64(Int32(bitPattern: w[word])))
+                    case 3: out.putDecimal(UInt64(w[word]) | UInt64(w[word + 1]) << 32)
+                    case 4: out.put(0x30, 0x78); out.putHex(UInt64(w[word]) | UInt64(w[word + 1]) << 32)
                     case 5:
                         let width = UInt32(op.width)
                         let raw = (w[word] >> UInt32(op.shift)) & (width == 32 ? ~0 : (1 << width) - 1)
                         if op.signed && width < 32 && raw & (1 << (width - 1)) != 0 {
-                            out.appendDecimal(Int64(raw) - (1 << Int64(width)))
+                            out.putDecimal(Int64(raw) - (1 << Int64(width)))
                         } else if op.hex {
-                            out.append(0x30); out.append(0x78); out.appendHex(UInt64(raw))
+                            out.put(0x30, 0x78); out.putHex(UInt64(raw))
                         } else {
-                            out.appendDecimal(UInt64(raw))
+                            out.putDecimal(UInt64(raw))
                         }
                     default:
-                        out.append(0x5b)
+                        out.put(0x5b)
                         var j = word
                         while j < count {
-                            if j > word { out.append(0x2c) }
-                            out.append(0x30); out.append(0x78); out.appendHex(UInt64(w[j]))
+                            if j > word { out.put(0x2c) }
+                            out.put(0x30, 0x78); out.putHex(UInt64(w[j]))
                             j += 1
                         }
-                        out.append(0x5d)
+                        out.put(0x5d)
                     }
                 }
             }

@@ -68,15 +68,17 @@ public struct TraceDecoder {
         lastTSC[c] = r.tsc
         if hideCPUChange && r.event == EventID.cpuChange { return }
         let rel: Int64 = prev == 0 ? 0 : (r.tsc >= prev ? Int64(clamping: r.tsc - prev) : -Int64(clamping: prev - r.tsc))
-        out.append(0x43); out.append(0x50); out.append(0x55)
-        out.appendDecimal(UInt64(r.cpu))
-        out.append(0x20); out.append(0x20)
-        out.appendDecimal(r.tsc)
-        out.append(0x20); out.append(0x28); out.append(0x2b)
+        // "CPU" + 10 + 2 + 20 + " (+" + padding to 8 + 21 + ")  ": at most 70 bytes, one check.
+        out.reserve(72)
+        out.put(0x43, 0x50); out.put(0x55)
+        out.putDecimal(UInt64(r.cpu))
+        out.put(0x20, 0x20)
+        out.putDecimal(r.tsc)
+        out.put(0x20); out.put(0x28, 0x2b)
         var pad = 8 - ByteSink.decimalDigits(rel.magnitude) - (rel < 0 ? 1 : 0)
-        while pad > 0 { out.append(0x20); pad -= 1 }
-        out.appendDecimal(rel)
-        out.append(0x29); out.append(0x20); out.append(0x20)
+        while pad > 0 { out.put(0x20); pad -= 1 }
+        out.putDecimal(rel)
+        out.put(0x29); out.put(0x20, 0x20)
         catalogue.renderText(r, into: &out)
         if let n = exitName(r) { out.append(" exit="); out.append(n) }
         out.append(0x0a)

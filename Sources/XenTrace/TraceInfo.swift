@@ -97,7 +97,6 @@ public struct TraceInfo: Sendable {
                 var first = cur.firstTSC, last = cur.lastTSC
                 var full = false
                 var used = self.used
-                var lastEvent = Accumulator.empty, lastSlot = 0
                 var special: [(UInt32, UInt32)] = []
                 keys.withUnsafeMutableBufferPointer { k in
                     values.withUnsafeMutableBufferPointer { v in
@@ -110,7 +109,6 @@ public struct TraceInfo: Sendable {
                             }
                             let e = h & 0x0fff_ffff
                             if e & 0x0fff_f000 == 0x0001_f000 { special.append((e, w0)) }
-                            if e == lastEvent { v[lastSlot] += 1; return true }
                             var i = Int(truncatingIfNeeded: (e &* 0x9e37_79b1) >> 16) & mask
                             while true {
                                 let key = k[i]
@@ -125,8 +123,6 @@ public struct TraceInfo: Sendable {
                                 }
                                 i = (i + 1) & mask
                             }
-                            lastEvent = e
-                            lastSlot = i
                             return !full
                         }
                     }

@@ -161,6 +161,21 @@ public struct ByteSink: @unchecked Sendable {
         used += s.count
     }
 
+    /// `count` bytes from `src`, for short strings (labels, names): 16 bytes
+    /// at a time with unaligned loads and stores instead of a `memmove` call
+    /// per label. `src` must be readable, and the sink reserved, 16 bytes
+    /// past `count` rounded up to 16 (the caller's pool is padded so).
+    @inlinable @inline(__always) mutating func putShort(_ src: UnsafePointer<UInt8>, _ count: Int) {
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(base + used)
+        var i = 0
+        repeat {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i, as: UInt64.self)
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self), toByteOffset: i + 8, as: UInt64.self)
+            i += 16
+        } while i < count
+        used += count
+    }
+
     /// `v` in decimal: at most 20 bytes.
     @inlinable @inline(__always) mutating func putDecimal(_ v: UInt64) {
         if v < 10 { base[used] = 0x30 &+ UInt8(truncatingIfNeeded: v); used += 1; return }

@@ -68,6 +68,11 @@ struct CompiledCatalogue: Sendable {
             for op in ops[Int(opStart)...] { most += Int(op.labelCount) + (op.kind == 6 ? 2 + 7 * 19 : 24) }
             maxRenderBytes = max(maxRenderBytes, most)
         }
+        // Labels and names are copied 16 bytes at a time (``ByteSink/putShort``):
+        // the pool may be read up to 16 bytes past any string's end, the sink
+        // written up to 16 bytes past the last copied one.
+        pool.append(contentsOf: repeatElement(0, count: 16))
+        maxRenderBytes += 16
     }
 
     @inline(__always) static func slot(_ id: UInt32, _ mask: Int) -> Int {
@@ -97,7 +102,7 @@ struct CompiledCatalogue: Sendable {
         let w = r.extra
         out.reserve(maxRenderBytes)
         pool.withUnsafeBufferPointer { pool in
-            out.put(UnsafeBufferPointer(rebasing: pool[Int(e.nameStart)..<Int(e.nameStart + e.nameCount)]))
+            out.putShort(pool.baseAddress! + Int(e.nameStart), Int(e.nameCount))
             if showID { out.put(0x28); out.put(0x30, 0x78); out.putHex(UInt64(r.event), width: 8); out.put(0x29) }
             ops.withUnsafeBufferPointer { ops in
                 for i in Int(e.opStart)..<Int(e.opStart + e.opCount) {
@@ -105,7 +110,7 @@ struct CompiledCatalogue: Sendable {
                     let word = Int(op.word)
                     let wide = op.kind == 3 || op.kind == 4
                     if op.kind != 6 && (wide ? word + 1 : word) >= count { continue }
-                    out.put(UnsafeBufferPointer(rebasing: pool[Int(op.labelStart)..<Int(op.labelStart + op.labelCount)]))
+                    out.putShort(pool.baseAddress! + Int(op.labelStart), Int(op.labelCount))
                     switch op.kind {
                     case 0: out.putDecimal(UInt64(w[word]))
                     case 1: out.put(0x30, 0x78); out.putHex(UInt64(w[word]))

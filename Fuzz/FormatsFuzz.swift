@@ -31,5 +31,10 @@ public func fuzzFormats(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     var ours = TraceDecoder(style: .formats(file))
     for r in records { out.reset(); _ = ours.decode(r, into: &out) }
+    // The catalogue's text path (one capacity check per line, unchecked
+    // writes after it): every record in one growing sink, then reset each time.
+    var plain = TraceDecoder(style: .text)
+    var all = ByteSink(capacity: 64)
+    for r in records { _ = plain.decode(r, into: &all); out.reset(); _ = plain.decode(r, into: &out) }
     return 0
 }

@@ -11,7 +11,7 @@ BIN    ?= .build/$(CONFIG)/xenscope
 # Where argument-parser's generate-manual plugin writes the man page.
 MANPAGE = .build/plugins/GenerateManual/outputs/XenScopeCLI/xenscope.1
 
-.PHONY: bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis fuzz-json lab lab-test
+.PHONY: check-docs bench-linux-crash linux-guest all deps peers build release test demo install install-files man check-install bench bench-symbolize clean fuzz fuzz-trace fuzz-dump fuzz-formats fuzz-gdbstub fuzz-elf fuzz-dwarf fuzz-analysis fuzz-json lab lab-test
 FUZZ_SECONDS ?= 45
 
 all: build
@@ -50,7 +50,7 @@ release: deps
 # The lab (a real Xen 4.17 under QEMU, docs/lab.md) is part of it: lab/gate.sh
 # boots its CI profiles (lab/ci-profiles) when needed; outside CI it skips the lab, saying so,
 # when it cannot run; with CI set that is a failure.
-test: deps peers linux-guest
+test: deps peers linux-guest check-docs
 	$(SWIFT) build --build-tests
 	@rc=0; lab/gate.sh || rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(SWIFT) test --skip-build --skip LabExtraTests; \
@@ -58,6 +58,10 @@ test: deps peers linux-guest
 	else exit $$rc; fi
 	$(MAKE) --no-print-directory check-install CONFIG=debug
 	FUZZ_ARGS="$(TEST_FUZZ_ARGS)" $(MAKE) --no-print-directory fuzz
+
+# Every public type and function in Sources/ has a doc comment (textual, < 1 s).
+check-docs:
+	@python3 scripts/check-doc-comments.py
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS).
 # Inside `make test` the runs are reproducible: a fixed seed and a fixed

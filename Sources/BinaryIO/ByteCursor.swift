@@ -37,18 +37,21 @@ public struct ByteCursor {
         return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self))
     }
 
+    /// The next 4 bytes as a little-endian UInt32, advancing; nil (position kept) when fewer remain.
     @inlinable public mutating func readUInt32() -> UInt32? {
         guard let v = peekUInt32() else { return nil }
         position += 4
         return v
     }
 
+    /// The next 8 bytes as a little-endian UInt64, advancing; nil (position kept) when fewer remain.
     @inlinable public mutating func readUInt64() -> UInt64? {
         guard let v = peekUInt64() else { return nil }
         position += 8
         return v
     }
 
+    /// The next 2 bytes as a little-endian UInt16, advancing; nil (position kept) when fewer remain.
     @inlinable public mutating func readUInt16() -> UInt16? {
         guard position + 2 <= bytes.count else { return nil }
         let v = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt16.self))
@@ -56,6 +59,7 @@ public struct ByteCursor {
         return v
     }
 
+    /// The next byte, advancing; nil at the end.
     @inlinable public mutating func readUInt8() -> UInt8? {
         guard position < bytes.count else { return nil }
         defer { position += 1 }

@@ -61,11 +61,13 @@ public final class CrashSession {
         return try memory.read(address, count: count)
     }
 
+    /// One 8-byte little-endian word at a kernel virtual address (pointers, list links).
     public func readWord(_ address: UInt64) throws -> UInt64 {
         guard let memory else { throw CrashError.noAddressSpace(dump.path) }
         return try memory.readWord(address)
     }
 
+    /// One 4-byte little-endian value at a kernel virtual address (counters, flags).
     public func readUInt32(_ address: UInt64) throws -> UInt32 {
         let b = try read(address, count: 4)
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24

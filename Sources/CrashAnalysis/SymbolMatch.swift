@@ -4,6 +4,7 @@ import ELF
 
 /// Whether the symbols given match the dumped kernel, and how we know.
 public struct SymbolMatch: Sendable, Equatable, Codable {
+    /// The answer: the dump and the file agree (build-id, or the bytes of `.text`), differ, or could not be compared.
     public enum Verdict: String, Sendable, Codable {
         case match, mismatch, unknown
     }

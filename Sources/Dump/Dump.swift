@@ -164,6 +164,7 @@ public struct VMCoreInfo: Sendable, Equatable {
         entries = e
     }
 
+    /// The raw value of a VMCOREINFO key (`OSRELEASE`, `SYMBOL(init_uts_ns)`), nil when absent.
     public subscript(key: String) -> String? { entries[key] }
     /// `SYMBOL(name)` as an address.
     public func symbol(_ name: String) -> UInt64? { entries["SYMBOL(\(name))"].flatMap { UInt64($0, radix: 16) } }

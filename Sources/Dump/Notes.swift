@@ -120,6 +120,8 @@ public enum CPUNotes {
 /// section or kdump's note area) into ``DumpNote``s. Stops at the first
 /// malformed header and reports it, keeping the notes before it.
 public enum NoteBlock {
+    /// The notes in `bytes` (which start at `fileOffset` in `file`); a malformed header ends
+    /// the walk with a diagnostic at its offset, keeping the notes read so far.
     public static func parse(_ bytes: UnsafeRawBufferPointer, fileOffset: Int, file: String, diagnostics: inout [InputError]) -> [DumpNote] {
         var notes = [DumpNote]()
         var c = ByteCursor(bytes, baseOffset: fileOffset)

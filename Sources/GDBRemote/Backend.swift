@@ -46,6 +46,7 @@ public protocol Backend: AnyObject {
     func pollStop(timeoutMilliseconds: Int) -> StopEvent?
     /// Inserts a breakpoint or watchpoint (only kinds listed in capabilities).
     func insertBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError)
+    /// Removes what ``insertBreakpoint(_:at:length:)`` inserted (same kind, address and length).
     func removeBreakpoint(_ kind: BreakpointKind, at address: UInt64, length: Int) throws(BackendError)
     /// Backend-specific `monitor` commands (`thread` is the selected one):
     /// returns output, or nil when unknown.

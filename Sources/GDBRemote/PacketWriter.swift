@@ -35,6 +35,7 @@ public struct PacketWriter {
         s.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends one raw byte (a separator or a binary reply byte).
     public mutating func append(byte: UInt8) { bytes.append(byte) }
 
     /// Appends the hex digits of a buffer (memory and register replies).

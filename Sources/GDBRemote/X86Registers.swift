@@ -122,6 +122,7 @@ public struct X86RegisterValues: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether the register has a value; gdb is told `x` (unavailable) for the rest.
     public func isAvailable(_ r: X86Register) -> Bool { available[r.rawValue] }
 
     /// Sets a register from a number (little-endian, truncated to its size).

@@ -144,10 +144,12 @@ public final class XenDomainControl: @unchecked Sendable {
         }
     }
 
+    /// Stops every vCPU of the domain (xc_domain_pause), so registers and memory hold still.
     public func pause() throws(XenControlError) {
         guard xcPause(xch, domain) == 0 else { throw XenControlError("cannot pause domain \(domain): \(errnoString())") }
     }
 
+    /// Lets the domain run again (xc_domain_unpause). Changes the guest's state.
     public func unpause() throws(XenControlError) {
         guard xcUnpause(xch, domain) == 0 else { throw XenControlError("cannot unpause domain \(domain): \(errnoString())") }
     }
@@ -160,6 +162,7 @@ public final class XenDomainControl: @unchecked Sendable {
         return buf
     }
 
+    /// Writes a vCPU's whole register context (xc_vcpu_setcontext). Changes the guest's state.
     public func setContext(vcpu: Int, _ context: [UInt8]) throws(XenControlError) {
         var c = context
         let rc = c.withUnsafeMutableBytes { xcSetContext(xch, domain, UInt32(vcpu), $0.baseAddress) }
@@ -180,6 +183,7 @@ public final class XenDomainControl: @unchecked Sendable {
         return err == 0 ? p : { if let p { _ = fmUnmap(fmem, p, 1) }; return nil }()
     }
 
+    /// Releases one page from ``map(frame:writable:)``.
     public func unmap(_ page: UnsafeMutableRawPointer) { _ = fmUnmap(fmem, page, 1) }
 
     /// Maps `frames.count` guest frames in one call (one hypercall batch
@@ -191,6 +195,7 @@ public final class XenDomainControl: @unchecked Sendable {
         return fmMap(fmem, domain, writable ? PROT_READ | PROT_WRITE : PROT_READ, frames.count, frames.baseAddress, errors.baseAddress)
     }
 
+    /// Releases `count` pages mapped in one batch.
     public func unmap(_ pages: UnsafeMutableRawPointer, count: Int) { _ = fmUnmap(fmem, pages, count) }
 
     /// Makes the hypervisor pause the domain on the guest's int3/debug traps.

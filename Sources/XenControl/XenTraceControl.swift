@@ -173,10 +173,12 @@ public final class XenTraceControl: @unchecked Sendable {
         return (mfn, Int(size))
     }
 
+    /// Stops tracing in the hypervisor (xc_tbuf_disable); the rings keep what they hold.
     public func disable() throws(XenControlError) {
         guard xcDisable(xch) == 0 else { throw XenControlError("xc_tbuf_disable failed: \(errnoString())") }
     }
 
+    /// Which event classes Xen records (xc_tbuf_set_evt_mask; 0x0fff_f000 = everything).
     public func setEventMask(_ mask: UInt32) throws(XenControlError) {
         guard xcSetEvtMask(xch, mask) == 0 else { throw XenControlError("xc_tbuf_set_evt_mask(0x\(String(mask, radix: 16))) failed: \(errnoString())") }
     }
@@ -207,6 +209,7 @@ public final class XenTraceControl: @unchecked Sendable {
         return p
     }
 
+    /// Releases pages from ``map(frames:writable:)``.
     public func unmap(_ p: UnsafeMutableRawPointer, pages: Int) { _ = fmUnmap(fmem, p, pages) }
 
     /// Binds VIRQ_TBUF so that ``waitForVirq(timeoutMilliseconds:)`` wakes when a ring is half full.

@@ -11,6 +11,8 @@ public struct CycleStats: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// Counts one event lasting `c` cycles; 0 counts the event but not its time
+    /// (an interval that could not be measured).
     @inline(__always) public mutating func add(_ c: UInt64) {
         events += 1
         guard c > 0 else { return }
@@ -23,6 +25,7 @@ public struct CycleStats: Sendable, Codable, Equatable {
     /// Mean of the non-zero intervals (integer division, as xenalyze prints it).
     public var meanCycles: UInt64 { count == 0 ? 0 : cycles / UInt64(count) }
 
+    /// Adds another pass's statistics (per-CPU passes are merged at the end).
     public mutating func merge(_ o: CycleStats) {
         if o.count > 0 {
             if count == 0 || o.minCycles < minCycles { minCycles = o.minCycles }
@@ -59,6 +62,7 @@ public struct LogHistogram: Sendable, Equatable {
         i + 1 >= 64 * sub ? UInt64.max : lowerBound(i + 1) - 1
     }
 
+    /// Counts one value in its bucket.
     @inline(__always) public mutating func add(_ v: UInt64) {
         let b = LogHistogram.bucket(v)
         if buckets.count <= b { buckets.append(contentsOf: repeatElement(0, count: b + 1 - buckets.count)) }
@@ -66,6 +70,7 @@ public struct LogHistogram: Sendable, Equatable {
         total += 1
     }
 
+    /// Adds another histogram's buckets (per-CPU passes are merged at the end).
     public mutating func merge(_ o: LogHistogram) {
         if buckets.count < o.buckets.count { buckets.append(contentsOf: repeatElement(0, count: o.buckets.count - buckets.count)) }
         for (i, c) in o.buckets.enumerated() { buckets[i] += c }

@@ -4,6 +4,7 @@ import XenTrace
 /// exit reasons and wake-to-run latency. Every number shown carries a
 /// `data-k` key so tests (and scripts) can read it back.
 public enum HTMLReport {
+    /// The whole self-contained page (inline CSS and script, no network) for one summary.
     public static func render(_ s: TraceSummary, timeline: TimelineCollector) -> String {
         var h = ""
         func esc(_ x: String) -> String {

@@ -37,14 +37,17 @@ extension JSONColumns.Column {
         Self(key: key) { w, k, r in w.key(k); body(w, r) }
     }
 
+    /// An integer column; a nil value leaves the key out.
     public static func int<T: BinaryInteger>(_ key: String, _ value: @escaping @Sendable (Row) -> T?) -> Self {
         Self(key: key) { w, k, r in if let v = value(r) { w.field(k, v) } }
     }
 
+    /// A floating-point column; a nil value leaves the key out.
     public static func double(_ key: String, _ value: @escaping @Sendable (Row) -> Double?) -> Self {
         Self(key: key) { w, k, r in if let v = value(r) { w.field(k, v) } }
     }
 
+    /// A string column; a nil value leaves the key out.
     public static func string(_ key: String, _ value: @escaping @Sendable (Row) -> String?) -> Self {
         Self(key: key) { w, k, r in if let v = value(r) { w.field(k, v) } }
     }

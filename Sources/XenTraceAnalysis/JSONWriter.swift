@@ -48,9 +48,13 @@ public final class JSONWriter {
 
     // MARK: structure
 
+    /// Opens `{`; every ``key(_:)`` until ``endObject()`` belongs to it.
     public func beginObject() { open(object: true, UInt8(ascii: "{")) }
+    /// Closes the innermost object.
     public func endObject() { close(object: true, UInt8(ascii: "}")) }
+    /// Opens `[`; values until ``endArray()`` are its elements.
     public func beginArray() { open(object: false, UInt8(ascii: "[")) }
+    /// Closes the innermost array.
     public func endArray() { close(object: false, UInt8(ascii: "]")) }
 
     /// The key of the next value in the current object.
@@ -64,9 +68,13 @@ public final class JSONWriter {
 
     // MARK: values
 
+    /// A string value, escaped by ``JSONString`` (RFC 8259).
     public func string(_ s: String) { beforeValue(); writeString(s) }
+    /// An integer value, exact at any width (no Double rounding).
     public func int<T: BinaryInteger>(_ v: T) { beforeValue(); append(String(v)) }
+    /// `true` or `false`.
     public func bool(_ v: Bool) { beforeValue(); append(v ? "true" : "false") }
+    /// `null` (a value that is not known, kept so the key is always there).
     public func null() { beforeValue(); append("null") }
 
     /// A finite double as Swift prints it, minus a trailing `.0`
@@ -82,9 +90,13 @@ public final class JSONWriter {
 
     // MARK: keyed shorthands
 
+    /// `"k" : "s"` in the current object.
     public func field(_ k: String, _ s: String) { key(k); string(s) }
+    /// `"k" : v` for an integer.
     public func field<T: BinaryInteger>(_ k: String, _ v: T) { key(k); int(v) }
+    /// `"k" : v` for a double (as ``double(_:)``).
     public func field(_ k: String, _ v: Double) { key(k); double(v) }
+    /// `"k" : true|false`.
     public func field(_ k: String, _ v: Bool) { key(k); bool(v) }
 
     /// `"k" : { … }` with `body` writing the members.

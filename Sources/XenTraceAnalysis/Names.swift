@@ -26,6 +26,7 @@ public enum Names {
         40: "xenpmu_op", 41: "dm_op", 42: "hypfs_op",
     ]
 
+    /// Xen's name for a hypercall number, or `hypercall_N` for one we do not know.
     public static func hypercall(_ op: Int) -> String { hypercalls[op] ?? "hypercall_\(op)" }
 
     /// PV event kinds by minor number (trace.h TRC_PV_*).

@@ -11,6 +11,7 @@ import XenTrace
 /// - `vmexits`: every timed HVM exit (dom, vcpu, pcpu, reason, name, rip,
 ///   start_tsc, end_tsc, cycles).
 public final class TableExporter: TimelineSink {
+    /// CSV files with a header row, or JSON Lines (one object a row, for tools that read NDJSON).
     public enum Format: String, Sendable { case csv, jsonl }
     private let format: Format
     private let records: BufferedOutput, runstates: BufferedOutput, vmexits: BufferedOutput

@@ -112,6 +112,7 @@ public struct TraceSummary: Sendable, Codable {
         public var pv: PVCounts?
     }
 
+    /// Time a vCPU spent in one runstate (running, runnable, blocked, offline).
     public struct Runstate: Sendable, Codable {
         public var state: String
         public var stats: CycleStats
@@ -134,11 +135,13 @@ public struct TraceSummary: Sendable, Codable {
         public var topRIPs: [RIPCount]
     }
 
+    /// How often an exit reason happened at one guest instruction address.
     public struct RIPCount: Sendable, Codable, Equatable {
         public var rip: UInt64
         public var count: Int
     }
 
+    /// How often a PV guest made one hypercall.
     public struct Hypercall: Sendable, Codable, Equatable {
         public var op: Int
         public var name: String
@@ -160,12 +163,14 @@ public struct TraceSummary: Sendable, Codable {
         public var bins: [HistogramBin]
     }
 
+    /// How often one IRQ arrived on one pCPU.
     public struct IRQCount: Sendable, Codable, Equatable {
         public var cpu: Int
         public var number: Int
         public var count: Int
     }
 
+    /// One pCPU's idle (C-state) and frequency (P-state) residency.
     public struct PowerCPU: Sendable, Codable {
         public var cpu: Int
         /// C-state index → residency (idle entry to idle exit).
@@ -174,11 +179,13 @@ public struct TraceSummary: Sendable, Codable {
         public var pstates: [StateResidency]
     }
 
+    /// Time spent in one C- or P-state.
     public struct StateResidency: Sendable, Codable {
         public var state: Int
         public var stats: CycleStats
     }
 
+    /// A domain ranked by the pCPU time its vCPUs spent running.
     public struct TopDomain: Sendable, Codable {
         public var domain: Int
         public var runningCycles: UInt64

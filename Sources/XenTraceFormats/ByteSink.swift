@@ -33,6 +33,7 @@ public struct ByteSink: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(start: base, count: used))
     }
 
+    /// Empties the buffer, keeping its memory (one sink is reused for every record).
     public mutating func reset() { used = 0 }
 
     /// Drops everything written after `mark` (a former ``used``).
@@ -60,27 +61,32 @@ public struct ByteSink: @unchecked Sendable {
         if used + n > capacity { grow(n) }
     }
 
+    /// Appends one byte.
     @inlinable @inline(__always) public mutating func append(_ b: UInt8) {
         ensure(1)
         base[used] = b
         used += 1
     }
 
+    /// Appends the bytes of an array.
     @inlinable public mutating func append(_ s: [UInt8]) {
         s.withUnsafeBufferPointer { append($0) }
     }
 
+    /// Appends the bytes of a buffer.
     @inlinable public mutating func append(_ s: UnsafeBufferPointer<UInt8>) {
         ensure(s.count)
         if let a = s.baseAddress { (base + used).update(from: a, count: s.count) }
         used += s.count
     }
 
+    /// Appends a string's UTF-8 bytes.
     public mutating func append(_ s: String) {
         var s = s
         s.withUTF8 { append($0) }
     }
 
+    /// Appends `n` copies of `b` (field padding).
     @inlinable public mutating func append(repeating b: UInt8, count n: Int) {
         guard n > 0 else { return }
         ensure(n)

@@ -15,6 +15,7 @@ public struct DecodeFilter: Sendable {
         /// Every catalogue event whose name starts with `prefix:` or `prefix_` (e.g. `shadow:fixup`).
         case namePrefix(String)
 
+        /// Whether a record's event number (and catalogue name) passes this term.
         public func matches(_ event: UInt32, _ name: String) -> Bool {
             switch self {
             case .id(let id): return event == id
@@ -38,6 +39,7 @@ public struct DecodeFilter: Sendable {
         ("pm", .mask(0x0080_1000)), ("irq", .mask(0x0080_2000)), ("guest", .mask(0x0800_f000)),
     ]
 
+    /// A `--event` or `--cpu` value that cannot be read; says which part and why.
     public struct ParseError: Error, CustomStringConvertible, Sendable {
         public var description: String
     }

@@ -2,6 +2,7 @@ import XenTrace
 
 /// One named value decoded from a record's payload words.
 public struct FieldSpec: Sendable, Equatable {
+    /// How a field's words are read and printed.
     public enum Kind: Sendable, Equatable {
         /// One word, printed in decimal / hex / as a signed 32-bit number.
         case dec, hex, signed

@@ -28,7 +28,9 @@ public enum FormatValue: Sendable, Equatable {
     case int(negative: Bool, magnitude: UInt64)
     case float(Double)
 
+    /// An unsigned integer argument.
     @inlinable public static func u(_ v: UInt64) -> FormatValue { .int(negative: false, magnitude: v) }
+    /// A signed integer argument.
     @inlinable public static func s(_ v: Int64) -> FormatValue { .int(negative: v < 0, magnitude: v.magnitude) }
 
     /// Python's `repr()` of the value (used when printing the args dict).
@@ -69,6 +71,7 @@ public struct Conversion: Sendable, Equatable {
 /// compiled once into literal runs and conversions, then rendered into a
 /// ``ByteSink`` for each record without allocating.
 public struct PercentFormat: Sendable, Equatable {
+    /// A run of literal bytes, or one `%` conversion to fill from the record.
     public enum Piece: Sendable, Equatable {
         case literal([UInt8])
         case conversion(Conversion)

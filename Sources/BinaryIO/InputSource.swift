@@ -28,7 +28,7 @@ public enum InputSource {
     case stream(ByteStream, Compression)
 
     /// Opens `path` (`-` is standard input). Throws an ``InputError`` naming the
-    /// file for missing or unreadable files and directories.
+    /// file for missing or unreadable files, directories and devices.
     public static func open(_ path: String) throws -> InputSource {
         let fd: Int32
         if path == "-" {
@@ -48,6 +48,13 @@ public enum InputSource {
         if kind == S_IFDIR {
             if owns { close(fd) }
             throw InputError(file: path, "is a directory")
+        }
+        // A device named on the command line (`/dev/zero`, a terminal) is never
+        // a trace, and some never end: reading one would run for ever. Standard
+        // input (`-`) stays allowed whatever it is, as for any Unix filter.
+        if owns, kind == S_IFCHR || kind == S_IFBLK {
+            close(fd)
+            throw InputError(file: path, "is a \(kind == S_IFCHR ? "character" : "block") device, not a file or a pipe")
         }
         if kind == S_IFREG {
             var magic = [UInt8](repeating: 0, count: Compression.magicLength)

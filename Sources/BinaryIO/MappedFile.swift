@@ -19,8 +19,12 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`. Throws an ``InputError`` naming the file when it cannot be
     /// opened, is not a regular file, or cannot be mapped.
+    ///
+    /// Opened non-blocking: a FIFO with no writer would otherwise block in
+    /// open(2) for ever before the check below could refuse it (regular files
+    /// ignore the flag).
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw InputError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
@@ -28,7 +32,7 @@ public final class MappedFile: @unchecked Sendable {
             throw InputError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw InputError(file: path, (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")
+            throw InputError(file: path, MappedFile.notRegular(st.st_mode))
         }
         try self.init(fd: fd, path: path, size: Int(st.st_size))
     }
@@ -47,6 +51,18 @@ public final class MappedFile: @unchecked Sendable {
             throw InputError(file: path, "cannot map \(count) bytes: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(p)
+    }
+
+    /// Why a file of this kind cannot be mapped, in words.
+    static func notRegular(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "is a directory"
+        case S_IFIFO: return "is not a regular file (a FIFO); this command reads at random, give a file"
+        case S_IFCHR: return "is not a regular file (a character device); this command reads at random, give a file"
+        case S_IFBLK: return "is not a regular file (a block device); this command reads at random, give a file"
+        case S_IFSOCK: return "is not a regular file (a socket); this command reads at random, give a file"
+        default: return "is not a regular file"
+        }
     }
 
     deinit {

@@ -230,6 +230,38 @@ import XenTrace
         #expect(sym.status == 1)
     }
 
+    /// A FIFO nobody writes to made every command that maps its input
+    /// (summary, crash, symbolize, gdbstub --dump) block in open(2) for ever;
+    /// `/dev/zero` made `trace info` run for ever and `decode` print endless
+    /// empty records. Both are now refused at once, naming the file
+    /// (`timeout -s KILL` turns a regression into status 137, not a stuck
+    /// test: the child inherits this process's blocked SIGTERM).
+    @Test func fifosAndDevicesAreRefusedAtOnce() throws {
+        let x = try xenscopeBinary()
+        let dir = try makeTempDir("fifo")
+        defer { removeDir(dir) }
+        let fifo = dir + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let refused = "Error: \(fifo): is not a regular file (a FIFO); this command reads at random, give a file\n"
+        for args in [["trace", "summary", fifo], ["trace", "export", fifo, "--format", "csv", "-o", dir + "/csv"],
+                     ["trace", "diff", fifo, fifo], ["trace", "report", fifo, "-o", dir + "/r.html"],
+                     ["crash", "info", fifo], ["symbolize", "--elf", fifo, "0x1"], ["gdbstub", "--dump", fifo]] {
+            let r = try runCaptured(["timeout", "-s", "KILL", "60", x] + args)
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stdout == "", "\(args)")
+            #expect(r.stderr == refused, "\(args)")
+        }
+        for args in [["trace", "info", "/dev/zero"], ["trace", "decode", "/dev/zero"], ["trace", "decode", "--limit", "3", "/dev/zero"]] {
+            let r = try runCaptured(["timeout", "-s", "KILL", "60", x] + args)
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stdout == "", "\(args)")
+            #expect(r.stderr == "Error: /dev/zero: is a character device, not a file or a pipe\n", "\(args)")
+        }
+        let summary = try runCaptured(["timeout", "-s", "KILL", "60", x, "trace", "summary", "/dev/zero"])
+        #expect(summary.status == 1)
+        #expect(summary.stderr == "Error: /dev/zero: is not a regular file (a character device); this command reads at random, give a file\n")
+    }
+
     @Test func emptyFormatsFileIsNamed() throws {
         let x = try xenscopeBinary()
         let t = try Inputs()

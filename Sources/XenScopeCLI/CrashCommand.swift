@@ -46,9 +46,15 @@ struct CrashOptions: ParsableArguments {
     /// Damage found in the dump (truncation, bad headers or notes): everything
     /// readable was printed; now the problems go to standard error (unless the
     /// output already listed them) and the exit status is 2, as for traces.
+    /// Damage in the `--elf` image (a cut or corrupt file) is never part of the
+    /// output, so it always goes to standard error, and also means status 2:
+    /// symbols from a damaged image may be missing or wrong.
     func exitOnProblems(_ s: CrashSession, listed: Bool) throws {
         let problems = s.dumpSummary.problems
-        if problems.isEmpty { return }
+        let elfProblems = s.symbols?.elf.diagnostics ?? []
+        for p in elfProblems.prefix(20) { FDWriter.stderrLine("xenscope: \(p)") }
+        if elfProblems.count > 20 { FDWriter.stderrLine("xenscope: … and \(elfProblems.count - 20) more problem(s) in \(elf ?? "the ELF")") }
+        if problems.isEmpty && elfProblems.isEmpty { return }
         if !listed {
             for p in problems.prefix(20) { FDWriter.stderrLine("xenscope: \(p)") }
             if problems.count > 20 { FDWriter.stderrLine("xenscope: … and \(problems.count - 20) more problem(s)") }

@@ -290,6 +290,58 @@ import Testing
         #expect(regs.err == "xenscope: \(problem)\n")
     }
 
+    /// A cut `--elf` image: `crash` used to print the same output as with the
+    /// whole file and exit 0 without a word about the damage. Now each problem
+    /// is one line naming the file and offset (as `symbolize` says it), the
+    /// output is unchanged (the dump is whole) and the exit status is 2.
+    @Test func cutSymbolFileIsNamedAndExitsTwo() throws {
+        let xs = PanickerGuest.packageRoot + "/.build/debug/xenscope"
+        #expect(FileManager.default.isExecutableFile(atPath: xs), "build xenscope first (swift build --build-tests)")
+        let dir = NSTemporaryDirectory() + "xenscope-cutelf-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cut = dir + "/vmlinux", size = 3_000_000
+        let h = try #require(FileHandle(forReadingAtPath: guest.vmlinux))
+        let head = try #require(try h.read(upToCount: size))
+        try h.close()
+        try head.write(to: URL(fileURLWithPath: cut))
+        // Where the damage lies, from the ELF header and program headers themselves.
+        let b = [UInt8](head)
+        func word<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
+        }
+        let shoff = word(40, UInt64.self), phoff = Int(word(32, UInt64.self))
+        let phentsize = Int(word(54, UInt16.self)), phnum = Int(word(56, UInt16.self))
+        let note = try #require((0..<phnum).map { phoff + $0 * phentsize }.first { word($0, UInt32.self) == 4 })
+        let noteOffset = word(note + 8, UInt64.self), noteSize = word(note + 32, UInt64.self)
+        #expect(shoff > UInt64(size) && noteOffset > UInt64(size))
+
+        func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: xs)
+            p.arguments = args
+            let o = dir + "/out", e = dir + "/err"
+            FileManager.default.createFile(atPath: o, contents: nil)
+            FileManager.default.createFile(atPath: e, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: o))
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: e))
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, try String(contentsOfFile: o, encoding: .utf8), try String(contentsOfFile: e, encoding: .utf8))
+        }
+        let whole = try run(["crash", "info", guest.kdumpDump, "--elf", guest.vmlinux])
+        #expect(whole.status == 0)
+        #expect(whole.err == "")
+        let damaged = try run(["crash", "info", guest.kdumpDump, "--elf", cut])
+        #expect(damaged.status == 2)
+        #expect(damaged.out == whole.out)
+        #expect(damaged.err == """
+            xenscope: \(cut): at byte 40 (0x28): section header table offset 0x\(String(shoff, radix: 16)) lies beyond the end of the file (\(size) bytes); sections ignored
+            xenscope: \(cut): at byte \(noteOffset) (0x\(String(noteOffset, radix: 16))): note area of \(noteSize) bytes lies beyond the end of the file (\(size) bytes); skipped
+
+            """)
+    }
+
     /// Against Debian's crash on the same dump: its frames where it is right
     /// (the same return addresses), the same user-mode registers; the frames
     /// it adds between do_syscall_64 and the entry code are stale stack words

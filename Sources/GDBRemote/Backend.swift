@@ -100,7 +100,9 @@ extension Backend {
 public struct BackendCapabilities: OptionSet, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// M/X packets (and software breakpoints planted in memory) change the target.
     public static let writeMemory = BackendCapabilities(rawValue: 1 << 0)
+    /// P/G packets change the target's registers.
     public static let writeRegisters = BackendCapabilities(rawValue: 1 << 1)
     /// continue, interrupt (Ctrl-C)
     public static let resume = BackendCapabilities(rawValue: 1 << 2)

@@ -75,6 +75,8 @@ struct GdbstubCommand: ParsableCommand {
             backend = b
             source = dump!
         }
+        let notice = backend.capabilities.changeNotice(target: source)
+        if let notice { FDWriter.stderrLine("xenscope gdbstub: warning: \(notice)") }
         let verbose = self.verbose
         var server = StubServer(backend: backend) { msg in
             // Refusals always reach the user; the rest only with --verbose.
@@ -93,7 +95,8 @@ struct GdbstubCommand: ParsableCommand {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let listener = try TCPListener(host: host.isEmpty ? "127.0.0.1" : host, port: port)
         if !listener.isLoopback {
-            FDWriter.stderrLine("xenscope gdbstub: warning: listening on \(listen), reachable from other machines; the protocol has no authentication")
+            FDWriter.stderrLine("xenscope gdbstub: warning: listening on \(listen), reachable from other machines; the protocol has no authentication"
+                                + (notice == nil ? "" : ", and anyone who connects can change \(source)"))
         }
         FDWriter.stderrLine("xenscope gdbstub: serving \(source) (\(backend.threads().count) threads) on \(host):\(listener.port)")
         try server.serve(listener: listener, once: once)

@@ -32,6 +32,7 @@ public struct ModuleRegion: Sendable, Equatable, Codable {
     public var base: UInt64
     public var size: UInt64
 
+    /// Whether `address` lies in this region (names a module frame by region).
     public func contains(_ address: UInt64) -> Bool { address >= base && address - base < size }
 }
 

@@ -96,6 +96,7 @@ public struct DebugRegisterSlots: Sendable, Equatable {
         return true
     }
 
+    /// Frees every slot (gdb detached or removed all breakpoints).
     public mutating func removeAll() { slots = [nil, nil, nil, nil] }
 
     /// The armed slot DR6 says fired (status bits B0–B3), the lowest one

@@ -153,6 +153,7 @@ public struct JSONPullReader {
         return true
     }
 
+    /// The next value as `true` or `false`; anything else is an error at its offset.
     public mutating func bool() throws -> Bool {
         switch peek() {
         case UInt8(ascii: "t"): try literal("true"); return true
@@ -385,5 +386,6 @@ public struct JSONKey {
         return s.withUTF8 { u in u.count == k.raw.count && (u.count == 0 || memcmp(u.baseAddress!, k.raw.baseAddress!, u.count) == 0) }
     }
 
+    /// Lets a `switch` over keys use string literals as patterns.
     public static func ~= (pattern: String, k: JSONKey) -> Bool { k == pattern }
 }

@@ -53,6 +53,7 @@ public enum SummaryJSON {
         }
     }
 
+    /// Reads a saved summary held in memory; errors name `file` and the byte offset.
     public static func decode(_ data: Data, file: String = "<memory>") throws -> TraceSummary {
         try data.withUnsafeBytes { try decode(bytes: $0, file: file) }
     }

@@ -73,7 +73,14 @@ struct CrashOptions: ParsableArguments {
     func run<Value, JSON: Encodable>(listed: Bool = false, compute: (CrashSession) throws -> Value,
                                       text: (Value, FDWriter) throws -> Void, json: ((Value) -> JSON)?) throws {
         let s = try session()
-        let value = try compute(s)
+        let value: Value
+        do { value = try compute(s) } catch let e as CrashFailure where !s.dumpSummary.problems.isEmpty {
+            // What failed is most likely the damage (a page the cut file lacks):
+            // name that too, and exit 2 (damaged input) as `crash read` does.
+            FDWriter.stderrLine("Error: \(e)")
+            try exitOnProblems(s, listed: false)
+            throw e
+        }
         let out = FDWriter(fd: 1)
         if self.json, let json { try printJSON(json(value), to: out) } else { try text(value, out) }
         try exitOnProblems(s, listed: listed)

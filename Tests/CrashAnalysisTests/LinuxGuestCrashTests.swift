@@ -288,6 +288,21 @@ import Testing
         #expect(regs.out.hasPrefix("CPU 0: NT_PRSTATUS"))
         #expect(regs.out.contains("\nCPU 1: NT_PRSTATUS"))
         #expect(regs.err == "xenscope: \(problem)\n")
+
+        // Cut before the printk ring's pages: `log` cannot read it. It used to
+        // exit 1 naming only the unreadable address; now the damage too, and 2.
+        let short = dir + "/short.kdump"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: cut)).prefix(5_000_000)).write(to: URL(fileURLWithPath: short))
+        let shortInfo = try run(["crash", "info", short])
+        let shortProblems = shortInfo.out.split(separator: "\n").filter { $0.hasPrefix("  problem: ") }.map { String($0.dropFirst(11)) }
+        #expect(shortProblems.count == 1)
+        let log = try run(["crash", "log", short, "--elf", guest.vmlinux])
+        #expect(log.status == 2)
+        #expect(log.out == "")
+        let lines = log.err.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3)
+        #expect(lines.first?.hasPrefix("Error: 0x") == true && lines.first?.contains(": \(short): at byte ") == true)
+        #expect(lines.dropFirst().first.map(String.init) == "xenscope: \(try #require(shortProblems.first))")
     }
 
     /// A cut `--elf` image: `crash` used to print the same output as with the

@@ -35,15 +35,19 @@ struct TraceExportCommand: ParsableCommand {
         let options = try time.summaryOptions(file: file)
         let out = FDWriter(fd: 1)
         var damage: [String] = []
+        let progress = ProgressLine.forTerminalOutput(json: false)
+        defer { progress?.finish() }
         switch format {
         case .chromeJSON, .perfetto:
             let e = try ChromeTraceExporter(path: output, clock: options.clock)
-            damage = try Summarizer.summarize(path: file, options: options, sink: e).diagnostics
+            damage = try Summarizer.summarize(path: file, options: options, sink: e, progress: progress?.byteReporter).diagnostics
+            progress?.finish()
             out.line("\(output): \(e.slices) run slices, \(e.exitSlices) VMEXIT slices, \(e.instants) instant events, \(e.counters) counter samples")
         case .csv, .jsonl:
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let e = try TableExporter(directory: output, format: format == .csv ? .csv : .jsonl, clock: options.clock)
-            damage = try Summarizer.summarize(path: file, options: options, sink: e).diagnostics
+            damage = try Summarizer.summarize(path: file, options: options, sink: e, progress: progress?.byteReporter).diagnostics
+            progress?.finish()
             out.line("\(output): records \(e.recordRows) rows, runstates \(e.runstateRows) rows, vmexits \(e.vmexitRows) rows")
         }
         out.flush()

@@ -148,15 +148,15 @@ struct TraceRecordCommand: ParsableCommand {
             let bufferBytes = memoryBuffer.flatMap { ByteSize.parse($0) }.map { Int($0) }
             let sink: TraceSink = try bufferBytes.map { try FlightRecorderSink(capacity: $0, output: fileSink) } ?? fileSink
             let collector = Collector(backend: backend, sink: sink, options: options)
-            let tty = isatty(2) != 0
+            let line: ProgressLine? = isatty(2) != 0 ? ProgressLine() : nil
             var last = (records: 0, time: 0.0)
             let stats = try collector.run(stopRequested: { signals.pending() }, progress: { s in
-                guard tty else { return }
+                guard let line else { return }
                 let rate = Double(s.records - last.records) / max(1e-9, s.elapsedSeconds - last.time)
                 last = (s.records, s.elapsedSeconds)
-                FDWriter(fd: 2).write("\r\(s.records) records (\(Int(rate))/s), \(s.bytes / 1_000_000) MB, \(s.lost) lost   ")
+                line.show("\(s.records) records (\(Int(rate))/s), \(s.bytes / 1_000_000) MB, \(s.lost) lost")
             })
-            if tty { FDWriter(fd: 2).write("\n") }
+            line?.finish(keep: true)
             var meta = RecordingMetadata.make(xen: shm == nil, cpuHz: hz)
             let overwritten = bufferBytes.map { RecordingMetadata.overwritten(bufferBytes: $0, stats.overwritten) }
             meta.overwritten = overwritten

@@ -19,7 +19,12 @@ struct TraceReportCommand: ParsableCommand {
 
     func run() throws {
         let tl = TimelineCollector()
-        let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file), sink: tl)
+        let progress = ProgressLine.forTerminalOutput(json: false)
+        let s: TraceSummary
+        do {
+            defer { progress?.finish() }
+            s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file), sink: tl, progress: progress?.byteReporter)
+        }
         let html = HTMLReport.render(s, timeline: tl)
         do { try html.write(toFile: output, atomically: true, encoding: .utf8) } catch {
             throw ValidationError("cannot write \(output): \(error.localizedDescription)")

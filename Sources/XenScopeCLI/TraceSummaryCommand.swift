@@ -107,7 +107,12 @@ struct TraceSummaryCommand: ParsableCommand {
                 throw InputFailure("--symbols: " + (error is InputError ? "\(error)" : "\(path): \(error)"))
             }
         }
-        let s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file))
+        let progress = ProgressLine.forTerminalOutput(json: json)
+        let s: TraceSummary
+        do {
+            defer { progress?.finish() }
+            s = try Summarizer.summarize(path: file, options: time.summaryOptions(file: file), progress: progress?.byteReporter)
+        }
         let out = FDWriter(fd: 1)
         if json {
             let w = JSONWriter(pretty: true) { out.writeRaw($0) }

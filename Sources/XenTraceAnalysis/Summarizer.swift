@@ -47,7 +47,8 @@ public struct Summarizer {
 
     /// Summarises the trace file at `path`.
     public static func summarize(path: String, options: SummaryOptions = SummaryOptions(),
-                                 sink: TimelineSink? = nil) throws -> TraceSummary {
+                                 sink: TimelineSink? = nil,
+                                 progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> TraceSummary {
         let trace = try TraceFile(path: path)
         let mapping = trace.mapping
         var options = options
@@ -56,8 +57,11 @@ public struct Summarizer {
             let d = options.hvmFlavour == nil ? HVMFlavourDetector.scan(trace) : HVMFlavourDetector()
             options.decidedFlavour = d.decide(given: options.hvmFlavour)
         }
-        let s = mapping.withBytes { summarize(bytes: $0, file: path, options: options, sink: sink,
-                                              dropPages: { mapping.dropPages(offset: $0, count: $1) }) }
+        let s = mapping.withBytes { b in
+            summarize(bytes: b, file: path, options: options, sink: sink,
+                      dropPages: { mapping.dropPages(offset: $0, count: $1) },
+                      progress: progress.map { report in { report($0, b.count) } })
+        }
         try sink?.end()
         return s
     }
@@ -65,8 +69,10 @@ public struct Summarizer {
     /// Summarises a whole trace held in memory.
     /// `sink`, if given, receives the intervals as they close (its `end()` is the caller's job).
     public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions(),
-                                 sink: TimelineSink? = nil, dropPages: ((Int, Int) -> Void)? = nil) -> TraceSummary {
+                                 sink: TimelineSink? = nil, dropPages: ((Int, Int) -> Void)? = nil,
+                                 progress: ((Int) -> Void)? = nil) -> TraceSummary {
         var merge = XenalyzeOrderWalk(bytes, dropPages: dropPages)
+        merge.progress = progress
         var volume = VolumePass(merge: merge, options: options, sink: sink)
         var model = ModelPass(merge: merge, options: options, sink: sink)
         if options.threads > 1 && sink == nil {

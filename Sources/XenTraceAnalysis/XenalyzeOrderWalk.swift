@@ -54,6 +54,11 @@ public struct XenalyzeOrderWalk {
     /// Called with byte ranges no stream will read again (for madvise), so
     /// resident memory stays bounded on files of any size.
     public var dropPages: ((Int, Int) -> Void)? = nil
+    /// Told, every `progressEvery` bytes of records read, how far the slowest
+    /// unfinished stream has got (a byte offset into the file), for a
+    /// progress display; checked on the existing byte counter, not per record.
+    public var progress: ((Int) -> Void)? = nil
+    static let progressEvery = 4 << 20
     private var dropped = 0
     private var sinceCheck = 0
     static let dropEvery = 32 << 20
@@ -261,12 +266,13 @@ public struct XenalyzeOrderWalk {
                 handler.handle(.record(r, orderTSC: streams[s].orderTSC))
             }
             advance(s)
-            if sinceCheck >= XenalyzeOrderWalk.dropEvery, let drop = dropPages {
+            if sinceCheck >= XenalyzeOrderWalk.progressEvery, dropPages != nil || progress != nil {
                 sinceCheck = 0
                 // Below every unfinished stream's read position nothing is needed again.
                 var low = bytes.count
                 for t in streams where t.index < t.endWindow { low = min(low, t.pos) }
-                if low > dropped { drop(dropped, low - dropped); dropped = low }
+                if let drop = dropPages, low - dropped >= XenalyzeOrderWalk.dropEvery { drop(dropped, low - dropped); dropped = low }
+                progress?(low)
             }
             if !streams[s].hasCurrent {
                 handler.handle(.cpuEnd(cpu: streams[s].cpu, lastTSC: streams[s].lastTSC))

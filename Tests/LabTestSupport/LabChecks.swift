@@ -18,8 +18,17 @@ public func expectXentraceCapturesDecode(_ lab: LabResults) throws {
         for f in files {
             let info = TraceInfo(try TraceFile(path: f))
             #expect(info.diagnostics.isEmpty, "\(f): \(info.diagnostics)")
-            #expect(info.cpus.map(\.cpu) == [0, 1], "\(f)")
-            #expect(info.cpus.allSatisfy { $0.records > 100 }, "\(f)")
+            if f.hasSuffix("/lost.xentrace") {
+                // xentrace polls every 3 s here and is stalled for 3 of its
+                // 6 s: on a loaded host one flush may hold only one CPU's
+                // records (a CI run: 17 records of CPU 1, with 20,033 lost).
+                // What this capture is for is the loss, which it must show.
+                #expect(!info.cpus.isEmpty && info.cpus.allSatisfy { [0, 1].contains($0.cpu) }, "\(f)")
+                #expect(info.lostRecordEvents > 0, "\(f)")
+            } else {
+                #expect(info.cpus.map(\.cpu) == [0, 1], "\(f)")
+                #expect(info.cpus.allSatisfy { $0.records > 100 }, "\(f)")
+            }
             try expectBlocksTileTheFile(f)
         }
 }

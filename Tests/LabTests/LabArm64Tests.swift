@@ -204,7 +204,11 @@ extension LabResults {
         let inGuest = rest == ["guest_irq"] && other.stopReason.hasPrefix("trap from the guest")
         // Or interrupted in Xen while it was on its way back to a guest (a
         // softirq after the guest's own trap): hyp_irq ... guest_irq, then the trap.
-        let inXenForGuest = rest.first == "hyp_irq" && rest.count > 2 && rest.last == "guest_irq"
+        // The guest's own entry may be an interrupt (guest_irq) or a
+        // hypercall/abort (guest_sync_slowpath: a CI boot caught the CPU
+        // in a softirq's scheduler unlock after a hypercall).
+        let guestEntries: Set<String> = ["guest_irq", "guest_sync", "guest_sync_slowpath", "guest_fiq", "guest_error"]
+        let inXenForGuest = rest.first == "hyp_irq" && rest.count > 2 && guestEntries.contains(rest.last ?? "")
             && other.stopReason.hasPrefix("trap from the guest")
         #expect(inXen || inGuest || inXenForGuest, "\(formatBacktrace(other))")
     }

@@ -8,57 +8,59 @@ enum TypeLayout {
     /// contains `fileAddress`; members of anonymous structs/unions are
     /// searched too. nil when the CU has no complete definition.
     static func memberOffset(module mod: OpaquePointer, fileAddress: UInt64, type: String, member: String) -> Int? {
-        var bias: Dwarf_Addr = 0
-        guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
-        var child = Dwarf_Die()
-        guard dwarf_child(cu, &child) == 0 else { return nil }
-        repeat {
-            if dwarf_tag(&child) == Int32(DW_TAG_structure_type), let n = dwarf_diename(&child), String(cString: n) == type,
-               dwarf_hasattr(&child, UInt32(DW_AT_declaration)) == 0 {
-                return find(member, in: &child, depth: 0)
-            }
-        } while next(&child)
-        return nil
+        structDefinition(module: mod, fileAddress: fileAddress, type: type) { find(member, in: &$0, depth: 0) }
     }
 
     /// `sizeof(struct type)` as defined in the CU that contains
     /// `fileAddress` (the stride of an array of them); nil without a
     /// complete definition there.
     static func structSize(module mod: OpaquePointer, fileAddress: UInt64, type: String) -> Int? {
-        var bias: Dwarf_Addr = 0
-        guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
-        var child = Dwarf_Die()
-        guard dwarf_child(cu, &child) == 0 else { return nil }
-        repeat {
-            if dwarf_tag(&child) == Int32(DW_TAG_structure_type), let n = dwarf_diename(&child), String(cString: n) == type,
-               dwarf_hasattr(&child, UInt32(DW_AT_declaration)) == 0 {
-                let size = dwarf_bytesize(&child)
-                return size >= 0 ? Int(size) : nil
-            }
-        } while next(&child)
-        return nil
+        structDefinition(module: mod, fileAddress: fileAddress, type: type) { die in
+            let size = dwarf_bytesize(&die)
+            return size >= 0 ? Int(size) : nil
+        }
     }
 
     /// The value of enumerator `name` (of any enum, named or not, declared
     /// at the top of the CU that contains `fileAddress`).
     static func enumeratorValue(module mod: OpaquePointer, fileAddress: UInt64, name: String) -> Int64? {
+        firstTopLevel(module: mod, fileAddress: fileAddress) { (child: inout Dwarf_Die) -> Int64?? in
+            guard dwarf_tag(&child) == Int32(DW_TAG_enumeration_type) else { return nil }
+            var e = Dwarf_Die()
+            guard dwarf_child(&child, &e) == 0 else { return nil }
+            repeat {
+                guard dwarf_tag(&e) == Int32(DW_TAG_enumerator), let n = dwarf_diename(&e), String(cString: n) == name else { continue }
+                var attr = Dwarf_Attribute()
+                guard dwarf_attr(&e, UInt32(DW_AT_const_value), &attr) != nil else { return .some(nil) }
+                var v: Dwarf_Sword = 0
+                if dwarf_formsdata(&attr, &v) == 0 { return Int64(v) }
+                var u: Dwarf_Word = 0
+                return .some(dwarf_formudata(&attr, &u) == 0 ? Int64(bitPattern: UInt64(u)) : nil)
+            } while next(&e)
+            return nil
+        } ?? nil
+    }
+
+    /// `body` applied to the complete (non-declaration) definition of
+    /// `struct type` at the top of the CU holding `fileAddress`; nil if none.
+    private static func structDefinition<T>(module mod: OpaquePointer, fileAddress: UInt64, type: String,
+                                            _ body: (inout Dwarf_Die) -> T?) -> T? {
+        firstTopLevel(module: mod, fileAddress: fileAddress) { child -> T?? in
+            guard dwarf_tag(&child) == Int32(DW_TAG_structure_type), let n = dwarf_diename(&child), String(cString: n) == type,
+                  dwarf_hasattr(&child, UInt32(DW_AT_declaration)) == 0 else { return nil }
+            return .some(body(&child))
+        } ?? nil
+    }
+
+    /// Visits the top-level DIEs of the CU holding `fileAddress` in order and
+    /// returns the first non-nil result of `visit` (nil: keep looking).
+    private static func firstTopLevel<T>(module mod: OpaquePointer, fileAddress: UInt64, _ visit: (inout Dwarf_Die) -> T?) -> T? {
         var bias: Dwarf_Addr = 0
         guard let cu = dwfl_module_addrdie(mod, fileAddress, &bias) else { return nil }
         var child = Dwarf_Die()
         guard dwarf_child(cu, &child) == 0 else { return nil }
         repeat {
-            guard dwarf_tag(&child) == Int32(DW_TAG_enumeration_type) else { continue }
-            var e = Dwarf_Die()
-            guard dwarf_child(&child, &e) == 0 else { continue }
-            repeat {
-                guard dwarf_tag(&e) == Int32(DW_TAG_enumerator), let n = dwarf_diename(&e), String(cString: n) == name else { continue }
-                var attr = Dwarf_Attribute()
-                guard dwarf_attr(&e, UInt32(DW_AT_const_value), &attr) != nil else { return nil }
-                var v: Dwarf_Sword = 0
-                if dwarf_formsdata(&attr, &v) == 0 { return Int64(v) }
-                var u: Dwarf_Word = 0
-                return dwarf_formudata(&attr, &u) == 0 ? Int64(bitPattern: UInt64(u)) : nil
-            } while next(&e)
+            if let found = visit(&child) { return found }
         } while next(&child)
         return nil
     }

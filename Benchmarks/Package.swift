@@ -21,6 +21,8 @@ let package = Package(
     targets: [
         // Producer threads and the per-event timing loop, in C like real producers.
         .target(name: "ProducerBenchC", dependencies: xenscope("CTraceBuffer")),
+        // Child-process timing (wall, CPU, peak RSS) shared by the trace benchmarks.
+        .target(name: "BenchSupport"),
         // ns per event, collector throughput, loss at 1/10/50 M events/s.
         bench("producer", ["ProducerBenchC"] + xenscope("TraceRing", "Collector", "CTraceBuffer")),
         // Decode to /dev/null: MB/s, records/s, peak RSS (docs/performance.md, "Trace decode").
@@ -28,10 +30,10 @@ let package = Package(
         // Trace summary vs `xenalyze --summary` vs `cat` on a generated 1 GB trace.
         bench("trace-summary", xenscope("XenTrace", "XenTraceAnalysis")),
         // `trace diff` of two saved ~41 MB summaries: JSONDecoder vs the pull reader (time, peak RSS).
-        bench("trace-diff", xenscope("XenTrace", "XenTraceAnalysis", "BinaryIO")),
+        bench("trace-diff", ["BenchSupport"] + xenscope("XenTrace", "XenTraceAnalysis", "BinaryIO")),
         // Trace reader: `trace info` figures and full record iteration (file and
         // TSC order) on a generated 1 GB trace, beside `cat FILE > /dev/null`.
-        bench("trace-read", xenscope("XenTrace", "BinaryIO")),
+        bench("trace-read", ["BenchSupport"] + xenscope("XenTrace", "BinaryIO")),
         // gdb through `xenscope gdbstub` vs QEMU's gdbstub: 64 MiB reads, round trips.
         bench("gdbstub", xenscope("GDBRemote", "GDBBackends")),
         // Crash analysis: first backtrace, console log, page-table walk, page reads on 64 MiB–8 GiB dumps.

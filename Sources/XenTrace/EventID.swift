@@ -23,4 +23,25 @@ public enum EventID {
             && ((event >> 16) & (mask >> 16) & 0xfff) != 0
             && ((event >> 12) & (mask >> 12) & 0xf) != 0
     }
+
+    /// Whether Xen could have written a record with this event id. Its
+    /// masking rule (`matches(_:mask:)`) needs the class bits and the
+    /// subclass nibble to overlap the mask, so a recordable id has a non-zero
+    /// subclass and a class; every class in trace.h (GEN, SCHED, DOM0OP, HVM,
+    /// MEM, PV, SHADOW, HW, GUEST) is one bit of the 12, and an event belongs
+    /// to one class. xentrace's own CPU-change record (0x1f003) passes too.
+    /// Zeros (event 0) and most random words fail: the reader uses this to
+    /// tell a trace from bytes that are not one.
+    @inlinable public static func isPossible(_ event: UInt32) -> Bool {
+        let cls = (event >> 16) & 0xfff
+        return cls != 0 && cls & (cls &- 1) == 0 && (event >> 12) & 0xf != 0
+    }
+
+    /// Why ``isPossible(_:)`` rejects `event` (for diagnostics).
+    public static func impossibility(_ event: UInt32) -> String {
+        let cls = (event >> 16) & 0xfff
+        if cls == 0 { return "no class bit set" }
+        if cls & (cls &- 1) != 0 { return "class bits 0x\(String(cls, radix: 16)) name more than one class" }
+        return "subclass 0"
+    }
 }

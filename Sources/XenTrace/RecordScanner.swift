@@ -13,6 +13,11 @@ import BinaryIO
 public struct RecordScanner {
     /// Highest CPU number we believe (Xen's NR_CPUS maximum is 4095).
     public static let maxCPU: UInt32 = 4095
+    /// Longest run of garbage searched for a way back into the records: the
+    /// largest window the reader accepts (a 65535-page ring) plus its CPU-change record. Past it the input is judged not to
+    /// be a trace from where the garbage began (``TraceDiagnostic/Kind/notATrace``)
+    /// and reading stops, so an endless or huge non-trace input ends.
+    public static let maxGarbageBytes = ScanCore.maxWindowBytes + 12
 
     private let bytes: UnsafeRawBufferPointer
     private let baseOffset: Int

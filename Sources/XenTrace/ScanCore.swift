@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What one step of the scanner produced.
 enum ScanStep {
     /// A record (its bytes have been consumed).
@@ -24,7 +28,15 @@ enum ScanStep {
 /// next *plausible* CPU-change record (header 0x2001f003, CPU ≤ 4095, size a
 /// multiple of 4, ≤ the largest ring xentrace can have and ≤ the rest of the
 /// input when its size is known). Only at the very start of the input are
-/// records without a window accepted (read as CPU 0), as xentrace_format does.
+/// records without a window accepted (read as CPU 0), as xentrace_format does,
+/// and only while their event ids are ones Xen can write
+/// (``EventID/isPossible(_:)``); the first that is not starts garbage, which
+/// there may also end at a run of such records (a dump that starts mid-record).
+///
+/// Garbage is not searched for ever: after ``RecordScanner/maxGarbageBytes``
+/// bytes without a way back in, the input is "not a xentrace stream" from
+/// where the garbage began (`notATrace`, reported once) and nothing more is
+/// read — so `cat /dev/zero |` and a huge file of zeros or random bytes end.
 struct ScanCore {
     static let cpuChangeHeader: UInt32 = 0x2001_f003
     /// Largest window xentrace can write: a ring of 65535 pages (t_info's
@@ -32,6 +44,13 @@ struct ScanCore {
     static let maxWindowBytes = 65535 * 4096
     /// Diagnostics of one kind kept in full; the rest are counted.
     static let diagnosticsPerKind = 100
+    /// How far into garbage before the first window a run of possible
+    /// records is looked for (a cut record is at most 40 bytes; past this
+    /// only CPU-change records end garbage).
+    static let preludeRunSearchBytes = 64 << 10
+    /// Records in a row that make a run (fewer do when they end exactly at a
+    /// plausible CPU-change record or at the end of the input).
+    static let runLength = 8
 
     /// Current physical CPU.
     private(set) var cpu: UInt32 = 0
@@ -58,6 +77,15 @@ struct ScanCore {
     private var garbageStart: Int? = nil
     private var garbageKind = TraceDiagnostic.Kind.garbage
     private var garbageWhy = ""
+    /// The garbage began among the records before the first window, so a
+    /// run of possible records may end it too.
+    private var garbageInPrelude = false
+    /// Where the header-less start of the input was reported (noCPUChange).
+    private var preludeStart: Int? = nil
+    /// Whether any record has been returned.
+    private var deliveredAny = false
+    /// The input was found not to be a trace: nothing more is read.
+    private(set) var stopped = false
     /// Index mode: skip window contents instead of parsing them.
     var skipWindowContents = false
     /// Whether a window running past the end is reported (cursors leave that
@@ -195,18 +223,122 @@ struct ScanCore {
 
     private mutating func startGarbage(at offset: Int, _ kind: TraceDiagnostic.Kind, _ why: String) {
         garbageStart = offset
+        garbageInPrelude = false
         garbageKind = kind
         garbageWhy = why
     }
 
-    private mutating func endGarbage(at offset: Int, eof: Bool) {
+    /// Whether the garbage starting at `start` is all the input has shown
+    /// (no record before it): then the input is not a trace at all, and the
+    /// header-less-start note is dropped in favour of the one line saying so.
+    private mutating func garbageIsWholeInput(_ start: Int) -> Bool {
+        guard !deliveredAny, preludeStart == start else { return false }
+        diagnostics.removeAll { $0.kind == .noCPUChange }
+        kindCounts[.noCPUChange] = 0
+        return true
+    }
+
+    private mutating func endGarbage(at offset: Int, eof: Bool, run: Bool = false) {
         guard let start = garbageStart else { return }
         garbageStart = nil
         if recordResyncPoints { resyncPoints[start] = offset }
         let n = offset - start
-        let how = eof ? "no plausible CPU-change record follows; \(n) byte(s) to the end of the input skipped"
+        let what = garbageInPrelude ? "plausible CPU-change record or run of records" : "plausible CPU-change record"
+        if eof && garbageIsWholeInput(start) {
+            note(.notATrace, start, cpu: nil, "not a xentrace trace: \(garbageWhy); no \(what) follows; \(n) byte(s) to the end of the input skipped")
+            return
+        }
+        let how = eof ? "no \(what) follows; \(n) byte(s) to the end of the input skipped"
+                : run ? "\(n) byte(s) skipped up to the next run of plausible records at byte \(offset)"
                       : "\(n) byte(s) skipped up to the next plausible CPU-change record at byte \(offset)"
         note(garbageKind, start, cpu: nil, "\(garbageWhy); \(how)")
+    }
+
+    /// Garbage went on for ``RecordScanner/maxGarbageBytes``: the input is
+    /// not a trace from its start on. Reported once; reading stops.
+    private mutating func stopNotATrace() -> ScanStep {
+        guard let start = garbageStart else { return .end }
+        garbageStart = nil
+        stopped = true
+        let what = garbageInPrelude ? "plausible CPU-change record or run of records" : "plausible CPU-change record"
+        _ = garbageIsWholeInput(start)
+        note(.notATrace, start, cpu: nil,
+             "\(garbageWhy); no \(what) in the \(RecordScanner.maxGarbageBytes) bytes from here: not a xentrace stream; stopped reading")
+        return .end
+    }
+
+    /// Whether a run of records Xen could have written starts at `i`:
+    /// ``runLength`` of them, or fewer ending exactly at a plausible
+    /// CPU-change record or at the end of the input. nil: the buffer ends
+    /// first (supply more).
+    private func recordRun(_ b: UnsafeRawBufferPointer, _ i: Int, base: Int, eof: Bool) -> Bool? {
+        var p = i, n = 0
+        while n < ScanCore.runLength {
+            let avail = b.count - p
+            if avail == 0 && eof { return n > 0 }
+            if avail < 4 { return eof ? false : nil }
+            let h = ScanCore.load32(b, p)
+            if h == ScanCore.cpuChangeHeader && n > 0 {
+                if avail < 12 { return eof ? false : nil }
+                return plausible(cpu: ScanCore.load32(b, p + 4), size: ScanCore.load32(b, p + 8), at: base + p)
+            }
+            if !EventID.isPossible(h & TraceRecord.eventMask) { return false }
+            let size = TraceRecord.size(header: h)
+            if size > avail { return eof ? false : nil }
+            p += size
+            n += 1
+        }
+        return true
+    }
+
+    /// Looks for the end of the garbage that began at absolute `start`,
+    /// from `pos` on: a plausible CPU-change record (found with memchr, so
+    /// zeros and random bytes go by at memory speed) or, near the start of a
+    /// header-less input, a run of possible records.
+    private mutating func resync(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int, eof: Bool, start: Int) -> ScanStep? {
+        var i = pos
+        let bound = start + RecordScanner.maxGarbageBytes - base   // buffer index where we give up
+        if garbageInPrelude {
+            let runEnd = min(start + ScanCore.preludeRunSearchBytes - base, bound)
+            while i < runEnd {
+                let avail = b.count - i
+                if avail < 12 && !eof { pos = i; return .needMore }
+                if avail < 4 { break }
+                if avail >= 12, ScanCore.load32(b, i) == ScanCore.cpuChangeHeader,
+                   plausible(cpu: ScanCore.load32(b, i + 4), size: ScanCore.load32(b, i + 8), at: base + i) {
+                    endGarbage(at: base + i, eof: false)
+                    pos = i
+                    return nil
+                }
+                switch recordRun(b, i, base: base, eof: eof) {
+                case .some(true):
+                    endGarbage(at: base + i, eof: false, run: true)
+                    pos = i
+                    return nil
+                case .none:
+                    pos = i
+                    return .needMore
+                case .some(false):
+                    i += 1
+                }
+            }
+        }
+        let last = min(b.count - 12, bound - 1)   // last candidate index in this buffer
+        while i <= last {
+            guard let hit = memchr(b.baseAddress! + i, 0x03, last - i + 1) else { i = last + 1; break }
+            let j = b.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            if ScanCore.load32(b, j) == ScanCore.cpuChangeHeader,
+               plausible(cpu: ScanCore.load32(b, j + 4), size: ScanCore.load32(b, j + 8), at: base + j) {
+                endGarbage(at: base + j, eof: false)
+                pos = j
+                return nil
+            }
+            i = j + 1
+        }
+        if i >= bound { pos = i; return stopNotATrace() }
+        if eof { return atEnd(b, &pos, base: base) }
+        pos = max(pos, i)
+        return .needMore
     }
 
     /// Reports what is left at the end of the input and stops.
@@ -324,28 +456,12 @@ struct ScanCore {
                 return s
             }
             lastWasWindowHeader = false
-            let avail = b.count - pos
-            if garbageStart != nil {
-                var i = pos
-                let limit = b.count - 12
-                var found = -1
-                while i <= limit {
-                    if b[i] == 0x03, ScanCore.load32(b, i) == ScanCore.cpuChangeHeader,
-                       plausible(cpu: ScanCore.load32(b, i + 4), size: ScanCore.load32(b, i + 8), at: base + i) {
-                        found = i
-                        break
-                    }
-                    i += 1
-                }
-                if found >= 0 {
-                    endGarbage(at: base + found, eof: false)
-                    pos = found
-                    continue
-                }
-                if eof { return atEnd(b, &pos, base: base) }
-                pos = max(pos, b.count - 11)
-                return .needMore
+            if stopped { return .end }
+            if let start = garbageStart {
+                if let s = resync(b, &pos, base: base, eof: eof, start: start) { return s }
+                continue
             }
+            let avail = b.count - pos
             if avail < 4 { return eof ? atEnd(b, &pos, base: base) : .needMore }
             let header = ScanCore.load32(b, pos)
             if header == ScanCore.cpuChangeHeader {
@@ -369,18 +485,28 @@ struct ScanCore {
                 extra.w0 = c
                 extra.w1 = size
                 lastWasWindowHeader = true
+                deliveredAny = true
                 return .record(TraceRecord(cpu: c, header: header, tsc: curTSC, extra: extra, offset: offset))
             }
             if !started {
                 started = true
                 windowless = true
+                preludeStart = base + pos
                 note(.noCPUChange, base + pos, cpu: 0, "input does not start with a CPU-change record; reading records as CPU 0 until one appears")
             }
             if windowless {
+                let event = header & TraceRecord.eventMask
+                if !EventID.isPossible(event) {
+                    startGarbage(at: base + pos, .garbage, "record header 0x\(hex8(header)) names event 0x\(hex8(event)), which Xen never writes (\(EventID.impossibility(event)))")
+                    garbageInPrelude = true
+                    pos += 1
+                    continue
+                }
                 let size = TraceRecord.size(header: header)
                 if size > avail { return eof ? atEnd(b, &pos, base: base) : .needMore }
                 let r = makeRecord(b, pos, base: base, header: header)
                 pos += size
+                deliveredAny = true
                 return .record(r)
             }
             startGarbage(at: base + pos, .garbage, "expected a CPU-change record (header 0x2001f003), found 0x\(hex8(header))")

@@ -19,6 +19,10 @@ enum TSCMerge {
         var dropMark = 0
         /// Garbage regions found by the window walk (shared, never copied).
         let resync: [Int: Int]
+        /// Runs of records before the first window (CPU 0's cursor only),
+        /// read before its windows; garbage between them is not re-read.
+        var headerless: [Range<Int>] = []
+        var headerlessIndex = 0
 
         init(cpu: UInt32, core: ScanCore, pos: Int, resync: [Int: Int]) {
             self.cpu = cpu
@@ -33,6 +37,15 @@ enum TSCMerge {
                 if core.inWindow || core.skipLeft > 0 {
                     if case .record(let r) = core.stepInWindow(b, &pos, base: 0, eof: true) { return r }
                     core.quiet = false
+                    continue
+                }
+                if headerlessIndex < headerless.count {
+                    // The records before the first window, already reported on.
+                    let run = headerless[headerlessIndex]
+                    headerlessIndex += 1
+                    pos = run.lowerBound
+                    core.quiet = true
+                    core.enterHeaderlessRegion(size: run.count)
                     continue
                 }
                 // Between windows: hop to this CPU's next CPU-change record.
@@ -67,13 +80,15 @@ enum TSCMerge {
             walker.skipWindowContents = true
             walker.recordResyncPoints = true
             var firstWindow: [UInt32: Int] = [:]
-            var headerlessEnd = 0
+            var headerless: [Range<Int>] = []   // runs of records before the first window
             var pos = 0, dropMark = 0
             while case .record(let r) = walker.step(b, &pos, base: 0, eof: true) {
                 if walker.lastWasWindowHeader {
                     if firstWindow[r.cpu] == nil { firstWindow[r.cpu] = r.offset }
+                } else if let last = headerless.last, last.upperBound == r.offset {
+                    headerless[headerless.count - 1] = last.lowerBound ..< pos
                 } else {
-                    headerlessEnd = pos   // records before the first window
+                    headerless.append(r.offset ..< pos)
                 }
                 if pos - dropMark >= TraceInput.dropChunk {
                     m.dropPages(offset: dropMark, count: pos - dropMark)
@@ -86,16 +101,14 @@ enum TSCMerge {
 
             // 2. One cursor per CPU.
             var cpus = Set(firstWindow.keys)
-            if headerlessEnd > 0 { cpus.insert(0) }
+            if !headerless.isEmpty { cpus.insert(0) }
             var cursors: [Cursor] = cpus.sorted().map { c in
                 Cursor(cpu: c, core: ScanCore(cursorFor: c, inputSize: b.count),
                        pos: firstWindow[c] ?? b.count, resync: resync)
             }
-            if headerlessEnd > 0 {
-                // CPU 0 starts with the header-less records, already reported on.
-                cursors[0].pos = 0
-                cursors[0].core.quiet = true
-                cursors[0].core.enterHeaderlessRegion(size: headerlessEnd)
+            if !headerless.isEmpty {
+                // CPU 0 starts with the header-less records.
+                cursors[0].headerless = headerless
             }
             let chunk = 8 << 20
             let spreadLimit = 48 << 20

@@ -12,6 +12,7 @@ public struct TraceDiagnostic: Sendable, Equatable, CustomStringConvertible {
         case garbage                // bytes skipped while resynchronising
         case ioError                // the input could not be read (or decompressed)
         case emptyInput             // the input has no bytes at all
+        case notATrace              // bytes that cannot be a trace; reading stopped there
     }
     public var kind: Kind
     /// Byte offset in the input where the problem starts.

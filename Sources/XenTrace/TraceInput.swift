@@ -210,6 +210,13 @@ public final class TraceInput {
         defer { buffer.deallocate() }
         var total = 0
         var nextSpaceCheck = 0
+        // A window walk over the bytes as they are copied (quiet: the mapped
+        // walk reports), so that a stream that is not a trace (`cat
+        // /dev/zero |`) stops the copy where the reader would stop anyway.
+        var walk = ScanCore(inputSize: nil)
+        walk.skipWindowContents = true
+        walk.quiet = true
+        var carry = 0, walkPos = 0, walkBase = 0
         copying: while true {
             if let limit = spillLimit, total >= limit {
                 // Only a stream with more to give was cut.
@@ -230,7 +237,7 @@ public final class TraceInput {
             }
             let n: Int
             do {
-                n = try s.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, (spillLimit ?? Int.max) - total)]))
+                n = try s.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[carry ..< carry + min(buffer.count - carry, (spillLimit ?? Int.max) - total)]))
             } catch let e as InputError {
                 spillDiagnostics.append(TraceDiagnostic(.ioError, offset: total, cpu: nil, e.description))
                 break
@@ -238,7 +245,7 @@ public final class TraceInput {
             if n == 0 { break }
             var done = 0
             while done < n {
-                let w = write(fd, buffer.baseAddress! + done, n - done)
+                let w = write(fd, buffer.baseAddress! + carry + done, n - done)
                 if w < 0 {
                     if errno == EINTR { continue }
                     // Keep what was copied: its records are still worth reading.
@@ -249,6 +256,21 @@ public final class TraceInput {
                 done += w
             }
             total += n
+            let filled = carry + n
+            let view = UnsafeRawBufferPointer(rebasing: buffer[0 ..< filled])
+            walking: while true {
+                switch walk.step(view, &walkPos, base: walkBase, eof: false) {
+                case .record: continue
+                case .end: if walk.stopped { break copying }; break walking
+                case .needMore: break walking
+                }
+            }
+            // Keep the bytes the walk has not consumed (a header, a record or
+            // a few bytes of garbage: far less than the buffer).
+            carry = filled - walkPos
+            if carry > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + walkPos, byteCount: carry) }
+            walkBase += walkPos
+            walkPos = 0
         }
         mapping = try MappedFile(fd: fd, path: name, size: total)
     }

@@ -1,4 +1,7 @@
 import BinaryIO
+#if canImport(Glibc)
+import Glibc
+#endif
 import XenTrace
 
 /// One step of a time-ordered walk over a trace.
@@ -83,13 +86,24 @@ public struct XenalyzeOrderWalk {
             let h = c.peekUInt32(at: o)!
             if h != 0x2001_f003 {
                 // Resynchronise at the next plausible CPU-change record.
+                // Candidates every 4 bytes, found through memchr (zeros and
+                // random bytes go by at memory speed), for at most
+                // RecordScanner.maxGarbageBytes: past that the input is not
+                // a trace from here on, as the reader in XenTrace says.
                 let from = o
+                let last = min(n - 12, from + RecordScanner.maxGarbageBytes - 1)
                 var p = o + 4
                 var found = -1
-                while p + 12 <= n {
-                    if c.peekUInt32(at: p)! == 0x2001_f003, c.peekUInt32(at: p + 4)! <= RecordScanner.maxCPU,
-                       c.peekUInt32(at: p + 8)! % 4 == 0 { found = p; break }
-                    p += 4
+                while p <= last {
+                    guard let hit = memchr(bytes.baseAddress! + p, 0x03, last - p + 1) else { p = last + 1; break }
+                    let j = bytes.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                    if (j - from) % 4 == 0, c.peekUInt32(at: j)! == 0x2001_f003, c.peekUInt32(at: j + 4)! <= RecordScanner.maxCPU,
+                       c.peekUInt32(at: j + 8)! % 4 == 0 { found = j; break }
+                    p = j + 1
+                }
+                if found < 0 && p >= from + RecordScanner.maxGarbageBytes {
+                    note(.notATrace, from, nil, "expected a CPU-change record; none in the \(RecordScanner.maxGarbageBytes) bytes from here: not a xentrace stream; stopped reading")
+                    break
                 }
                 note(.garbage, from, nil, found < 0
                      ? "expected a CPU-change record; no further one found, ignoring the last \(n - from) byte(s)"

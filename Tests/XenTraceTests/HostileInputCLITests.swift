@@ -130,14 +130,57 @@ import XenTrace
         }
     }
 
-    @Test func endlessPipeWithLimitEndsWithTheValidPrefix() throws {
+    static let zerosNotATrace = "at byte 0 (0x0): record header 0x00000000 names event 0x00000000, which Xen never writes (no class bit set); no plausible CPU-change record or run of records in the 268431372 bytes from here: not a xentrace stream; stopped reading"
+
+    /// `cat /dev/zero |` never ends: each command must stop by itself once
+    /// the garbage bound is passed (zeros hold no record: none is printed,
+    /// where `decode --limit 3` used to print three records of event 0).
+    /// `timeout -s KILL 20` turns a hang into status 137; `cat` is killed by
+    /// SIGPIPE once the reader has exited.
+    @Test(arguments: [["info"], ["decode"], ["decode", "--limit", "3"], ["decode", "--order", "tsc"], ["info", "--json"]])
+    func endlessZeroStreamEnds(_ command: [String]) throws {
         let x = try xenscopeBinary()
-        // Without --order a pipe is read in file order: TSC order would copy
-        // the endless stream to a temporary file before printing anything.
-        let r = try runCaptured(["timeout", "120", "sh", "-c", "cat /dev/zero | '\(x)' trace decode --limit 3 -"])
-        #expect(r.status == 2)
-        #expect(r.stdout == String(repeating: "CPU0  0 (+       0)  unknown word=[]\n", count: 3))
-        #expect(r.stderr == "xenscope: -: at byte 0 (0x0), cpu 0: input does not start with a CPU-change record; reading records as CPU 0 until one appears\n")
+        let args = command.map { "'\($0)'" }.joined(separator: " ")
+        let r = try runCaptured(["sh", "-c", "cat /dev/zero | timeout -s KILL 20 '\(x)' trace \(args) -"])
+        #expect(r.status == 2, "\(command): status \(r.status) (137: still running after 20 s)")
+        #expect(r.stderr == "xenscope: -: \(Self.zerosNotATrace)\n", "\(command)")
+        if command == ["info"] {
+            #expect(r.stdout == """
+                file -: 0 records, 0 bytes, 0 CPUs, 0 CPU-change blocks, 0 event ids
+                TSC 0 .. 0; lost-record events 0 (0 records lost); wrap records 0
+                cpu     records   first_tsc          last_tsc           bytes       lost_recs  lost  wraps
+
+                """)
+        } else if command.first == "decode" {
+            #expect(r.stdout == "")
+        }
+    }
+
+    /// A real trace followed by 300 MB of zeros from a bounded generator on
+    /// standard input: every record is counted and decoded as from the file
+    /// alone, and the one problem is named at the byte where the trace ends.
+    @Test func realTraceThenZerosOnStandardInput() throws {
+        let x = try xenscopeBinary()
+        let sample = samplePath("xen-4.17.5-selfbuilt-qemu-sched-dom0-pvdomU.xentrace")
+        let feed = "{ cat '\(sample)'; head -c 300000000 /dev/zero; }"
+        let problem = "xenscope: -: at byte 119180 (0x1d18c): expected a CPU-change record (header 0x2001f003), found 0x00000000; no plausible CPU-change record in the 268431372 bytes from here: not a xentrace stream; stopped reading\n"
+        let alone = try runCaptured([x, "trace", "info", sample])
+        #expect(alone.status == 0)
+        let info = try runCaptured(["sh", "-c", "\(feed) | timeout -s KILL 60 '\(x)' trace info -"])
+        #expect(info.status == 2)
+        #expect(info.stderr == problem)
+        #expect(info.stdout == alone.stdout.replacingOccurrences(of: "file \(sample):", with: "file -:"))
+        // A mapped file's decode starts with three "# " lines a stream's lacks.
+        for order in ["file", "tsc"] {
+            let alone = try runCaptured([x, "trace", "decode", "--order", order, sample])
+            #expect(alone.status == 0)
+            let expected = alone.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("# ") }.joined(separator: "\n")
+            let decoded = try runCaptured(["sh", "-c", "\(feed) | timeout -s KILL 60 '\(x)' trace decode --order \(order) -"])
+            #expect(decoded.status == 2, "\(order)")
+            #expect(decoded.stderr == problem, "\(order)")
+            #expect(decoded.stdout == expected, "\(order)")
+            #expect(decoded.stdout.split(separator: "\n").count == (order == "file" ? 5_180 : 5_138), "\(order)")   // file order shows the 42 CPU-change records
+        }
     }
 
     /// `symbolize` reading addresses from a stream with no newline in sight

@@ -86,6 +86,12 @@ struct ScanCore {
     private var deliveredAny = false
     /// The input was found not to be a trace: nothing more is read.
     private(set) var stopped = false
+    /// Told about mapped byte ranges (absolute offset, count) a long garbage
+    /// search has passed, so a mapping's resident pages stay bounded while
+    /// up to ``RecordScanner/maxGarbageBytes`` go by in one step.
+    var dropBehind: ((Int, Int) -> Void)? = nil
+    /// Bytes searched between two `dropBehind` calls.
+    static let garbageDropChunk = 8 << 20
     /// Index mode: skip window contents instead of parsing them.
     var skipWindowContents = false
     /// Whether a window running past the end is reported (cursors leave that
@@ -325,7 +331,12 @@ struct ScanCore {
         }
         let last = min(b.count - 12, bound - 1)   // last candidate index in this buffer
         while i <= last {
-            guard let hit = memchr(b.baseAddress! + i, 0x03, last - i + 1) else { i = last + 1; break }
+            let chunkEnd = min(last, i + ScanCore.garbageDropChunk - 1)
+            guard let hit = memchr(b.baseAddress! + i, 0x03, chunkEnd - i + 1) else {
+                dropBehind?(base + i, chunkEnd + 1 - i)
+                i = chunkEnd + 1
+                continue
+            }
             let j = b.baseAddress!.distance(to: UnsafeRawPointer(hit))
             if ScanCore.load32(b, j) == ScanCore.cpuChangeHeader,
                plausible(cpu: ScanCore.load32(b, j + 4), size: ScanCore.load32(b, j + 8), at: base + j) {

@@ -79,6 +79,7 @@ enum TSCMerge {
             var walker = ScanCore(inputSize: b.count)
             walker.skipWindowContents = true
             walker.recordResyncPoints = true
+            walker.dropBehind = { m.dropPages(offset: $0, count: $1) }
             var firstWindow: [UInt32: Int] = [:]
             var headerless: [Range<Int>] = []   // runs of records before the first window
             var pos = 0, dropMark = 0

@@ -115,6 +115,7 @@ public final class TraceInput {
         m.adviseSequential()
         return try m.withBytes { b in
             var core = ScanCore(inputSize: b.count)
+            core.dropBehind = { m.dropPages(offset: $0, count: $1) }
             var pos = 0
             var dropped = 0
             while case .record(let r) = core.step(b, &pos, base: 0, eof: true) {
@@ -136,6 +137,7 @@ public final class TraceInput {
         m.adviseSequential()
         let d: [TraceDiagnostic] = m.withBytes { b in
             var core = ScanCore(inputSize: b.count)
+            core.dropBehind = { m.dropPages(offset: $0, count: $1) }
             var pos = 0
             var dropped = 0
             while true {

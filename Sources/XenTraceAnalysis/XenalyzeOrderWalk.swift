@@ -95,7 +95,12 @@ public struct XenalyzeOrderWalk {
                 var p = o + 4
                 var found = -1
                 while p <= last {
-                    guard let hit = memchr(bytes.baseAddress! + p, 0x03, last - p + 1) else { p = last + 1; break }
+                    let chunkEnd = min(last, p + XenalyzeOrderWalk.dropEvery - 1)
+                    guard let hit = memchr(bytes.baseAddress! + p, 0x03, chunkEnd - p + 1) else {
+                        dropPages?(p, chunkEnd + 1 - p)
+                        p = chunkEnd + 1
+                        continue
+                    }
                     let j = bytes.baseAddress!.distance(to: UnsafeRawPointer(hit))
                     if (j - from) % 4 == 0, c.peekUInt32(at: j)! == 0x2001_f003, c.peekUInt32(at: j + 4)! <= RecordScanner.maxCPU,
                        c.peekUInt32(at: j + 8)! % 4 == 0 { found = j; break }

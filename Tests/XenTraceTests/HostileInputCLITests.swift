@@ -156,6 +156,26 @@ import XenTrace
         }
     }
 
+    /// A 4 GiB file of zeros (sparse): every reading command stops after the
+    /// garbage bound, quickly and with bounded memory (the search drops the
+    /// pages it has passed). `summary` reads through its own window walk,
+    /// whose message differs in wording but not in offset or bound.
+    @Test func hugeZeroFileEndsWithBoundedMemory() throws {
+        let x = try xenscopeBinary()
+        let dir = try makeTempDir("zeros")
+        defer { removeDir(dir) }
+        let path = dir + "/zeros.xentrace"
+        try writeFile(path, [])
+        #expect(truncate(path, 4 << 30) == 0)
+        let summaryLine = "at byte 0 (0x0): expected a CPU-change record; none in the 268431372 bytes from here: not a xentrace stream; stopped reading"
+        for command in [["info"], ["decode"], ["decode", "--order", "file"], ["summary"]] {
+            let r = try runMeasured(["timeout", "-s", "KILL", "60", x, "trace"] + command + [path])
+            #expect(r.status == 2, "\(command): status \(r.status) (137: still running after 60 s)")
+            #expect(r.stderr == "xenscope: \(path): \(command == ["summary"] ? summaryLine : Self.zerosNotATrace)\n", "\(command)")
+            #expect(r.maxRSSKiB < 100 << 10, "\(command): peak RSS \(r.maxRSSKiB) KiB")
+        }
+    }
+
     /// A real trace followed by 300 MB of zeros from a bounded generator on
     /// standard input: every record is counted and decoded as from the file
     /// alone, and the one problem is named at the byte where the trace ends.

@@ -70,6 +70,22 @@ public enum ReaderCrossCheck {
             _ = try u.forEachRecord(order: .file) { _ in true }
         }
 
+        // TSC order on a stream copies it to a temporary file through a
+        // window walk that can stop the copy (input that is not a trace):
+        // it must copy, and so deliver, exactly what the mapped file gives.
+        var spilled: [Seen] = []
+        let sp = TraceInput(name: "check", stream: ChunkedStream(bytes, seed: seed &+ 3, maxChunk: 97), size: bytes.count)
+        let dSpill = try sp.forEachRecord(order: .tsc) { spilled.append(Seen($0)); return true }
+        if spilled != byTSC { problems.append("stream TSC order gives \(spilled.count) records, mapped TSC order \(byTSC.count) (or they differ)") }
+        if dSpill.map(key) != dTSC.map(key) { problems.append("stream TSC order diagnostics \(dSpill.map(key)) ≠ \(dTSC.map(key))") }
+
+        // Records before the first window (read as CPU 0) are only ever
+        // events Xen can write: anything else there is garbage.
+        let firstWindow = byFile.first { $0.header == ScanCore.cpuChangeHeader }?.offset ?? Int.max
+        if let bad = byFile.first(where: { $0.offset < firstWindow && !EventID.isPossible($0.header & TraceRecord.eventMask) }) {
+            problems.append("record at byte \(bad.offset) before the first window has impossible event 0x\(hex8(bad.header & TraceRecord.eventMask))")
+        }
+
         // trace info's counting fast path (mapped) = the normal path (stream).
         let fast = try TraceInfo(mapped, order: .file)
         let slow = try TraceInfo(TraceInput(name: "check", stream: ChunkedStream(bytes, seed: seed, maxChunk: 512), size: bytes.count), order: .file)

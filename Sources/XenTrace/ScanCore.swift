@@ -227,6 +227,15 @@ struct ScanCore {
         return true
     }
 
+    /// A header-less record names an event Xen never writes: garbage from
+    /// here, which a run of possible records may also end.
+    @inline(never)   // cold: keeps `step` as small as before
+    private mutating func startPreludeGarbage(at offset: Int, header: UInt32) {
+        let event = header & TraceRecord.eventMask
+        startGarbage(at: offset, .garbage, "record header 0x\(hex8(header)) names event 0x\(hex8(event)), which Xen never writes (\(EventID.impossibility(event)))")
+        garbageInPrelude = true
+    }
+
     private mutating func startGarbage(at offset: Int, _ kind: TraceDiagnostic.Kind, _ why: String) {
         garbageStart = offset
         garbageInPrelude = false
@@ -237,6 +246,7 @@ struct ScanCore {
     /// Whether the garbage starting at `start` is all the input has shown
     /// (no record before it): then the input is not a trace at all, and the
     /// header-less-start note is dropped in favour of the one line saying so.
+    @inline(never)   // cold: keeps `step` as small as before
     private mutating func garbageIsWholeInput(_ start: Int) -> Bool {
         guard !deliveredAny, preludeStart == start else { return false }
         diagnostics.removeAll { $0.kind == .noCPUChange }
@@ -244,6 +254,7 @@ struct ScanCore {
         return true
     }
 
+    @inline(never)   // cold: keeps `step` as small as before
     private mutating func endGarbage(at offset: Int, eof: Bool, run: Bool = false) {
         guard let start = garbageStart else { return }
         garbageStart = nil
@@ -262,6 +273,7 @@ struct ScanCore {
 
     /// Garbage went on for ``RecordScanner/maxGarbageBytes``: the input is
     /// not a trace from its start on. Reported once; reading stops.
+    @inline(never)   // cold: keeps `step` as small as before
     private mutating func stopNotATrace() -> ScanStep {
         guard let start = garbageStart else { return .end }
         garbageStart = nil
@@ -277,6 +289,7 @@ struct ScanCore {
     /// ``runLength`` of them, or fewer ending exactly at a plausible
     /// CPU-change record or at the end of the input. nil: the buffer ends
     /// first (supply more).
+    @inline(never)   // cold: keeps `step` as small as before
     private func recordRun(_ b: UnsafeRawBufferPointer, _ i: Int, base: Int, eof: Bool) -> Bool? {
         var p = i, n = 0
         while n < ScanCore.runLength {
@@ -301,6 +314,7 @@ struct ScanCore {
     /// from `pos` on: a plausible CPU-change record (found with memchr, so
     /// zeros and random bytes go by at memory speed) or, near the start of a
     /// header-less input, a run of possible records.
+    @inline(never)   // cold: keeps `step` as small as before
     private mutating func resync(_ b: UnsafeRawBufferPointer, _ pos: inout Int, base: Int, eof: Bool, start: Int) -> ScanStep? {
         var i = pos
         let bound = start + RecordScanner.maxGarbageBytes - base   // buffer index where we give up
@@ -508,8 +522,7 @@ struct ScanCore {
             if windowless {
                 let event = header & TraceRecord.eventMask
                 if !EventID.isPossible(event) {
-                    startGarbage(at: base + pos, .garbage, "record header 0x\(hex8(header)) names event 0x\(hex8(event)), which Xen never writes (\(EventID.impossibility(event)))")
-                    garbageInPrelude = true
+                    startPreludeGarbage(at: base + pos, header: header)
                     pos += 1
                     continue
                 }

@@ -25,7 +25,14 @@ public final class MappedFile: @unchecked Sendable {
     /// ignore the flag).
     public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 { throw InputError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        if fd < 0 {
+            // "-" names standard input to the commands that stream; a mapping
+            // reader cannot take it (unless a file is really called "-").
+            if path == "-" && errno == ENOENT {
+                throw InputError(file: path, "standard input cannot be read by this command: it maps its input, give a file (`trace info` and `trace decode` read standard input)")
+            }
+            throw InputError(file: path, "cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {

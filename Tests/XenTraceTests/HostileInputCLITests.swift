@@ -176,6 +176,21 @@ import XenTrace
         }
     }
 
+    /// `summary`, `export` and `report` map their input: given `-` they say
+    /// so at once (they said "-: cannot open: No such file or directory"),
+    /// whatever standard input is — even an endless stream of zeros.
+    @Test func mappingCommandsRefuseStandardInputAtOnce() throws {
+        let x = try xenscopeBinary()
+        let dir = try makeTempDir("stdin")
+        defer { removeDir(dir) }
+        for command in [["summary"], ["export", "--format", "csv", "-o", dir + "/csv"], ["report", "-o", dir + "/r.html"]] {
+            let args = command.map { "'\($0)'" }.joined(separator: " ")
+            let r = try runCaptured(["sh", "-c", "cd '\(dir)' && cat /dev/zero | timeout -s KILL 20 '\(x)' trace \(args) -"])
+            #expect(r.status == 1, "\(command): status \(r.status)")
+            #expect(r.stderr == "Error: -: standard input cannot be read by this command: it maps its input, give a file (`trace info` and `trace decode` read standard input)\n", "\(command)")
+        }
+    }
+
     /// A real trace followed by 300 MB of zeros from a bounded generator on
     /// standard input: every record is counted and decoded as from the file
     /// alone, and the one problem is named at the byte where the trace ends.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import BinaryIO
 
 /// A pull reader for JSON text held in memory (usually a ``MappedFile``):
@@ -19,7 +14,7 @@ import BinaryIO
 public struct JSONPullReader {
     /// Name used in errors.
     public let file: String
-    private let base: UnsafePointer<UInt8>
+    private let base: ByteView
     private let end: Int
     /// Offset of the next byte to look at.
     public private(set) var offset = 0
@@ -31,11 +26,10 @@ public struct JSONPullReader {
     public static let maxDepth = 512
 
     /// Reads `bytes`, which must stay valid and unchanged for the reader's life.
-    public init(_ bytes: UnsafeRawBufferPointer, file: String) {
+    public init(_ bytes: some ByteViewSource, file: String) {
         self.file = file
-        // An empty buffer may have no base address; with `end` 0 nothing is ever read through it.
-        base = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(bitPattern: 1)!
-        end = bytes.count
+        base = bytes.byteView
+        end = base.count
     }
 
     // MARK: errors
@@ -164,7 +158,7 @@ public struct JSONPullReader {
 
     private mutating func literal(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
-        guard end - offset >= n, memcmp(base + offset, word.utf8Start, n) == 0 else { throw unexpected("'\(word)'") }
+        guard base.matches(word, at: offset) else { throw unexpected("'\(word)'") }
         offset += n
     }
 
@@ -201,12 +195,7 @@ public struct JSONPullReader {
         let start = offset
         let n = try scanNumber().length
         // strtod needs a terminated copy; numbers are short, the copy is on the stack.
-        let v = withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double in
-            let p = buf.baseAddress!
-            UnsafeMutableRawPointer(p).copyMemory(from: base + start, byteCount: n)
-            p[n] = 0
-            return strtod(p, nil)
-        }
+        let v = base.strtod(start ..< start + n)
         guard v.isFinite else { throw error("a number beyond the range of a double", at: start) }
         return v
     }
@@ -236,7 +225,7 @@ public struct JSONPullReader {
 
     /// The bytes between the quotes (escapes left as they are); `offset` is at
     /// the opening quote and ends after the closing one.
-    private mutating func rawString() throws -> (raw: UnsafeBufferPointer<UInt8>, escaped: Bool) {
+    private mutating func rawString() throws -> (raw: ByteView, escaped: Bool) {
         let open = offset
         var i = offset + 1
         var escaped = false
@@ -253,11 +242,11 @@ public struct JSONPullReader {
             i += 1
         }
         offset = i + 1
-        return (UnsafeBufferPointer(start: base + open + 1, count: i - open - 1), escaped)
+        return (base.subview(open + 1 ..< i), escaped)
     }
 
     /// Unescapes a string's raw bytes (which start after the quote at `at`).
-    private func decode(_ raw: UnsafeBufferPointer<UInt8>, at: Int) throws -> String {
+    private func decode(_ raw: ByteView, at: Int) throws -> String {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var i = 0
@@ -371,7 +360,7 @@ public struct JSONPullReader {
 /// string (`key == "name"`, or `case "name":` in a switch) without making one.
 public struct JSONKey {
     /// The raw bytes between the quotes (escapes not undone).
-    let raw: UnsafeBufferPointer<UInt8>
+    let raw: ByteView
     /// The unescaped key when it had escapes.
     let decoded: String?
     /// Where the key starts (its opening quote).
@@ -382,8 +371,7 @@ public struct JSONKey {
 
     public static func == (k: JSONKey, s: String) -> Bool {
         if let d = k.decoded { return d == s }
-        var s = s
-        return s.withUTF8 { u in u.count == k.raw.count && (u.count == 0 || memcmp(u.baseAddress!, k.raw.baseAddress!, u.count) == 0) }
+        return k.raw.isUTF8(of: s)
     }
 
     /// Lets a `switch` over keys use string literals as patterns.

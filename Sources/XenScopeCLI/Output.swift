@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import BinaryIO
 
 /// A buffered writer to a file descriptor. Swift 6 refuses the C `stdout`
 /// global (it is mutable shared state), and buffering matters for output of
@@ -26,17 +24,11 @@ final class FDWriter {
 
     func line(_ s: String) { write(s); write("\n") }
 
-    func writeRaw(_ b: UnsafeRawBufferPointer) {
+    /// Writes `b` at once, after what is buffered (a failed write, as
+    /// EPIPE when the reader went away, drops the rest).
+    func writeRaw(_ b: some ByteViewSource) {
         flush()
-        var start = 0
-        while start < b.count {
-            let n = Glibc.write(fd, b.baseAddress! + start, b.count - start)
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                break   // EPIPE and friends: the reader went away.
-            }
-            start += n
-        }
+        b.byteView.write(to: fd)
     }
 
     func writeBytes(_ b: [UInt8]) {
@@ -46,15 +38,8 @@ final class FDWriter {
     }
 
     func flush() {
-        var start = 0
-        while start < buffer.count {
-            let n = buffer[start...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                break   // EPIPE and friends: the reader went away; drop the rest.
-            }
-            start += n
-        }
+        // EPIPE and friends: the reader went away; drop the rest.
+        buffer.withByteView { _ = $0.write(to: fd) }
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import XenTrace
 
@@ -14,7 +15,8 @@ import XenTrace
 public enum AnalysisCrossCheck {
     /// Returns the disagreements found (empty: none). `scratch` is a
     /// directory the exporters may write into.
-    public static func run(_ bytes: UnsafeRawBufferPointer, scratch: String, variant: Int) throws -> [String] {
+    public static func run(_ bytes: some ByteViewSource, scratch: String, variant: Int) throws -> [String] {
+        let bytes = bytes.byteView
         var problems: [String] = []
         var one = SummaryOptions()
         one.threads = 1
@@ -68,7 +70,7 @@ public enum AnalysisCrossCheck {
                 problems.append("diff of a summary with itself differs in \(r.key)")
             }
             _ = same.render()
-            let firstHalf = Summarizer.summarize(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]), file: "half", options: one)
+            let firstHalf = Summarizer.summarize(bytes: bytes.subview(0..<(bytes.count / 2)), file: "half", options: one)
             let d = SummaryDiff(firstHalf, s)
             _ = d.render()
             _ = try JSONEncoder().encode(d)

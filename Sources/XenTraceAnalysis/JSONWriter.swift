@@ -17,7 +17,7 @@ public final class JSONWriter {
     public let escapeSlashes: Bool
     private var buffer: [UInt8] = []
     private let threshold: Int
-    private let output: (UnsafeRawBufferPointer) -> Void
+    private let output: (ByteView) -> Void
     /// One entry per open container, innermost last.
     private var stack: [(object: Bool, count: Int)] = []
     /// A key has been written and its value is next.
@@ -26,7 +26,7 @@ public final class JSONWriter {
     /// `output` receives the text in pieces of about `bufferSize` bytes (and
     /// the rest at ``flush()``).
     public init(pretty: Bool = true, escapeSlashes: Bool = false, bufferSize: Int = 1 << 16,
-                output: @escaping (UnsafeRawBufferPointer) -> Void) {
+                output: @escaping (ByteView) -> Void) {
         self.pretty = pretty
         self.escapeSlashes = escapeSlashes
         threshold = max(bufferSize, 64)
@@ -39,7 +39,7 @@ public final class JSONWriter {
     /// Hands everything buffered to `output`.
     public func flush() {
         guard !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { output($0) }
+        buffer.withByteView { output($0) }
         buffer.removeAll(keepingCapacity: true)
     }
 

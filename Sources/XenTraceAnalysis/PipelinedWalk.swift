@@ -67,7 +67,7 @@ enum PipelinedWalk {
     /// Walks on a second thread, running `volume` there, and feeds what the
     /// model needs to `handler` here, in order; returns the walk (for its
     /// diagnostics) and the finished volume pass.
-    static func run<H: MergedItemHandler>(_ walk: XenalyzeOrderWalk, volume: VolumePass, bytes: UnsafeRawBufferPointer,
+    static func run<H: MergedItemHandler>(_ walk: XenalyzeOrderWalk, volume: VolumePass,
                                           into handler: inout H) -> (XenalyzeOrderWalk, VolumePass) {
         let q = Queue()
         let w = Unchecked(value: (walk, volume))

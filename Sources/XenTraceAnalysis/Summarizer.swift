@@ -57,7 +57,7 @@ public struct Summarizer {
             let d = options.hvmFlavour == nil ? HVMFlavourDetector.scan(trace) : HVMFlavourDetector()
             options.decidedFlavour = d.decide(given: options.hvmFlavour)
         }
-        let s = mapping.withBytes { b in
+        let s = mapping.withView { b in
             summarize(bytes: b, file: path, options: options, sink: sink,
                       dropPages: { mapping.dropPages(offset: $0, count: $1) },
                       progress: progress.map { report in { report($0, b.count) } })
@@ -68,7 +68,7 @@ public struct Summarizer {
 
     /// Summarises a whole trace held in memory.
     /// `sink`, if given, receives the intervals as they close (its `end()` is the caller's job).
-    public static func summarize(bytes: UnsafeRawBufferPointer, file: String, options: SummaryOptions = SummaryOptions(),
+    public static func summarize(bytes: some ByteViewSource, file: String, options: SummaryOptions = SummaryOptions(),
                                  sink: TimelineSink? = nil, dropPages: ((Int, Int) -> Void)? = nil,
                                  progress: ((Int) -> Void)? = nil) -> TraceSummary {
         var merge = XenalyzeOrderWalk(bytes, dropPages: dropPages)
@@ -79,7 +79,7 @@ public struct Summarizer {
             // Two cores: one thread decodes, merges and runs the per-CPU
             // passes (volume, IRQs, power), handing on only what the
             // scheduler/HVM/PV model needs; this thread runs the model.
-            (merge, volume) = PipelinedWalk.run(merge, volume: volume, bytes: bytes, into: &model)
+            (merge, volume) = PipelinedWalk.run(merge, volume: volume, into: &model)
         } else {
             var both = SerialRun(volume: volume, model: model)
             merge.run(into: &both)

@@ -33,8 +33,8 @@ public enum SummaryJSON {
 
     /// Reads a saved summary from memory (``SummaryJSONReader``; errors name
     /// `file` and the byte offset).
-    public static func decode(bytes: UnsafeRawBufferPointer, file: String) throws -> TraceSummary {
-        var reader = SummaryJSONReader(bytes, file: file)
+    public static func decode(bytes: some ByteViewSource, file: String) throws -> TraceSummary {
+        var reader = SummaryJSONReader(bytes.byteView, file: file)
         return try reader.document()
     }
 
@@ -47,7 +47,7 @@ public enum SummaryJSON {
     /// Reads a mapped summary file, giving its pages back as they are read.
     public static func decode(mapped m: MappedFile) throws -> TraceSummary {
         m.adviseSequential()
-        return try m.withBytes { b in
+        return try m.withView { b in
             var reader = SummaryJSONReader(b, file: m.path, mapped: m)
             return try reader.document()
         }
@@ -55,7 +55,7 @@ public enum SummaryJSON {
 
     /// Reads a saved summary held in memory; errors name `file` and the byte offset.
     public static func decode(_ data: Data, file: String = "<memory>") throws -> TraceSummary {
-        try data.withUnsafeBytes { try decode(bytes: $0, file: file) }
+        try data.withByteView { try decode(bytes: $0, file: file) }
     }
 
     /// What `JSONDecoder` makes of the text (the synthesized `Decodable`

@@ -9,7 +9,8 @@ import JSONPull
 /// same result (the reference it replaced in `trace diff`).
 public enum SummaryJSONCrossCheck {
     /// Problems found (empty when all is well).
-    public static func run(_ bytes: UnsafeRawBufferPointer) -> [String] {
+    public static func run(_ bytes: some ByteViewSource) -> [String] {
+        let bytes = bytes.byteView
         var problems: [String] = []
         func inside(_ error: Error, _ what: String) {
             guard let e = error as? InputError else { problems.append("\(what): not an InputError: \(error)"); return }
@@ -30,7 +31,7 @@ public enum SummaryJSONCrossCheck {
         if !valid { problems.append("a summary was read from text the walker rejects") }
         do {
             let text = try SummaryJSON.encode(summary, pretty: false)
-            let again = try Array(text.utf8).withUnsafeBytes { try SummaryJSON.decode(bytes: $0, file: "again.json") }
+            let again = try Array(text.utf8).withByteView { try SummaryJSON.decode(bytes: $0, file: "again.json") }
             if try SummaryJSON.encode(again, pretty: false) != text { problems.append("the summary does not read back to itself") }
             let reference = try SummaryJSON.encode(SummaryJSON.foundationDecode(Data(bytes)), pretty: false)
             if reference != text { problems.append("JSONDecoder reads a different summary: " + firstDifference(text, reference)) }

@@ -15,7 +15,7 @@ struct SummaryJSONReader {
     let mapped: MappedFile?
     var dropped = 0
 
-    init(_ bytes: UnsafeRawBufferPointer, file: String, mapped: MappedFile? = nil) {
+    init(_ bytes: ByteView, file: String, mapped: MappedFile? = nil) {
         r = JSONPullReader(bytes, file: file)
         self.mapped = mapped
     }

@@ -32,7 +32,7 @@ public enum TimeBase {
     /// The smallest TSC of any record in the file (start of the trace).
     public static func firstTSC(path: String) throws -> UInt64 {
         let f = try MappedFile(path: path)
-        return f.withBytes { b in
+        return f.withView { b in
             var m = XenalyzeOrderWalk(b)
             var first: UInt64 = 0
             m.run { item in

@@ -1,7 +1,4 @@
 import BinaryIO
-#if canImport(Glibc)
-import Glibc
-#endif
 import XenTrace
 
 /// One step of a time-ordered walk over a trace.
@@ -53,7 +50,7 @@ public struct XenalyzeOrderWalk {
     /// `streams` so the merge's comparisons touch small structs only.
     private var currents: [TraceRecord] = []
     private var windows: [Window] = []
-    private let bytes: UnsafeRawBufferPointer
+    private let bytes: ByteView
     /// Called with byte ranges no stream will read again (for madvise), so
     /// resident memory stays bounded on files of any size.
     public var dropPages: ((Int, Int) -> Void)? = nil
@@ -66,16 +63,17 @@ public struct XenalyzeOrderWalk {
     private var sinceCheck = 0
     static let dropEvery = 32 << 20
 
-    /// Indexes `bytes` (the whole file) by CPU window.
+    /// Indexes `bytes` (the whole file, kept valid by the caller while the
+    /// walk is used) by CPU window.
     /// `dropPages`, if given, is told about byte ranges that are not needed
     /// for now (indexing faults in a page per window; reading comes later).
-    public init(_ bytes: UnsafeRawBufferPointer, dropPages: ((Int, Int) -> Void)? = nil) {
+    public init(_ bytes: some ByteViewSource, dropPages: ((Int, Int) -> Void)? = nil) {
+        let bytes = bytes.byteView
         self.bytes = bytes
         self.dropPages = dropPages
         var indexDropped = 0
         var byCPU: [UInt32: Int] = [:]
         var perStream: [[Window]] = []
-        let c = ByteCursor(bytes)
         var o = 0
         let n = bytes.count
         while o + 4 <= n {
@@ -83,7 +81,7 @@ public struct XenalyzeOrderWalk {
                 note(.truncatedRecord, o, nil, "\(n - o) trailing byte(s) too short for a CPU-change record")
                 break
             }
-            let h = c.peekUInt32(at: o)!
+            let h = bytes.uint32LE(at: o)
             if h != 0x2001_f003 {
                 // Resynchronise at the next plausible CPU-change record.
                 // Candidates every 4 bytes, found through memchr (zeros and
@@ -96,14 +94,13 @@ public struct XenalyzeOrderWalk {
                 var found = -1
                 while p <= last {
                     let chunkEnd = min(last, p + XenalyzeOrderWalk.dropEvery - 1)
-                    guard let hit = memchr(bytes.baseAddress! + p, 0x03, chunkEnd - p + 1) else {
+                    guard let j = bytes.firstOffset(of: 0x03, in: p ..< chunkEnd + 1) else {
                         dropPages?(p, chunkEnd + 1 - p)
                         p = chunkEnd + 1
                         continue
                     }
-                    let j = bytes.baseAddress!.distance(to: UnsafeRawPointer(hit))
-                    if (j - from) % 4 == 0, c.peekUInt32(at: j)! == 0x2001_f003, c.peekUInt32(at: j + 4)! <= RecordScanner.maxCPU,
-                       c.peekUInt32(at: j + 8)! % 4 == 0 { found = j; break }
+                    if (j - from) % 4 == 0, bytes.uint32LE(at: j) == 0x2001_f003, bytes.uint32LE(at: j + 4) <= RecordScanner.maxCPU,
+                       bytes.uint32LE(at: j + 8) % 4 == 0 { found = j; break }
                     p = j + 1
                 }
                 if found < 0 && p >= from + RecordScanner.maxGarbageBytes {
@@ -117,8 +114,8 @@ public struct XenalyzeOrderWalk {
                 o = found
                 continue
             }
-            var cpu = c.peekUInt32(at: o + 4)!
-            let size = Int(c.peekUInt32(at: o + 8)!)
+            var cpu = bytes.uint32LE(at: o + 4)
+            let size = Int(bytes.uint32LE(at: o + 8))
             if cpu > RecordScanner.maxCPU {
                 note(.implausibleCPU, o, nil, "CPU-change record names CPU \(cpu); window ignored")
                 cpu = UInt32.max
@@ -199,9 +196,9 @@ public struct XenalyzeOrderWalk {
                 st.pos = w.end
                 continue
             }
-            // Bounds: the window lies inside `bytes` (checked when indexing)
-            // and every load below stays before `pos + size <= w.end`.
-            let header = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: st.pos, as: UInt32.self))
+            // The window lies inside `bytes` (checked when indexing); the
+            // view checks each read again.
+            let header = bytes.uint32LE(at: st.pos)
             let size = TraceRecord.size(header: header)
             if st.pos + size > w.end {
                 note(.recordCrossesWindow, st.pos, st.cpu,
@@ -209,40 +206,22 @@ public struct XenalyzeOrderWalk {
                 st.pos = w.end
                 continue
             }
-            let count = Int((header >> 28) & 7)
-            var p = st.pos + 4
-            var tsc = st.lastTSC
-            if header & 0x8000_0000 != 0 {
-                tsc = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-                p += 8
-                if tsc < st.lastTSC {
-                    note(.tscBackwards, st.pos, st.cpu, "TSC went backwards by \(st.lastTSC - tsc) cycles")
+            let r = TraceRecord(bytes, at: st.pos, header: header, cpu: st.cpu, lastTSC: st.lastTSC)
+            if r.hasTSC {
+                if r.tsc < st.lastTSC {
+                    note(.tscBackwards, st.pos, st.cpu, "TSC went backwards by \(st.lastTSC - r.tsc) cycles")
                 }
-                st.lastTSC = tsc
+                st.lastTSC = r.tsc
             }
-            var extra = ExtraWords()
-            if count > 0 {
-                @inline(__always) func word(_ i: Int) -> UInt32 {
-                    UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: p + 4 * i, as: UInt32.self))
-                }
-                extra.w0 = word(0)
-                if count > 1 { extra.w1 = word(1) }
-                if count > 2 { extra.w2 = word(2) }
-                if count > 3 { extra.w3 = word(3) }
-                if count > 4 { extra.w4 = word(4) }
-                if count > 5 { extra.w5 = word(5) }
-                if count > 6 { extra.w6 = word(6) }
-            }
-            currents[s] = TraceRecord(cpu: st.cpu, header: header, tsc: tsc, extra: extra, offset: st.pos)
+            currents[s] = r
             st.pos += size
             sinceCheck += size
             st.hasCurrent = true
-            let event = header & 0x0fff_ffff
-            if event == Ev.lostRecords && count == 4 && header & 0x8000_0000 != 0 {
-                st.orderTSC = UInt64(extra.w2) | UInt64(extra.w3) << 32
+            if r.event == Ev.lostRecords && r.extraCount == 4 && r.hasTSC {
+                st.orderTSC = UInt64(r.extra.w2) | UInt64(r.extra.w3) << 32
                 st.pendingLostEnd = true
             } else {
-                st.orderTSC = tsc
+                st.orderTSC = r.tsc
             }
             return
         }

@@ -50,7 +50,7 @@ struct TraceDiffBenchmark {
                 let s = try Summarizer.summarize(path: base + ".xentrace")
                 unlink(base + ".xentrace")
                 let fd = open(base + ".json", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                let w = JSONWriter(pretty: true) { buf in _ = write(fd, buf.baseAddress, buf.count) }
+                let w = JSONWriter(pretty: true) { buf in buf.write(to: fd) }
                 SummaryJSON.write(s, to: w)
                 w.flush()
                 _ = write(fd, "\n", 1)
@@ -101,7 +101,7 @@ struct TraceDiffBenchmark {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func eat(_ buf: UnsafeRawBufferPointer) { for x in buf { hash = (hash ^ UInt64(x)) &* 0x100_0000_01b3 } }
         let devnull = open("/dev/null", O_WRONLY)
-        let w = JSONWriter(pretty: true, escapeSlashes: true) { buf in eat(buf); _ = write(devnull, buf.baseAddress, buf.count) }
+        let w = JSONWriter(pretty: true, escapeSlashes: true) { buf in buf.withUnsafeBytes { eat($0) }; buf.write(to: devnull) }
         d.writeJSON(to: w)
         w.flush()
         var text = d.render()

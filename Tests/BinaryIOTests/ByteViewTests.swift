@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BinaryIO
+import Testing
+
+@Suite struct ByteViewTests {
+    static let bytes: [UInt8] = [0x78, 0x56, 0x34, 0x12, 0xef, 0xcd, 0xab, 0x89, 0x01, 0x02, 0x03]
+
+    @Test func readsLittleEndianAtAnyAlignment() {
+        ByteViewTests.bytes.withByteView { v in
+            #expect(v.count == 11)
+            #expect(v.uint8(at: 0) == 0x78)
+            #expect(v[10] == 0x03)
+            #expect(v.uint16LE(at: 0) == 0x5678)
+            #expect(v.uint16LE(at: 9) == 0x0302)
+            #expect(v.uint32LE(at: 0) == 0x1234_5678)
+            #expect(v.uint32LE(at: 1) == 0xef12_3456)
+            #expect(v.uint32LE(at: 7) == 0x0302_0189)
+            #expect(v.uint64LE(at: 0) == 0x89ab_cdef_1234_5678)
+            #expect(v.uint64LE(at: 3) == 0x0302_0189_abcd_ef12)
+        }
+    }
+
+    @Test func subviewsAreIndexedFromZero() {
+        ByteViewTests.bytes.withByteView { v in
+            let s = v.subview(4 ..< 9)
+            #expect(s.count == 5)
+            #expect(Array(s) == [0xef, 0xcd, 0xab, 0x89, 0x01])
+            #expect(s.uint32LE(at: 1) == 0x0189_abcd)
+            #expect(v.subview(11 ..< 11).isEmpty)
+            #expect(Array(v) == ByteViewTests.bytes)
+        }
+    }
+
+    @Test func comparesBytes() {
+        Array("null, true".utf8).withByteView { v in
+            #expect(v.matches("null", at: 0))
+            #expect(v.matches("true", at: 6))
+            #expect(!v.matches("true", at: 7))    // would run past the end
+            #expect(!v.matches("null", at: -1))
+            #expect(v.matches("", at: 10))
+            #expect(v.subview(0 ..< 4).isUTF8(of: "null"))
+            #expect(!v.subview(0 ..< 4).isUTF8(of: "nul"))
+            #expect(!v.subview(0 ..< 4).isUTF8(of: "nulll"))
+            #expect(v.subview(3 ..< 3).isUTF8(of: ""))
+            #expect(v.matches(v.subview(6 ..< 10), at: 6))
+            #expect(!v.matches(v.subview(6 ..< 10), at: 0))
+        }
+        "é€".utf8.withByteView { v in
+            #expect(v.count == 5)
+            #expect(v.isUTF8(of: "é€"))
+            #expect(String(decoding: v, as: UTF8.self) == "é€")
+        }
+    }
+
+    @Test func parsesDoublesAsStrtod() {
+        Array("[2.5e3,-0.1,1e400,7]".utf8).withByteView { v in
+            #expect(v.strtod(1 ..< 6) == 2500)
+            #expect(v.strtod(7 ..< 11) == -0.1)
+            #expect(v.strtod(12 ..< 17) == .infinity)
+            #expect(v.strtod(18 ..< 19) == 7)
+            // Only the range is read: the ']' after it does not count.
+            #expect(v.strtod(18 ..< 18) == 0)
+        }
+    }
+
+    @Test func viewsOfNonContiguousSequencesAreCopies() {
+        let seq = (0 ..< 300).lazy.map { UInt8($0 & 0xff) }
+        let sum = seq.withByteView { v -> Int in
+            #expect(v.count == 300)
+            #expect(v.uint16LE(at: 255) == 0x00ff)
+            return v.reduce(0) { $0 + Int($1) }
+        }
+        #expect(sum == (0 ..< 300).reduce(0) { $0 + ($1 & 0xff) })
+    }
+
+    @Test func writesEverythingToAFileAndMapsItBack() throws {
+        var template = Array("/tmp/xenscope-byteview-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        #expect(fd >= 0)
+        let path = String(cString: template)
+        defer { unlink(path) }
+        let data = (0 ..< (3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        let n = data.withByteView { $0.write(to: fd) }
+        close(fd)
+        #expect(n == data.count)
+        let m = try MappedFile(path: path)
+        m.withView { v in
+            #expect(v.count == data.count)
+            #expect(v.uint64LE(at: 1 << 20) == data.withByteView { $0.uint64LE(at: 1 << 20) })
+            #expect(v.elementsEqual(data))
+        }
+        // A write that cannot happen stops at once with what was written.
+        #expect(data.withByteView { $0.write(to: -1) } == 0)
+    }
+
+    @Test func anEmptyViewReadsNothing() {
+        let v = ByteView()
+        #expect(v.count == 0 && v.isEmpty)
+        #expect(!v.matches("x", at: 0))
+        #expect(v.isUTF8(of: ""))
+        #expect(Array(v) == [])
+        #expect(v.write(to: 1) == 0)
+    }
+
+    @Test func readsOutsideTheViewStopTheProgram() async {
+        await #expect(processExitsWith: .failure) {
+            _ = ByteViewTests.bytes.withByteView { $0.uint32LE(at: 8) }
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = ByteViewTests.bytes.withByteView { $0.uint16LE(at: -1) }
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = ByteViewTests.bytes.withByteView { $0.subview(4 ..< 12) }
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = ByteViewTests.bytes.withByteView { $0[11] }
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = ByteViewTests.bytes.withByteView { $0.uint64LE(at: Int.max - 2) }
+        }
+    }
+}

@@ -36,10 +36,7 @@ public struct ByteView {
     // MARK: little-endian integers
 
     /// The byte at `offset`.
-    @inlinable public func uint8(at offset: Int) -> UInt8 {
-        check(offset, 1)
-        return raw.load(fromByteOffset: offset, as: UInt8.self)
-    }
+    @inlinable public func uint8(at offset: Int) -> UInt8 { self[offset] }
 
     /// The little-endian `UInt16` at `offset` (any alignment).
     @inlinable public func uint16LE(at offset: Int) -> UInt16 {
@@ -62,28 +59,58 @@ public struct ByteView {
     // MARK: ranges
 
     /// The bytes in `range` as a view of their own (indexed from 0).
-    @inlinable public func subview(_ range: Range<Int>) -> ByteView {
+    @inlinable @inline(__always) public func subview(_ range: Range<Int>) -> ByteView {
         check(range.lowerBound, range.count)
         return ByteView(UnsafeRawBufferPointer(rebasing: raw[range]))
     }
 
     /// Whether the bytes at `offset` are those of `other` (false when they
     /// would run past the end).
-    public func matches(_ other: ByteView, at offset: Int = 0) -> Bool {
+    @inlinable @inline(__always) public func matches(_ other: ByteView, at offset: Int = 0) -> Bool {
         guard offset >= 0, other.count <= raw.count - offset else { return false }
         return other.count == 0 || memcmp(raw.baseAddress! + offset, other.raw.baseAddress!, other.count) == 0
     }
 
     /// Whether the bytes at `offset` are the UTF-8 of `word` (false when they
     /// would run past the end).
-    public func matches(_ word: StaticString, at offset: Int) -> Bool {
+    @inlinable @inline(__always) public func matches(_ word: StaticString, at offset: Int) -> Bool {
         word.withUTF8Buffer { matches(ByteView(UnsafeRawBufferPointer($0)), at: offset) }
     }
 
     /// Whether the view holds exactly the UTF-8 of `s`.
-    public func isUTF8(of s: String) -> Bool {
+    @inlinable @inline(__always) public func isUTF8(of s: String) -> Bool {
         var s = s
         return s.withUTF8 { $0.count == raw.count && matches(ByteView(UnsafeRawBufferPointer($0))) }
+    }
+
+    /// The first offset at or after `start` whose byte satisfies `stop`, or
+    /// `max(start, count)` when there is none: the scanning loops of text
+    /// readers (whitespace, string bodies, digits) with one bounds check per
+    /// scan instead of one per byte.
+    @inlinable public func firstOffset(from start: Int, where stop: (UInt8) throws -> Bool) rethrows -> Int {
+        precondition(start >= 0, "ByteView: scan from negative offset \(start)")
+        var i = start
+        while i < raw.count {
+            if try stop(raw.load(fromByteOffset: i, as: UInt8.self)) { return i }
+            i += 1
+        }
+        return i
+    }
+
+    /// Whether every byte is below 0x80 (ASCII text).
+    @inlinable public var isASCII: Bool {
+        for b in raw where b >= 0x80 { return false }
+        return true
+    }
+
+    /// The bytes as UTF-8 text, invalid sequences repaired (U+FFFD).
+    @inlinable public func decodedUTF8() -> String {
+        String(decoding: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+
+    /// The bytes as UTF-8 text, or nil when they are not valid UTF-8.
+    @inlinable public func validatedUTF8() -> String? {
+        String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
     }
 
     /// The C library's `strtod` of the bytes in `range` (copied, terminated,
@@ -149,7 +176,8 @@ extension ByteView: RandomAccessCollection {
 
     /// The byte at `position`.
     @inlinable public subscript(position: Int) -> UInt8 {
-        check(position, 1)
+        // One unsigned compare covers both ends (a negative position is huge).
+        precondition(UInt(bitPattern: position) < UInt(bitPattern: raw.count), "ByteView: byte \(position) lies outside its \(raw.count)")
         return raw.load(fromByteOffset: position, as: UInt8.self)
     }
 

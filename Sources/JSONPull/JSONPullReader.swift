@@ -53,12 +53,7 @@ public struct JSONPullReader {
     // MARK: whitespace and punctuation
 
     @inline(__always) private mutating func skipSpace() {
-        while offset < end {
-            switch base[offset] {
-            case 0x20, 0x0a, 0x0d, 0x09: offset += 1
-            default: return
-            }
-        }
+        offset = base.firstOffset(from: offset) { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }
     }
 
     /// The next significant byte without consuming it (nil at the end).
@@ -108,7 +103,7 @@ public struct JSONPullReader {
         guard b == UInt8(ascii: "\"") else { throw unexpected("a key (a string)") }
         let start = offset
         let key = try rawString()
-        if !key.escaped && key.raw.contains(where: { $0 >= 0x80 }) && String(validating: key.raw, as: UTF8.self) == nil {
+        if !key.escaped && !key.raw.isASCII && key.raw.validatedUTF8() == nil {
             throw error("a key that is not valid UTF-8", at: start)
         }
         guard peek() == UInt8(ascii: ":") else { throw unexpected("':' after a key") }
@@ -168,7 +163,7 @@ public struct JSONPullReader {
         let start = offset
         let s = try rawString()
         if s.escaped { return try decode(s.raw, at: start) }
-        guard let v = String(validating: s.raw, as: UTF8.self) else { throw error("a string that is not valid UTF-8", at: start) }
+        guard let v = s.raw.validatedUTF8() else { throw error("a string that is not valid UTF-8", at: start) }
         return v
     }
 
@@ -213,7 +208,7 @@ public struct JSONPullReader {
             let start = offset
             let s = try rawString()
             if s.escaped { _ = try decode(s.raw, at: start) }
-            else if String(validating: s.raw, as: UTF8.self) == nil { throw error("a string that is not valid UTF-8", at: start) }
+            else if s.raw.validatedUTF8() == nil { throw error("a string that is not valid UTF-8", at: start) }
         case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
         case UInt8(ascii: "n"): _ = try consumeNull()
         case let b? where b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39): _ = try scanNumber()
@@ -230,6 +225,8 @@ public struct JSONPullReader {
         var i = offset + 1
         var escaped = false
         while true {
+            // Ordinary bytes are passed over in one scan.
+            i = base.firstOffset(from: i) { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }
             guard i < end else { throw error("a string that is not closed (it starts at byte \(open))") }
             let b = base[i]
             if b == UInt8(ascii: "\"") { break }
@@ -238,8 +235,7 @@ public struct JSONPullReader {
                 i += 2
                 continue
             }
-            if b < 0x20 { throw error("a control byte 0x\(String(b, radix: 16)) inside a string", at: i) }
-            i += 1
+            throw error("a control byte 0x\(String(b, radix: 16)) inside a string", at: i)
         }
         offset = i + 1
         return (base.subview(open + 1 ..< i), escaped)
@@ -315,21 +311,21 @@ public struct JSONPullReader {
             i += 1
             if digit(i) { throw error("a number with a leading zero", at: start) }
         } else {
-            while digit(i) { i += 1 }
+            i = base.firstOffset(from: i) { $0 < 0x30 || $0 > 0x39 }
         }
         var integral = true
         if i < end && base[i] == UInt8(ascii: ".") {
             integral = false
             i += 1
             guard digit(i) else { offset = i; throw unexpected("a digit after '.'") }
-            while digit(i) { i += 1 }
+            i = base.firstOffset(from: i) { $0 < 0x30 || $0 > 0x39 }
         }
         if i < end && (base[i] | 0x20) == UInt8(ascii: "e") {
             integral = false
             i += 1
             if i < end && (base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-")) { i += 1 }
             guard digit(i) else { offset = i; throw unexpected("a digit in the exponent") }
-            while digit(i) { i += 1 }
+            i = base.firstOffset(from: i) { $0 < 0x30 || $0 > 0x39 }
         }
         offset = i
         return (i - start, integral)
@@ -367,7 +363,7 @@ public struct JSONKey {
     public let offset: Int
 
     /// The key as a string.
-    public var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+    public var string: String { decoded ?? raw.decodedUTF8() }
 
     public static func == (k: JSONKey, s: String) -> Bool {
         if let d = k.decoded { return d == s }

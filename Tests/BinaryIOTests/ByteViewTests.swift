@@ -122,3 +122,44 @@ import Testing
         }
     }
 }
+
+@Suite struct ByteViewScanTests {
+    @Test func scansStopAtTheFirstMatchOrTheEnd() {
+        Array("  \t\n{\"ab\\\"c\" 123,".utf8).withByteView { v in
+            let space: (UInt8) -> Bool = { $0 != 0x20 && $0 != 0x09 && $0 != 0x0a }
+            #expect(v.firstOffset(from: 0, where: space) == 4)
+            #expect(v.firstOffset(from: 4, where: space) == 4)
+            // String body: up to the backslash, then past the escape to the quote.
+            let special: (UInt8) -> Bool = { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+            #expect(v.firstOffset(from: 6, where: special) == 8)
+            #expect(v.firstOffset(from: 10, where: special) == 11)
+            let nonDigit: (UInt8) -> Bool = { $0 < 0x30 || $0 > 0x39 }
+            #expect(v.firstOffset(from: 13, where: nonDigit) == 16)
+            // No match: the end; past the end: where it started.
+            #expect(v.firstOffset(from: 17) { $0 == 0 } == v.count)
+            #expect(v.firstOffset(from: v.count + 2) { _ in true } == v.count + 2)
+        }
+    }
+
+    @Test func findsBytesByMemchr() {
+        var bytes = [UInt8](repeating: 0, count: 100_000)
+        bytes[7] = 3; bytes[65_537] = 3; bytes[99_999] = 3
+        bytes.withByteView { v in
+            #expect(v.firstOffset(of: 3, in: 0 ..< v.count) == 7)
+            #expect(v.firstOffset(of: 3, in: 7 ..< 8) == 7)
+            #expect(v.firstOffset(of: 3, in: 8 ..< v.count) == 65_537)
+            #expect(v.firstOffset(of: 3, in: 65_538 ..< 99_999) == nil)
+            #expect(v.firstOffset(of: 3, in: 65_538 ..< 100_000) == 99_999)
+            #expect(v.firstOffset(of: 3, in: 50 ..< 50) == nil)
+            #expect(v.firstOffset(of: 0, in: 7 ..< 9) == 8)
+        }
+    }
+
+    @Test func asciiAndUTF8() {
+        #expect(Array("plain key".utf8).withByteView { $0.isASCII })
+        #expect(!Array("clé".utf8).withByteView { $0.isASCII })
+        #expect(Array("clé".utf8).withByteView { $0.validatedUTF8() } == "clé")
+        #expect([0x63, 0xc3].withByteView { $0.validatedUTF8() } == nil)
+        #expect([0x63, 0xc3].withByteView { $0.decodedUTF8() } == "c\u{fffd}")
+    }
+}

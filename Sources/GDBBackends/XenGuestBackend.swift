@@ -22,7 +22,7 @@ public final class XenGuestBackend: Backend {
     /// The hypervisor delivers guest debug traps to dom0.
     public let hasGDBSX: Bool
     let vcpus: Int
-    private var pausedByUs = false
+    var pausedByUs = false
     var stepping: Int?
     /// How the current step was armed on an HVM vCPU: the hypervisor's
     /// monitor trap flag (VMX) or TF in the guest's rflags (SVM has no MTF).
@@ -31,13 +31,13 @@ public final class XenGuestBackend: Backend {
     /// or continue of one thread under gdb's scheduler-locking.
     var heldVCPUs: [Int] = []
     /// Domain pauses taken by the hypervisor's debugger hook since the last resume.
-    private var trapPauses = 0
+    var trapPauses = 0
     /// Hardware breakpoints and watchpoints gdb asked for (DR0–DR3, DR7),
     /// and what every vCPU has loaded (XenGuestBackend+DebugRegisters.swift).
     var debugSlots = DebugRegisterSlots()
     var loadedDebugSlots = DebugRegisterSlots()
     /// Planted int3s: guest-virtual address → the byte it replaced.
-    private var planted: [UInt64: UInt8] = [:]
+    var planted: [UInt64: UInt8] = [:]
     /// Mapped page-table pages (frame → mapping) and vCPU CR3s while stopped.
     private var tableCache: [UInt64: UnsafeMutableRawPointer] = [:]
     /// Page-table root and levels per vCPU while stopped (levels 0: not in
@@ -45,9 +45,17 @@ public final class XenGuestBackend: Backend {
     private var rootCache: [Int: (root: UInt64, levels: Int)] = [:]
     private var frameScratch = [UInt](repeating: 0, count: XenGuestBackend.batchPages)
     private var errorScratch = [Int32](repeating: 0, count: XenGuestBackend.batchPages)
-    private var interruptRequested = false
+    var interruptRequested = false
     private var lastStop = StopEvent(signal: 5, thread: 1)
-    private let log: (String) -> Void
+    /// The guest's own int3s handed back to it, by address (XenGuestBackend+GuestTraps.swift).
+    var guestTrapsPassed: [UInt64: Int] = [:]
+    /// Time spent handing them back.
+    var guestTrapNanoseconds: UInt64 = 0
+    /// vCPUs left on an int3 of the guest's own at a stop (vCPU → address).
+    var pendingGuestTraps: [Int: UInt64] = [:]
+    /// A debugger is attached (between attach or init and detach).
+    private var attached = true
+    let log: (String) -> Void
 
     /// Context offsets (x86-64 `vcpu_guest_context`, Xen 4.17 public ABI).
     enum Offset {
@@ -123,15 +131,36 @@ public final class XenGuestBackend: Backend {
     public func attach() {
         dropTranslations()
         if !pausedByUs, (try? control.pause()) != nil { pausedByUs = true }
+        if hasGDBSX, !attached { _ = control.setDebugging(true) }
+        attached = true
     }
 
+    /// Leaves the guest as it was before the debugger came: our int3s and
+    /// debug registers gone, debugging mode off (or the guest's next int3
+    /// of its own would pause it with nobody there to resume it), every
+    /// pause released. A guest still running (gdb went away mid-continue)
+    /// is paused first, and traps it took meanwhile are settled like a
+    /// Ctrl-C stop's: each trapped vCPU back on its int3, each pause counted.
     public func detach() {
+        guard attached else { return }
+        attached = false
+        if !pausedByUs {
+            interrupt()
+            _ = pollStop(timeoutMilliseconds: 0)
+        }
         for (address, var original) in planted {
             _ = try? withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
         }
         planted.removeAll()
         debugSlots.removeAll()
+        if !guestTrapsPassed.isEmpty {
+            let n = guestTrapsPassed.values.reduce(0, +)
+            log("handed \(n) of the guest's own int3 traps back to it, at \(guestTrapsPassed.count) addresses (\(guestTrapNanoseconds / UInt64(n) / 1000) µs each)")
+            guestTrapsPassed.removeAll()
+            guestTrapNanoseconds = 0
+        }
         if pausedByUs { try? loadDebugRegisters() }
+        if hasGDBSX { _ = control.setDebugging(false) }
         dropTranslations()
         if pausedByUs { release(); try? run(step: nil) }
     }
@@ -277,7 +306,7 @@ public final class XenGuestBackend: Backend {
     }
 
     /// Moves a vCPU's rip and/or sets or clears TF (PV: `vcpu_guest_context`; HVM: its save record).
-    private func adjustVCPU(_ vcpu: Int, rip: UInt64? = nil, trapFlag: Bool? = nil) throws(BackendError) {
+    func adjustVCPU(_ vcpu: Int, rip: UInt64? = nil, trapFlag: Bool? = nil) throws(BackendError) {
         func apply(_ b: UnsafeMutableRawBufferPointer, ripAt: Int, flagsAt: Int) {
             if let rip { b.storeBytes(of: rip, toByteOffset: ripAt, as: UInt64.self) }
             if let trapFlag {
@@ -423,6 +452,7 @@ public final class XenGuestBackend: Backend {
     }
 
     public func resume(step: Int?, continueOthers: Bool) throws(BackendError) {
+        if let step { passPendingGuestTrap(vcpu: step - 1) }
         if pausedByUs { try loadDebugRegisters() }
         if let step {
             guard hasGDBSX else {
@@ -454,7 +484,7 @@ public final class XenGuestBackend: Backend {
     }
 
     /// Pauses these threads' vCPUs individually (the domain is still paused by us).
-    private func hold(_ threads: [Int]) throws(BackendError) {
+    func hold(_ threads: [Int]) throws(BackendError) {
         guard !threads.isEmpty else { return }
         guard hasGDBSX else {
             throw .failed("running one vCPU while the others stay stopped needs the hypervisor's per-vCPU pause: \(gdbsxStatus)")
@@ -469,12 +499,14 @@ public final class XenGuestBackend: Backend {
     }
 
     /// Lets the individually paused vCPUs go (only while the domain is paused).
-    private func release() {
+    func release() {
         for v in heldVCPUs { _ = control.pauseVCPU(v, false) }
         heldVCPUs.removeAll()
     }
 
-    private func run(step: Int?) throws(BackendError) {
+    func run(step: Int?) throws(BackendError) {
+        // A vCPU that runs takes its pending int3 by itself; a held one still sits on it.
+        pendingGuestTraps = pendingGuestTraps.filter { heldVCPUs.contains($0.key) }
         stepping = step
         interruptRequested = false
         dropTranslations()
@@ -517,6 +549,10 @@ public final class XenGuestBackend: Backend {
         // Pauses the hypervisor's debugger hook took (one per trapping
         // vCPU: each int3 we planted, the #DB of a step); counted below.
         var traps = 0
+        // int3s of the guest's own (kprobes, live patching): each vCPU is
+        // moved back onto its int3, to take it again as the guest's.
+        let guestTraps = hasGDBSX ? rewindGuestTraps(control.debuggerEvents()) : []
+        traps += guestTraps.filter { $0.vcpu + 1 != stepping || interruptRequested }.count
         var thread = stepping ?? 0
         var reason = StopEvent.Reason.none
         if let s = stepping {
@@ -551,6 +587,15 @@ public final class XenGuestBackend: Backend {
                 reason = r   // the stepped instruction wrote the watched bytes: gdb checks the value
             }
         }
+        if reason == .none, stepping == nil, !interruptRequested, !guestTraps.isEmpty, !pausedByUs,
+           passToGuest(guestTraps, pauses: traps) {
+            // Nothing gdb asked for happened: the guest runs on as before.
+            do { try loadDebugRegisters(); try run(step: nil); return nil } catch {
+                log("could not resume after handing the guest its own int3: \(error)")
+            }
+            traps = trapPauses   // paused by us (and those): reported below as a plain stop
+        }
+        for t in guestTraps { pendingGuestTraps[t.vcpu] = t.address }
         release()
         // Paused only by traps: we own one of those pauses; the rest are
         // released first on resume.

@@ -240,16 +240,48 @@ public final class XenDomainControl: @unchecked Sendable {
     /// `unpausevcpu` 1002, CONFIG_GDBSX only; the domain must be paused by
     /// a controller at the time). False when refused or unavailable.
     public func pauseVCPU(_ vcpu: Int, _ pause: Bool) -> Bool {
-        guard let xcDomctl else { return false }
+        gdbsxDomctl(pause ? 1001 : 1002, vcpu: UInt32(vcpu)) != nil
+    }
+
+    /// A vCPU the hypervisor's debugger hook stopped, and why.
+    public struct DebuggerEvent: Equatable, Sendable {
+        public let vcpu: Int
+        /// The exception vector: 3 (int3) or 1 (#DB: single step, debug register).
+        public let vector: UInt32
+        public init(vcpu: Int, vector: UInt32) { self.vcpu = vcpu; self.vector = vector }
+    }
+
+    /// Every vCPU that trapped to the debugger since the last call
+    /// (`XEN_DOMCTL_gdbsx_domstatus` 1003, CONFIG_GDBSX only): the hypervisor
+    /// keeps one pending event per vCPU and hands out, and clears, one per
+    /// call, so this asks until none is left. Empty when the domain is not
+    /// paused or the domctl is unavailable.
+    public func debuggerEvents() -> [DebuggerEvent] {
+        var events: [DebuggerEvent] = []
+        // One event per vCPU at most; the bound keeps a misbehaving hypervisor from looping us.
+        for _ in 0...1024 {
+            guard let d = gdbsxDomctl(1003, vcpu: 0) else { break }
+            // struct xen_domctl_gdbsx_domstatus: paused (u8), vcpu_id (u32 at 4, -1: none), vcpu_ev (u32 at 8).
+            let (vcpu, vector) = d.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 20, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt32.self)) }
+            guard vcpu != UInt32.max else { break }
+            events.append(DebuggerEvent(vcpu: Int(vcpu), vector: vector))
+        }
+        return events
+    }
+
+    /// One gdbsx domctl (no libxenctrl wrapper): the whole `struct
+    /// xen_domctl` after the call, or nil when refused or unavailable.
+    private func gdbsxDomctl(_ cmd: UInt32, vcpu: UInt32) -> [UInt8]? {
+        guard let xcDomctl else { return nil }
         // struct xen_domctl: cmd, interface_version (0x15 in 4.17), domain, pad, union at 16 (128 bytes).
         var d = [UInt8](repeating: 0, count: 16 + 128)
         d.withUnsafeMutableBytes { b in
-            b.storeBytes(of: UInt32(pause ? 1001 : 1002), toByteOffset: 0, as: UInt32.self)
+            b.storeBytes(of: cmd, toByteOffset: 0, as: UInt32.self)
             b.storeBytes(of: UInt32(0x15), toByteOffset: 4, as: UInt32.self)
             b.storeBytes(of: UInt16(truncatingIfNeeded: domain), toByteOffset: 8, as: UInt16.self)
-            b.storeBytes(of: UInt32(vcpu), toByteOffset: 16, as: UInt32.self)
+            b.storeBytes(of: vcpu, toByteOffset: 16, as: UInt32.self)
         }
-        return d.withUnsafeMutableBytes { xcDomctl(xch, $0.baseAddress) } == 0
+        return d.withUnsafeMutableBytes { xcDomctl(xch, $0.baseAddress) } == 0 ? d : nil
     }
 
     /// The hypervisor's build configuration (`/buildinfo/config` through

@@ -97,6 +97,16 @@ def commands(phase, f, port, out):
             step("awatch", f"awatch {jw}")
             step("continue to awatch", "continue")
             step("delete awatch", "delete", "python print('@@time debugregs seconds=%.4f' % (time.time() - t0))")
+            if f.get("kp"):
+                # Our breakpoint on the guest's own kprobe int3: the stop is
+                # ours; the first stepi executes the guest's int3 and stays;
+                # the second lets the guest take it, then steps on.
+                step("kprobe break", f"break *0x{f['kp']}")
+                step("continue to kprobe", "continue")
+                step("at kprobe", "p/x $pc")
+                step("delete kprobe break", "delete")
+                step("kprobe stepi", "stepi", "p/x $pc")
+                step("kprobe stepi again", "stepi", "p/x $pc")
         else:
             step("break", f"break *0x{bp}")
             step("continue with breakpoint", "continue")

@@ -14,10 +14,11 @@ retry() {
   done
 }
 
-# start_guest CFG: create the guest and wait (bounded) until its console says it is up.
+# start_guest CFG [KEY=VALUE…]: create the guest (xl create's config
+# overrides after the file) and wait (bounded) until its console says it is up.
 start_guest() {
-  name=$1
-  retry timeout 120 xl create /lab/$name.cfg || return 1
+  name=$1; shift
+  retry timeout 120 xl create /lab/$name.cfg "$@" || return 1
   i=0
   while [ $i -lt 300 ]; do
     grep -q "XENSCOPE-DOMU: up" /var/log/xen/console/guest-$name.log 2>/dev/null && return 0

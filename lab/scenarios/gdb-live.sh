@@ -25,7 +25,15 @@ banner=$(sym linux_banner); pob=$(sym page_offset_base); jiffies=$(sym jiffies_6
 for f in xen_evtchn_do_upcall __xen_evtchn_do_upcall xen_pv_evtchn_do_upcall __schedule; do
   bp=$(sym $f); [ -n "$bp" ] && { bpname=$f; break; }
 done
-echo "dom=$dom port=$port linux_banner=$banner page_offset_base=$pob jiffies_64=$jiffies bp=$bpname@$bp" > $out/facts.txt
+# The guest's own kprobe (selfbuilt: lab/domU/init), as its console named it: FUNC+OFF.
+kp=
+site=$(sed -n 's/^XENSCOPE-DOMU: kprobe \([a-z_]*\)+\([0-9]*\) .*/\1 \2/p' /var/log/xen/console/guest-pv.log | head -1)
+if [ -n "$site" ]; then
+  set -- $site; base=$(sym $1)
+  # Low 32 bits only: ash's arithmetic is signed 64-bit (kernel text does not cross 4 GiB here).
+  [ -n "$base" ] && kp=${base%????????}$(printf '%08x' $((0x${base#????????} + $2)))
+fi
+echo "dom=$dom port=$port linux_banner=$banner page_offset_base=$pob jiffies_64=$jiffies bp=$bpname@$bp kprobe=$kp" > $out/facts.txt
 console=/var/log/xen/console/guest-pv.log
 ticks() { grep -c 'XENSCOPE-DOMU: tick' $console; }
 
@@ -53,7 +61,7 @@ wait_paused || echo "domain never paused by the stub"
 for v in 0 1; do retry xenctx -a -s /results/kallsyms $dom $v > $out/xenctx-vcpu$v.txt 2>&1; done
 xl list > $out/xl-list-paused.txt
 gdbsx=0; grep -q "hypervisor has CONFIG_GDBSX" $out/stub.log && gdbsx=1
-say "gdb phase=stub domid=$dom vcpus=2 banner=$banner bp=$bp gdbsx=$gdbsx pob=$pob jiffies=$jiffies"
+say "gdb phase=stub domid=$dom vcpus=2 banner=$banner bp=$bp gdbsx=$gdbsx pob=$pob jiffies=$jiffies${kp:+ kp=$kp}"
 wait_gone $stub 600
 # Detach must leave the guest running: state, console ticks and vCPU time advance.
 xl list > $out/xl-list-detached.txt

@@ -54,7 +54,7 @@ import Testing
         let ours = try session.backtraces()
         #expect(ours.count == 2)
         var commands = ["target remote 127.0.0.1:\(stub.port)"]
-        for n in 1...ours.count { commands += ["thread \(n)", "echo @@bt\(n)\\n", "bt", "echo @@end\(n)\\n"] }
+        for n in ours.indices.map({ $0 + 1 }) { commands += ["thread \(n)", "echo @@bt\(n)\\n", "bt", "echo @@end\(n)\\n"] }
         let out = sections(try Arm64DumpBackendTests.batch([g.vmlinux], commands))
         for (i, bt) in ours.enumerated() {
             let lines = out["bt\(i + 1)"] ?? []

@@ -11,9 +11,10 @@ import XenTrace
         try lab.text("results/traces/captures.txt").split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             guard f.first == "xenscope", f.count >= 4 else { return nil }
-            let kv = Dictionary(uniqueKeysWithValues: f.dropFirst(2).compactMap { p -> (String, String)? in
-                let s = p.split(separator: "=", maxSplits: 1); return s.count == 2 ? (String(s[0]), String(s[1])) : nil })
-            return (String(f[1]), UInt32(kv["mask"]!.dropFirst(2), radix: 16)!, Int(kv["rc"]!)!)
+            // A line cut short (a dom0 process killed under TCG) is a failure below, never a crash here.
+            let kv = Dictionary(f.dropFirst(2).compactMap { p -> (String, String)? in
+                let s = p.split(separator: "=", maxSplits: 1); return s.count == 2 ? (String(s[0]), String(s[1])) : nil }, uniquingKeysWith: { a, _ in a })
+            return (String(f[1]), kv["mask"].flatMap { UInt32($0.dropFirst(2), radix: 16) } ?? 0, kv["rc"].flatMap { Int($0) } ?? -1)
         }
     }
 

@@ -17,6 +17,11 @@ public struct ByteCursor {
         self.position = position
     }
 
+    /// A cursor over `view`'s bytes (same lifetime rule as the view).
+    public init(_ view: ByteView, baseOffset: Int = 0, position: Int = 0) {
+        self.init(view.raw, baseOffset: baseOffset, position: position)
+    }
+
     /// Absolute offset of the next byte to read.
     @inlinable public var offset: Int { baseOffset + position }
     /// Bytes left from the current position.

@@ -64,6 +64,16 @@ public struct ByteView {
         return ByteView(UnsafeRawBufferPointer(rebasing: raw[range]))
     }
 
+    /// The NUL-terminated string at `offset` (up to the end when there is no
+    /// NUL), as UTF-8 with invalid sequences repaired: names in ELF string
+    /// tables and dumps.
+    public func cString(at offset: Int) -> String {
+        check(offset, 0)
+        let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
+        let end = rest.firstIndex(of: 0) ?? rest.count
+        return String(decoding: UnsafeRawBufferPointer(rebasing: rest[..<end]), as: UTF8.self)
+    }
+
     /// Whether the bytes at `offset` are those of `other` (false when they
     /// would run past the end).
     @inlinable @inline(__always) public func matches(_ other: ByteView, at offset: Int = 0) -> Bool {

@@ -77,10 +77,7 @@ struct SymbolTableIndex {
     private func name(_ offset: UInt32) -> String {
         guard let elf, let strtab, UInt64(offset) < strtab.size,
               case (let at, false) = strtab.offset.addingReportingOverflow(UInt64(offset)) else { return "" }
-        return (try? elf.withBytes(offset: at, count: strtab.size - UInt64(offset)) { rest in
-            let end = rest.firstIndex(of: 0) ?? rest.count
-            return String(decoding: UnsafeRawBufferPointer(rebasing: rest[..<end]), as: UTF8.self)
-        }) ?? ""
+        return (try? elf.withBytes(offset: at, count: strtab.size - UInt64(offset)) { $0.byteView.cString(at: 0) }) ?? ""
     }
 
     var isEmpty: Bool { sized.isEmpty }

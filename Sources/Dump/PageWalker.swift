@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// Why a virtual address could not be translated.
 public enum TranslationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A paging-structure entry on the way was not present (bit 0 clear).
@@ -215,7 +217,7 @@ public struct VirtualMemory {
             do { return try dump.readPhysicalWord(pa) } catch let e as DumpReadError { throw TranslationError.dumpError(virtual: address, e) }
         }
         let b = try read(address, count: 8)
-        return b.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        return b.withByteView { $0.uint64LE(at: 0) }
     }
 
     /// Reads a NUL-terminated string of at most `limit` bytes.

@@ -36,7 +36,7 @@ extension ELFFile {
                 var out = [ELFSymbol]()
                 out.reserveCapacity(count)
                 for i in 0..<count {
-                    var c = ByteCursor(UnsafeRawBufferPointer(rebasing: raw[(i * Int(tab.entrySize))..<(i * Int(tab.entrySize) + 24)]),
+                    var c = ByteCursor(raw.byteView.subview((i * Int(tab.entrySize))..<(i * Int(tab.entrySize) + 24)),
                                        baseOffset: Int(tab.offset) + i * Int(tab.entrySize))
                     let nameOffset = Int(c.readUInt32()!)
                     let info = c.readUInt8()!
@@ -44,11 +44,7 @@ extension ELFFile {
                     let shndx = c.readUInt16()!
                     let value = c.readUInt64()!, size = c.readUInt64()!
                     var symName = ""
-                    if nameOffset < strings.count {
-                        let rest = UnsafeRawBufferPointer(rebasing: strings[nameOffset...])
-                        let end = rest.firstIndex(of: 0) ?? rest.count
-                        symName = String(decoding: UnsafeRawBufferPointer(rebasing: rest[..<end]), as: UTF8.self)
-                    }
+                    if nameOffset < strings.count { symName = strings.byteView.cString(at: nameOffset) }
                     out.append(ELFSymbol(name: symName, value: value, size: size, type: info & 0xf, binding: info >> 4, sectionIndex: shndx))
                 }
                 return out

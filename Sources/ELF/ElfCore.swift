@@ -82,12 +82,10 @@ public final class ElfCore: Sendable {
                 problems.append(InputError(file: elf.name, offset: n.offset, "NT_PRSTATUS descriptor has \(n.descriptorSize) bytes, x86-64 needs \(need); thread skipped"))
                 continue
             }
-            let t: CoreThread = d.withUnsafeBytes { b in
-                let words = (0..<X86_64Registers.wordCount).map {
-                    UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.prRegOffset + 8 * $0, as: UInt64.self))
-                }
-                return CoreThread(pid: Int32(littleEndian: b.loadUnaligned(fromByteOffset: Self.prPidOffset, as: Int32.self)),
-                                  signal: Int16(littleEndian: b.loadUnaligned(fromByteOffset: Self.prCursigOffset, as: Int16.self)),
+            let t: CoreThread = d.withByteView { b in
+                let words = (0..<X86_64Registers.wordCount).map { b.uint64LE(at: Self.prRegOffset + 8 * $0) }
+                return CoreThread(pid: Int32(bitPattern: b.uint32LE(at: Self.prPidOffset)),
+                                  signal: Int16(bitPattern: b.uint16LE(at: Self.prCursigOffset)),
                                   registers: X86_64Registers(words: words), noteOffset: n.offset)
             }
             threads.append(t)
@@ -143,11 +141,9 @@ public final class ElfCore: Sendable {
         if let s = segment(containing: address), address - s.virtualAddress <= s.fileSize &- 8, s.fileSize >= 8 {
             let (at, wrapped) = s.offset.addingReportingOverflow(address - s.virtualAddress)
             if wrapped { return nil }
-            return try? elf.withBytes(offset: at, count: 8) {
-                UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
-            }
+            return try? elf.withBytes(offset: at, count: 8) { $0.byteView.uint64LE(at: 0) }
         }
         guard let b = read(address: address, count: 8) else { return nil }
-        return b.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        return b.withByteView { $0.uint64LE(at: 0) }
     }
 }

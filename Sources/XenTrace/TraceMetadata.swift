@@ -60,13 +60,8 @@ public struct TraceMetadata: Sendable, Equatable {
         let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw InputError(file: p, "cannot create: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw InputError(file: p, offset: done, "write failed: \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        let (done, failure) = FileDescriptorIO.write(fd, bytes)
+        if let failure { throw InputError(file: p, offset: done, "write failed: \(String(cString: strerror(failure)))") }
     }
 
     /// Reads the sidecar of `tracePath`: nil when there is none; an error
@@ -79,15 +74,8 @@ public struct TraceMetadata: Sendable, Equatable {
             throw InputError(file: p, "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 65536 {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw InputError(file: p, offset: bytes.count, "read failed: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-        }
+        let (bytes, failure) = FileDescriptorIO.read(fd, limit: 65536)
+        if let failure { throw InputError(file: p, offset: bytes.count, "read failed: \(String(cString: strerror(failure)))") }
         guard bytes.count <= 65536 else { throw InputError(file: p, offset: 65536, "larger than 64 KiB: not a trace metadata file") }
         let fields = try parseFlatObject(bytes, file: p)
         guard case .string(let schema)? = fields["schema"], schema == Self.schema else {

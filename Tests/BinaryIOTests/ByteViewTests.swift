@@ -163,3 +163,29 @@ import Testing
         #expect([0x63, 0xc3].withByteView { $0.decodedUTF8() } == "c\u{fffd}")
     }
 }
+
+@Suite struct ByteViewNamesTests {
+    @Test func cStringsEndAtNulOrAtTheEnd() {
+        Array("\0main\0caf\u{e9}\0tail".utf8).withByteView { v in
+            #expect(v.cString(at: 0) == "")
+            #expect(v.cString(at: 1) == "main")
+            #expect(v.cString(at: 3) == "in")
+            #expect(v.cString(at: 6) == "café")
+            #expect(v.cString(at: 12) == "tail")
+            #expect(v.cString(at: v.count) == "")
+        }
+        // Invalid UTF-8 is repaired, not refused.
+        [0x61, 0xff, 0x62, 0x00].withByteView { #expect($0.cString(at: 0) == "a\u{fffd}b") }
+    }
+
+    @Test func cursorsOverViews() {
+        [0x01, 0x02, 0x03, 0x04, 0x05, 0x06].withByteView { v in
+            var c = ByteCursor(v.subview(2 ..< 6), baseOffset: 2)
+            #expect(c.readUInt16() == 0x0403)
+            #expect(c.offset == 4)
+            #expect(c.readUInt32() == nil)
+            #expect(c.readUInt16() == 0x0605)
+            #expect(c.isAtEnd)
+        }
+    }
+}

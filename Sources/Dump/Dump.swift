@@ -144,7 +144,7 @@ extension Dump {
             }
         }
         let b = try readPhysical(address, count: 8)
-        return b.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        return b.withByteView { $0.uint64LE(at: 0) }
     }
 }
 

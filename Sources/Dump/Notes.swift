@@ -108,12 +108,8 @@ public enum CPUNotes {
             .map { Int32(bitPattern: u32($0.descriptor, prPidOffset)) }
     }
 
-    @inline(__always) static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
-        b.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-    }
-    @inline(__always) static func u64(_ b: [UInt8], _ o: Int) -> UInt64 {
-        b.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-    }
+    @inline(__always) static func u32(_ b: [UInt8], _ o: Int) -> UInt32 { b.withByteView { $0.uint32LE(at: o) } }
+    @inline(__always) static func u64(_ b: [UInt8], _ o: Int) -> UInt64 { b.withByteView { $0.uint64LE(at: o) } }
 }
 
 /// Splits a raw block of ELF notes (as found in a PT_NOTE segment, an SHT_NOTE
@@ -122,7 +118,8 @@ public enum CPUNotes {
 public enum NoteBlock {
     /// The notes in `bytes` (which start at `fileOffset` in `file`); a malformed header ends
     /// the walk with a diagnostic at its offset, keeping the notes read so far.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, fileOffset: Int, file: String, diagnostics: inout [InputError]) -> [DumpNote] {
+    public static func parse(_ bytes: some ByteViewSource, fileOffset: Int, file: String, diagnostics: inout [InputError]) -> [DumpNote] {
+        let bytes = bytes.byteView
         var notes = [DumpNote]()
         var c = ByteCursor(bytes, baseOffset: fileOffset)
         while c.remaining >= 12 {
@@ -135,10 +132,9 @@ public enum NoteBlock {
                     "note header says name \(namesz) + descriptor \(descsz) bytes but only \(c.remaining) remain; later notes ignored"))
                 break
             }
-            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[c.position..<(c.position + namesz)])
-            let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            let name = bytes.subview(c.position..<(c.position + namesz)).cString(at: 0)
             _ = c.skip(nameLen)
-            let desc = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[c.position..<(c.position + descsz)]))
+            let desc = [UInt8](bytes.subview(c.position..<(c.position + descsz)))
             _ = c.skip(min(descLen, c.remaining))
             notes.append(DumpNote(name: name, type: type, descriptor: desc, fileOffset: at))
         }

@@ -33,7 +33,10 @@ extension XenGuestBackend {
             if got == 2, last.1 == 0xcc { address = rip &- 1 }
             else if got == 2, last == (0xcd, 0x03) { address = rip &- 2 }
             else { continue }
-            guard (try? adjustVCPU(e.vcpu, rip: address)) != nil else { continue }
+            do { try adjustVCPU(e.vcpu, rip: address) } catch {
+                log("cannot move vCPU \(e.vcpu) back onto the guest's own int3 at 0x\(String(address, radix: 16)) (\(error)): it will run on after it")
+                continue
+            }
             found.append(GuestTrap(vcpu: e.vcpu, address: address))
         }
         return found

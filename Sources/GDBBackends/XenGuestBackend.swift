@@ -113,9 +113,6 @@ public final class XenGuestBackend: Backend {
             // HVM steps through the hypervisor's MTF/TF debug op; PV through
             // TF in the vCPU's saved rflags (Xen pauses the domain on the #DB).
             caps.insert(.step)
-            // Only with CONFIG_GDBSX: without it Xen swallows a debugged
-            // guest's int3 (its pause hook is empty), so the guest would spin.
-            _ = control.setDebugging(true)
         }
         hasGDBSX = gdbsx
         capabilities = caps
@@ -123,6 +120,12 @@ public final class XenGuestBackend: Backend {
         log(gdbsxStatus)
         try control.pause()   // stop on attach, as gdb expects
         pausedByUs = true
+        // Debugging mode only once paused: an int3 of the guest's own taken
+        // in between would pause it with its vCPU past the int3 and nobody
+        // counting. Only with CONFIG_GDBSX: without it Xen swallows a
+        // debugged guest's int3 (its pause hook is empty), so the guest
+        // would spin.
+        if gdbsx { _ = control.setDebugging(true) }
     }
 
     deinit { detach() }
@@ -549,9 +552,13 @@ public final class XenGuestBackend: Backend {
         // Pauses the hypervisor's debugger hook took (one per trapping
         // vCPU: each int3 we planted, the #DB of a step); counted below.
         var traps = 0
+        // Which vCPUs trapped, from the hypervisor (nil: cannot ask; then
+        // a vCPU one byte past a planted int3 is taken to have hit it).
+        let events = hasGDBSX ? control.debuggerEvents() : []
+        let int3Trapped = events.map { e in Set(e.filter { $0.vector == 3 }.map(\.vcpu)) }
         // int3s of the guest's own (kprobes, live patching): each vCPU is
         // moved back onto its int3, to take it again as the guest's.
-        let guestTraps = hasGDBSX ? rewindGuestTraps(control.debuggerEvents()) : []
+        let guestTraps = rewindGuestTraps(events ?? [])
         traps += guestTraps.filter { $0.vcpu + 1 != stepping || interruptRequested }.count
         var thread = stepping ?? 0
         var reason = StopEvent.Reason.none
@@ -561,7 +568,10 @@ public final class XenGuestBackend: Backend {
         }
         if !planted.isEmpty {
             var hit: Int?
-            for v in 0..<vcpus where !heldVCPUs.contains(v) {
+            // Only vCPUs that did trap: one that merely sits right after a
+            // one-byte instruction we planted on (a kprobe resumes there)
+            // must not be moved back to run it twice.
+            for v in 0..<vcpus where !heldVCPUs.contains(v) && int3Trapped?.contains(v) != false {
                 guard let rip = (try? registers(thread: v + 1))?[.rip], planted[rip &- 1] != nil else { continue }
                 if v + 1 != stepping || interruptRequested { traps += 1 }
                 if (try? adjustVCPU(v, rip: rip &- 1)) != nil, hit == nil || v + 1 == stepping { hit = v + 1 }

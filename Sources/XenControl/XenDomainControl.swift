@@ -255,12 +255,13 @@ public final class XenDomainControl: @unchecked Sendable {
     /// (`XEN_DOMCTL_gdbsx_domstatus` 1003, CONFIG_GDBSX only): the hypervisor
     /// keeps one pending event per vCPU and hands out, and clears, one per
     /// call, so this asks until none is left. Empty when the domain is not
-    /// paused or the domctl is unavailable.
-    public func debuggerEvents() -> [DebuggerEvent] {
+    /// paused; nil when the domctl is unavailable (no `xc_domctl`, or refused).
+    public func debuggerEvents() -> [DebuggerEvent]? {
+        guard xcDomctl != nil else { return nil }
         var events: [DebuggerEvent] = []
         // One event per vCPU at most; the bound keeps a misbehaving hypervisor from looping us.
         for _ in 0...1024 {
-            guard let d = gdbsxDomctl(1003, vcpu: 0) else { break }
+            guard let d = gdbsxDomctl(1003, vcpu: 0) else { return events.isEmpty ? nil : events }
             // struct xen_domctl_gdbsx_domstatus: paused (u8), vcpu_id (u32 at 4, -1: none), vcpu_ev (u32 at 8).
             let (vcpu, vector) = d.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 20, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt32.self)) }
             guard vcpu != UInt32.max else { break }

@@ -102,7 +102,12 @@ import XenTrace
             if let cpu = UInt32(line.dropFirst(3)) { theirs[cpu, default: 0] += 1 }
         }
         #expect(Dictionary(uniqueKeysWithValues: info.cpus.map { ($0.cpu, $0.records) }) == theirs)
-        _ = try run(Peers.xenalyze, ["--dump-all", file])
+        // A window of a longer run starts each CPU at a different moment, so
+        // xenalyze's runstate model can meet a vCPU whose switch-in fell
+        // before the window ("FATAL: sevt.old_runstate running, but dXvY
+        // runstate runnable", an ERR_FILE: one CI boot). Tolerate that level
+        // (5), not the unrecoverable ones above it.
+        _ = try run(Peers.xenalyze, ["--tolerance=5", "--dump-all", file])
         // xentrace's own -M over the same load: at most 64 KiB and readable
         // when it works; Debian's 4.17 build aborted on the lab's Xen with
         // its internal check failing (its CPU-change headers are written

@@ -104,9 +104,11 @@ def commands(phase, f, port, out):
                 step("kprobe break", f"break *0x{f['kp']}")
                 step("continue to kprobe", "continue")
                 step("at kprobe", "p/x $pc")
-                step("delete kprobe break", "delete")
+                # Only this vCPU runs while stepping: another one's trap
+                # would end the step before it ran (docs/gdbstub.md).
+                step("delete kprobe break", "delete", "set scheduler-locking step")
                 step("kprobe stepi", "stepi", "p/x $pc")
-                step("kprobe stepi again", "stepi", "p/x $pc")
+                step("kprobe stepi again", "stepi", "p/x $pc", "set scheduler-locking replay")
         else:
             step("break", f"break *0x{bp}")
             step("continue with breakpoint", "continue")

@@ -114,7 +114,7 @@ extension XenGuestBackend {
 
     /// Writes back the original bytes of every int3 we planted (`lift`), or
     /// plants them again.
-    private func liftOurInt3s(_ lift: Bool) -> Bool {
+    func liftOurInt3s(_ lift: Bool) -> Bool {
         var ok = true
         for (address, original) in planted {
             var byte: UInt8 = lift ? original : 0xcc

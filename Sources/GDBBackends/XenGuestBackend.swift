@@ -151,9 +151,7 @@ public final class XenGuestBackend: Backend {
             interrupt()
             _ = pollStop(timeoutMilliseconds: 0)
         }
-        for (address, var original) in planted {
-            _ = try? withUnsafeBytes(of: &original) { (b) throws(BackendError) in try writeMemory(at: address, b, thread: 1, space: .virtual) }
-        }
+        _ = liftOurInt3s(true)
         planted.removeAll()
         debugSlots.removeAll()
         if !guestTrapsPassed.isEmpty {
